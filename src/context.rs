@@ -1,0 +1,391 @@
+//! The encryption context (spec §4): strict parsing of its JSON text, equivalence, and the
+//! canonical, injective encoding that is bound as AES-GCM associated data.
+//!
+//! The canonical encoding of a context is
+//!
+//! ```text
+//! u16be(pair_count) || for each pair, sorted by key bytes ascending:
+//!                        u16be(len(key)) || key || u16be(len(value)) || value
+//! ```
+//!
+//! and the associated data of a seal is the sealing key version's 36-byte ID followed by it.
+//! Two texts are the same context exactly when their canonical encodings are equal.
+
+use core::fmt;
+
+/// The most characters (Unicode scalar values) of JSON text a context may have.
+pub const MAX_CONTEXT_CHARS: usize = 8192;
+
+/// The canonical encoding of the empty context: zero pairs.
+pub const EMPTY_CANONICAL: [u8; 2] = [0, 0];
+
+/// The text is not a valid encryption context. Operations report it as
+/// `InvalidParameter EncryptionContext` (or the ReEncrypt parameter that carried it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InvalidContext;
+
+impl fmt::Display for InvalidContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid encryption context")
+    }
+}
+
+impl core::error::Error for InvalidContext {}
+
+/// Where unescaped string bytes go: nowhere (a measuring pass) or into a buffer.
+struct Sink<'o> {
+    out: Option<&'o mut [u8]>,
+    pos: usize,
+}
+
+impl Sink<'_> {
+    fn push(&mut self, bytes: &[u8]) -> Result<(), InvalidContext> {
+        if let Some(out) = self.out.as_deref_mut() {
+            out.get_mut(self.pos..self.pos + bytes.len())
+                .ok_or(InvalidContext)?
+                .copy_from_slice(bytes);
+        }
+        self.pos += bytes.len();
+        Ok(())
+    }
+
+    /// Reserves a u16 length prefix and returns where it is.
+    fn reserve_len(&mut self) -> Result<usize, InvalidContext> {
+        let at = self.pos;
+        self.push(&[0, 0])?;
+        Ok(at)
+    }
+
+    fn fill_len(&mut self, at: usize) -> Result<(), InvalidContext> {
+        let len = u16::try_from(self.pos - at - 2).map_err(|_| InvalidContext)?;
+        if let Some(out) = self.out.as_deref_mut() {
+            out[at..at + 2].copy_from_slice(&len.to_be_bytes());
+        }
+        Ok(())
+    }
+}
+
+struct Parser<'t> {
+    s: &'t [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), InvalidContext> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(InvalidContext)
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, InvalidContext> {
+        let digits = self.s.get(self.i..self.i + 4).ok_or(InvalidContext)?;
+        let mut v = 0u32;
+        for &d in digits {
+            v = v * 16 + char::from(d).to_digit(16).ok_or(InvalidContext)?;
+        }
+        self.i += 4;
+        Ok(v)
+    }
+
+    /// Reads one JSON string at the cursor, writing its unescaped UTF-8 bytes to `sink`.
+    fn string(&mut self, sink: &mut Sink<'_>) -> Result<(), InvalidContext> {
+        self.expect(b'"')?;
+        loop {
+            let start = self.i;
+            while let Some(c) = self.peek() {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            sink.push(&self.s[start..self.i])?;
+            match self.peek() {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    let e = self.peek().ok_or(InvalidContext)?;
+                    self.i += 1;
+                    let c = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => return Err(InvalidContext),
+                    };
+                    sink.push(c.encode_utf8(&mut [0u8; 4]).as_bytes())?;
+                }
+                // A control character or the end of the text.
+                _ => return Err(InvalidContext),
+            }
+        }
+    }
+
+    /// After `\u`: one code point, or a surrogate pair written as two escapes. A lone
+    /// surrogate cannot be UTF-8, so it is invalid.
+    fn unicode_escape(&mut self) -> Result<char, InvalidContext> {
+        let first = self.hex4()?;
+        let cp = match first {
+            0xD800..=0xDBFF => {
+                if self.s.get(self.i..self.i + 2) != Some(b"\\u") {
+                    return Err(InvalidContext);
+                }
+                self.i += 2;
+                let low = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&low) {
+                    return Err(InvalidContext);
+                }
+                0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return Err(InvalidContext),
+            cp => cp,
+        };
+        char::from_u32(cp).ok_or(InvalidContext)
+    }
+
+    /// The whole text: one object of string values. Writes `u16be(count)` and the pairs, in
+    /// text order, to `sink`; returns the pair count.
+    fn object(&mut self, sink: &mut Sink<'_>) -> Result<u16, InvalidContext> {
+        let count_at = sink.reserve_len()?;
+        let mut count: u16 = 0;
+        self.skip_ws();
+        self.expect(b'{')?;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+        } else {
+            loop {
+                let key_at = sink.reserve_len()?;
+                self.string(sink)?;
+                if sink.pos == key_at + 2 {
+                    return Err(InvalidContext); // empty key [decided]
+                }
+                sink.fill_len(key_at)?;
+                self.skip_ws();
+                self.expect(b':')?;
+                self.skip_ws();
+                let value_at = sink.reserve_len()?;
+                self.string(sink)?;
+                sink.fill_len(value_at)?;
+                count = count.checked_add(1).ok_or(InvalidContext)?;
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => {
+                        self.i += 1;
+                        self.skip_ws();
+                    }
+                    Some(b'}') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(InvalidContext),
+                }
+            }
+        }
+        self.skip_ws();
+        if self.i != self.s.len() {
+            return Err(InvalidContext);
+        }
+        if let Some(out) = sink.out.as_deref_mut() {
+            out[count_at..count_at + 2].copy_from_slice(&count.to_be_bytes());
+        }
+        Ok(count)
+    }
+}
+
+/// Checks the length limit, and that the text is the empty context (absent, `""`).
+fn precheck(text: &str) -> Result<bool, InvalidContext> {
+    // Characters are counted as Unicode scalar values: every byte that does not continue one.
+    let chars = text.bytes().filter(|b| (b & 0xC0) != 0x80).count();
+    if chars > MAX_CONTEXT_CHARS {
+        return Err(InvalidContext);
+    }
+    Ok(text.is_empty())
+}
+
+/// The length of the canonical encoding of `text`, validating it fully except for duplicate
+/// keys (found only when the pairs are sorted, by [`write_canonical`]).
+///
+/// `None` is the absent context. Absent, `""` and `{}` are the same empty context
+/// **[decided]**; its encoding is two zero bytes.
+///
+/// # Errors
+/// [`InvalidContext`] when the text is not a JSON object of string values, has an empty key,
+/// or is over 8192 characters.
+pub fn canonical_len(text: Option<&str>) -> Result<usize, InvalidContext> {
+    let text = text.unwrap_or("");
+    if precheck(text)? {
+        return Ok(EMPTY_CANONICAL.len());
+    }
+    let mut sink = Sink { out: None, pos: 0 };
+    Parser {
+        s: text.as_bytes(),
+        i: 0,
+    }
+    .object(&mut sink)?;
+    Ok(sink.pos)
+}
+
+/// Writes the canonical encoding of `text` to the start of `out` and returns its length, which
+/// is [`canonical_len`]. Fails on every invalid text, duplicate keys (compared after
+/// unescaping) included.
+///
+/// # Errors
+/// [`InvalidContext`] when the text is invalid or `out` is too short.
+pub fn write_canonical(text: Option<&str>, out: &mut [u8]) -> Result<usize, InvalidContext> {
+    let text = text.unwrap_or("");
+    if precheck(text)? {
+        out.get_mut(..2)
+            .ok_or(InvalidContext)?
+            .copy_from_slice(&EMPTY_CANONICAL);
+        return Ok(EMPTY_CANONICAL.len());
+    }
+    let mut sink = Sink {
+        out: Some(&mut *out),
+        pos: 0,
+    };
+    Parser {
+        s: text.as_bytes(),
+        i: 0,
+    }
+    .object(&mut sink)?;
+    let len = sink.pos;
+    sort_pairs(&mut out[2..len])?;
+    Ok(len)
+}
+
+fn field(buf: &[u8], at: usize) -> &[u8] {
+    let len = usize::from(u16::from_be_bytes([buf[at], buf[at + 1]]));
+    &buf[at + 2..at + 2 + len]
+}
+
+fn record_len(buf: &[u8], at: usize) -> usize {
+    let key = field(buf, at).len();
+    let value = field(buf, at + 2 + key).len();
+    4 + key + value
+}
+
+/// Sorts the length-prefixed pairs in `records` by key bytes, in place (an insertion sort that
+/// rotates each record into place), and rejects two equal keys.
+fn sort_pairs(records: &mut [u8]) -> Result<(), InvalidContext> {
+    let mut sorted_end = 0;
+    while sorted_end < records.len() {
+        let len = record_len(records, sorted_end);
+        let (sorted, rest) = records.split_at(sorted_end);
+        let key = field(rest, 0);
+        let mut at = 0;
+        while at < sorted_end {
+            match key.cmp(field(sorted, at)) {
+                core::cmp::Ordering::Less => break,
+                core::cmp::Ordering::Equal => return Err(InvalidContext),
+                core::cmp::Ordering::Greater => at += record_len(sorted, at),
+            }
+        }
+        records[at..sorted_end + len].rotate_right(len);
+        sorted_end += len;
+    }
+    Ok(())
+}
+
+/// The pairs of a canonical encoding, in order: `(key, value)` as UTF-8 bytes.
+///
+/// `canonical` must come from [`write_canonical`]; anything shorter than it claims ends the
+/// iteration early.
+pub fn pairs(canonical: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut at = 2;
+    core::iter::from_fn(move || {
+        let key_len = usize::from(u16::from_be_bytes(
+            canonical.get(at..at + 2)?.try_into().ok()?,
+        ));
+        let key = canonical.get(at + 2..at + 2 + key_len)?;
+        let v_at = at + 2 + key_len;
+        let value_len = usize::from(u16::from_be_bytes(
+            canonical.get(v_at..v_at + 2)?.try_into().ok()?,
+        ));
+        let value = canonical.get(v_at + 2..v_at + 2 + value_len)?;
+        at = v_at + 2 + value_len;
+        Some((key, value))
+    })
+}
+
+/// A validated encryption context held in its canonical encoding (with `alloc`).
+///
+/// Equality is equivalence of contexts: `{"a":"1","b":"2"}` equals `{ "b" : "2", "a":"\u0031" }`.
+#[cfg(feature = "alloc")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct EncryptionContext {
+    canonical: alloc::vec::Vec<u8>,
+}
+
+#[cfg(feature = "alloc")]
+impl EncryptionContext {
+    /// Parses the JSON text of a context; `None` is the absent (empty) context.
+    ///
+    /// # Errors
+    /// [`InvalidContext`] on anything spec §4 rejects.
+    pub fn parse(text: Option<&str>) -> Result<Self, InvalidContext> {
+        let mut canonical = alloc::vec![0u8; canonical_len(text)?];
+        write_canonical(text, &mut canonical)?;
+        Ok(Self { canonical })
+    }
+
+    /// The empty context.
+    pub fn empty() -> Self {
+        Self {
+            canonical: EMPTY_CANONICAL.to_vec(),
+        }
+    }
+
+    /// The canonical encoding (without the key version ID that precedes it in the associated
+    /// data).
+    pub fn canonical_bytes(&self) -> &[u8] {
+        &self.canonical
+    }
+
+    /// The number of pairs.
+    pub fn len(&self) -> usize {
+        pairs(&self.canonical).count()
+    }
+
+    /// Whether the context has no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.canonical == EMPTY_CANONICAL
+    }
+
+    /// The pairs sorted by key bytes, as UTF-8 strings.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        pairs(&self.canonical).map(|(k, v)| {
+            (
+                core::str::from_utf8(k).unwrap_or_default(),
+                core::str::from_utf8(v).unwrap_or_default(),
+            )
+        })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl fmt::Debug for EncryptionContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.pairs()).finish()
+    }
+}

@@ -1,0 +1,215 @@
+//! Identifiers that are not secret: key IDs, key version IDs and request IDs.
+//!
+//! All three are short ASCII strings held inline (no allocation), validated when made.
+
+use core::fmt;
+
+use rand_core::TryCryptoRng;
+
+use crate::Error;
+
+/// Length of a UUID in its text form, `8-4-4-4-12` hex digits and hyphens.
+pub const UUID_TEXT_LEN: usize = 36;
+
+/// Whether `s` is a UUID in lowercase text form (`8-4-4-4-12` lowercase hex digits).
+/// The version and variant nibbles are not checked: any such text is accepted.
+pub const fn is_lowercase_uuid(s: &[u8]) -> bool {
+    if s.len() != UUID_TEXT_LEN {
+        return false;
+    }
+    let mut i = 0;
+    while i < UUID_TEXT_LEN {
+        let c = s[i];
+        let ok = match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_digit() || (c >= b'a' && c <= b'f'),
+        };
+        if !ok {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Draws a random (version 4, RFC 9562 variant) UUID from `rng`, in lowercase text form.
+pub(crate) fn random_uuid<R: TryCryptoRng + ?Sized>(
+    rng: &mut R,
+) -> Result<[u8; UUID_TEXT_LEN], Error> {
+    let mut raw = [0u8; 16];
+    rng.try_fill_bytes(&mut raw)
+        .map_err(|_| Error::InternalFailure)?;
+    raw[6] = (raw[6] & 0x0f) | 0x40;
+    raw[8] = (raw[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; UUID_TEXT_LEN];
+    let mut o = 0;
+    for (i, b) in raw.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out[o] = b'-';
+            o += 1;
+        }
+        out[o] = HEX[usize::from(b >> 4)];
+        out[o + 1] = HEX[usize::from(b & 0x0f)];
+        o += 2;
+    }
+    Ok(out)
+}
+
+fn ascii_str(bytes: &[u8]) -> &str {
+    // Every constructor of the types below checks that their bytes are ASCII.
+    core::str::from_utf8(bytes).unwrap_or_default()
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name([u8; UUID_TEXT_LEN]);
+
+        impl $name {
+            /// Parses a lowercase UUID text (36 bytes); `None` for anything else.
+            pub const fn parse(text: &[u8]) -> Option<Self> {
+                if !is_lowercase_uuid(text) {
+                    return None;
+                }
+                let mut out = [0u8; UUID_TEXT_LEN];
+                let mut i = 0;
+                while i < UUID_TEXT_LEN {
+                    out[i] = text[i];
+                    i += 1;
+                }
+                Some(Self(out))
+            }
+
+            /// Draws a fresh random UUID v4 from `rng`.
+            ///
+            /// # Errors
+            /// [`Error::InternalFailure`] when the RNG fails.
+            pub fn random<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, Error> {
+                random_uuid(rng).map(Self)
+            }
+
+            /// The text, 36 ASCII characters.
+            pub fn as_str(&self) -> &str {
+                ascii_str(&self.0)
+            }
+
+            /// The text as bytes.
+            pub const fn as_bytes(&self) -> &[u8; UUID_TEXT_LEN] {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.as_str())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+uuid_id! {
+    /// The ID of one version of a master key: a lowercase UUID, the first 36 bytes of every
+    /// blob that version seals (spec §5).
+    KeyVersionId
+}
+
+uuid_id! {
+    /// The ID of one request: a lowercase UUID v4, drawn from the caller's RNG unless the
+    /// frontend supplies one (spec §1).
+    RequestId
+}
+
+/// The longest key ID: a UUID.
+pub const KEY_ID_MAX_LEN: usize = UUID_TEXT_LEN;
+
+/// The canonical ID of a master key: a lowercase UUID (`1234abcd-12ab-34cd-56ef-123456789012`)
+/// or `key-` followed by 21 lowercase letters and digits (`key-hzz630494463ejqjx1234`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId {
+    len: u8,
+    bytes: [u8; KEY_ID_MAX_LEN],
+}
+
+impl KeyId {
+    /// Parses a key ID in either form; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let b = text.as_bytes();
+        let valid = is_lowercase_uuid(b)
+            || (b.len() == 25
+                && b.starts_with(b"key-")
+                && b[4..]
+                    .iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        if !valid {
+            return None;
+        }
+        let mut bytes = [0u8; KEY_ID_MAX_LEN];
+        bytes[..b.len()].copy_from_slice(b);
+        Some(Self {
+            len: b.len() as u8,
+            bytes,
+        })
+    }
+
+    /// Draws a fresh key ID in UUID form from `rng`.
+    ///
+    /// # Errors
+    /// [`Error::InternalFailure`] when the RNG fails.
+    pub fn random<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, Error> {
+        Ok(Self {
+            len: UUID_TEXT_LEN as u8,
+            bytes: random_uuid(rng)?,
+        })
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        ascii_str(&self.bytes[..usize::from(self.len)])
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({})", self.as_str())
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl AsRef<str> for KeyId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for KeyId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}

@@ -1,0 +1,665 @@
+//! The in-memory key provider (with `alloc`): the embedded default.
+//!
+//! Keys, versions and aliases live in hash maps, so lookups cost the same with one key or a
+//! million. Every version's AES key schedule is built once, when its material arrives.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::hash::{Hash, Hasher};
+
+use hashbrown::{Equivalent, HashMap};
+use rand_core::TryCryptoRng;
+
+use crate::blob::{IV_LEN, TAG_LEN};
+use crate::key_id::is_valid_alias;
+use crate::provider::{Action, KeyProvider, ProviderError, VersionCipher};
+use crate::{
+    Caller, Error, KeyHandle, KeyId, KeyOrigin, KeyRecord, KeyState, KeyUsage, KeyVersionId,
+    MasterKeyMaterial, MasterKeySpec, Parameter, UsableKey,
+};
+
+/// The NIST SP 800-38D limit for random 96-bit IVs: seals per key version (spec §10).
+pub const DEFAULT_SEAL_LIMIT: u64 = 1 << 32;
+
+/// What the provider does when a key version has sealed its limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum SealLimitAction {
+    /// Make a new primary version (fresh material from the sealing request's RNG) as soon as the
+    /// old one reaches the limit. The default.
+    #[default]
+    Rotate,
+    /// Refuse further seals under the version: [`Error::SealLimitReached`].
+    Refuse,
+}
+
+/// How to make a key with [`InMemoryProvider::create_key`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyOptions<'a> {
+    /// The owning account.
+    pub account: &'a str,
+    /// The key's region.
+    pub region: &'a str,
+    /// The spec; `Aliyun_AES_256` by default.
+    pub spec: MasterKeySpec,
+    /// The usage; ENCRYPT/DECRYPT by default.
+    pub usage: KeyUsage,
+    /// The origin; `Aliyun_KMS` by default. An `EXTERNAL` key waits in PendingImport until
+    /// [`InMemoryProvider::import_key_material`].
+    pub origin: KeyOrigin,
+}
+
+impl<'a> KeyOptions<'a> {
+    /// A default key (`Aliyun_AES_256`, ENCRYPT/DECRYPT, `Aliyun_KMS`) of `account` in `region`.
+    pub fn new(account: &'a str, region: &'a str) -> Self {
+        Self {
+            account,
+            region,
+            spec: MasterKeySpec::Aes256,
+            usage: KeyUsage::EncryptDecrypt,
+            origin: KeyOrigin::Kms,
+        }
+    }
+
+    /// The same options with another spec.
+    pub fn spec(self, spec: MasterKeySpec) -> Self {
+        Self { spec, ..self }
+    }
+
+    /// The same options with another usage.
+    pub fn usage(self, usage: KeyUsage) -> Self {
+        Self { usage, ..self }
+    }
+
+    /// The same options with another origin.
+    pub fn origin(self, origin: KeyOrigin) -> Self {
+        Self { origin, ..self }
+    }
+}
+
+/// Which actions a policy grants another account, as a bit set over [`Action::ALL`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+struct ActionSet(u8);
+
+impl ActionSet {
+    fn of(actions: &[Action]) -> Self {
+        Self(actions.iter().fold(0, |m, a| m | Self::bit(*a)))
+    }
+
+    fn bit(action: Action) -> u8 {
+        1 << (action as u8)
+    }
+
+    fn contains(self, action: Action) -> bool {
+        self.0 & Self::bit(action) != 0
+    }
+}
+
+struct Version {
+    id: KeyVersionId,
+    /// `None` until material exists (a key pending import) and for asymmetric keys, whose
+    /// material this provider does not model.
+    cipher: Option<VersionCipher>,
+    seals: u64,
+}
+
+struct Key {
+    key_id: KeyId,
+    account: Box<str>,
+    region: Box<str>,
+    spec: MasterKeySpec,
+    usage: KeyUsage,
+    origin: KeyOrigin,
+    state: KeyState,
+    unavailable: bool,
+    versions: Vec<Version>,
+    primary: usize,
+    policy: Vec<(Box<str>, ActionSet)>,
+}
+
+impl Key {
+    fn record(&self, index: usize) -> KeyRecord {
+        KeyRecord {
+            handle: KeyHandle(index as u64),
+            key_id: self.key_id,
+            state: if self.unavailable {
+                KeyState::Unavailable
+            } else {
+                self.state
+            },
+            spec: self.spec,
+            usage: self.usage,
+            primary_version: self.versions[self.primary].id,
+        }
+    }
+}
+
+/// An alias, keyed by account, region and name.
+#[derive(PartialEq, Eq)]
+struct AliasKey {
+    account: Box<str>,
+    region: Box<str>,
+    alias: Box<str>,
+}
+
+/// A borrowed alias lookup that hashes and compares like [`AliasKey`], so lookups allocate
+/// nothing.
+struct AliasQuery<'a> {
+    account: &'a str,
+    region: &'a str,
+    alias: &'a str,
+}
+
+impl Hash for AliasKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        AliasQuery {
+            account: &self.account,
+            region: &self.region,
+            alias: &self.alias,
+        }
+        .hash(h);
+    }
+}
+
+impl Hash for AliasQuery<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.account.hash(h);
+        self.region.hash(h);
+        self.alias.hash(h);
+    }
+}
+
+impl Equivalent<AliasKey> for AliasQuery<'_> {
+    fn equivalent(&self, key: &AliasKey) -> bool {
+        *key.account == *self.account && *key.region == *self.region && *key.alias == *self.alias
+    }
+}
+
+/// Master keys in memory, for any number of accounts and regions.
+pub struct InMemoryProvider {
+    keys: Vec<Key>,
+    by_id: HashMap<KeyId, usize>,
+    by_version: HashMap<KeyVersionId, (usize, usize)>,
+    aliases: HashMap<AliasKey, usize>,
+    seal_limit: u64,
+    on_seal_limit: SealLimitAction,
+}
+
+impl Default for InMemoryProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for InMemoryProvider {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("InMemoryProvider")
+            .field("keys", &self.keys.len())
+            .field("aliases", &self.aliases.len())
+            .field("seal_limit", &self.seal_limit)
+            .field("on_seal_limit", &self.on_seal_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InMemoryProvider {
+    /// An empty provider with the default seal limit (2^32 per version) that rotates at it.
+    pub fn new() -> Self {
+        Self {
+            keys: Vec::new(),
+            by_id: HashMap::new(),
+            by_version: HashMap::new(),
+            aliases: HashMap::new(),
+            seal_limit: DEFAULT_SEAL_LIMIT,
+            on_seal_limit: SealLimitAction::default(),
+        }
+    }
+
+    /// Sets the seal limit per key version and what happens at it. Limits above 2^32 are
+    /// lowered to 2^32; a limit of 0 is raised to 1.
+    pub fn with_seal_limit(mut self, limit: u64, action: SealLimitAction) -> Self {
+        self.seal_limit = limit.clamp(1, DEFAULT_SEAL_LIMIT);
+        self.on_seal_limit = action;
+        self
+    }
+
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the provider holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    fn index(&self, key_id: &KeyId) -> Result<usize, Error> {
+        self.by_id.get(key_id).copied().ok_or(Error::KeyNotFound)
+    }
+
+    fn key_mut(&mut self, key_id: &KeyId) -> Result<&mut Key, Error> {
+        let i = self.index(key_id)?;
+        Ok(&mut self.keys[i])
+    }
+
+    /// Creates a key, with fresh IDs and (for a `Aliyun_KMS` symmetric key) fresh material from
+    /// `rng`, and returns its ID. A symmetric key starts Enabled; an `EXTERNAL` one starts in
+    /// PendingImport with a version that has no material yet.
+    ///
+    /// # Errors
+    /// [`Error::InternalFailure`] when the RNG fails.
+    pub fn create_key<R: TryCryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        options: &KeyOptions<'_>,
+    ) -> Result<KeyId, Error> {
+        let key_id = loop {
+            let id = KeyId::random(rng)?;
+            if !self.by_id.contains_key(&id) {
+                break id;
+            }
+        };
+        let version = self.fresh_version_id(rng)?;
+        let (state, cipher) = match (options.origin, options.spec.is_symmetric()) {
+            (KeyOrigin::External, _) => (KeyState::PendingImport, None),
+            (KeyOrigin::Kms, true) => (
+                KeyState::Enabled,
+                Some(VersionCipher::new(MasterKeyMaterial::random(
+                    options.spec,
+                    rng,
+                )?)),
+            ),
+            (KeyOrigin::Kms, false) => (KeyState::Enabled, None),
+        };
+        let index = self.keys.len();
+        self.keys.push(Key {
+            key_id,
+            account: options.account.into(),
+            region: options.region.into(),
+            spec: options.spec,
+            usage: options.usage,
+            origin: options.origin,
+            state,
+            unavailable: false,
+            versions: alloc::vec![Version {
+                id: version,
+                cipher,
+                seals: 0,
+            }],
+            primary: 0,
+            policy: Vec::new(),
+        });
+        self.by_id.insert(key_id, index);
+        self.by_version.insert(version, (index, 0));
+        Ok(key_id)
+    }
+
+    fn fresh_version_id<R: TryCryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+    ) -> Result<KeyVersionId, Error> {
+        loop {
+            let id = KeyVersionId::random(rng)?;
+            if !self.by_version.contains_key(&id) {
+                return Ok(id);
+            }
+        }
+    }
+
+    /// The key's current record.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`].
+    pub fn describe(&self, key_id: &KeyId) -> Result<KeyRecord, Error> {
+        let i = self.index(key_id)?;
+        Ok(self.keys[i].record(i))
+    }
+
+    /// The key's origin.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`].
+    pub fn origin(&self, key_id: &KeyId) -> Result<KeyOrigin, Error> {
+        Ok(self.keys[self.index(key_id)?].origin)
+    }
+
+    /// The IDs of the key's versions, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`].
+    pub fn versions(&self, key_id: &KeyId) -> Result<impl Iterator<Item = KeyVersionId> + '_, Error> {
+        Ok(self.keys[self.index(key_id)?].versions.iter().map(|v| v.id))
+    }
+
+    /// How many times a version has sealed.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`] for an unknown version.
+    pub fn seal_count(&self, version: &KeyVersionId) -> Result<u64, Error> {
+        let (k, v) = *self.by_version.get(version).ok_or(Error::KeyNotFound)?;
+        Ok(self.keys[k].versions[v].seals)
+    }
+
+    /// Binds `alias` (`alias/...` in full) to a key of the same account and region.
+    ///
+    /// # Errors
+    /// `InvalidParameter AliasName` for an ill-formed alias or one under the reserved
+    /// `alias/acs/`; [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] for a key pending
+    /// deletion; [`Error::AliasAlreadyExists`].
+    pub fn create_alias(&mut self, alias: &str, key_id: &KeyId) -> Result<(), Error> {
+        if !is_valid_alias(alias) || alias.starts_with("alias/acs/") {
+            return Err(Error::InvalidParameter(Parameter::AliasName));
+        }
+        let index = self.index(key_id)?;
+        let key = &self.keys[index];
+        if key.state == KeyState::PendingDeletion {
+            return Err(Error::StateModifiedFailed);
+        }
+        let query = AliasQuery {
+            account: &key.account,
+            region: &key.region,
+            alias,
+        };
+        if self.aliases.contains_key(&query) {
+            return Err(Error::AliasAlreadyExists);
+        }
+        let entry = AliasKey {
+            account: key.account.clone(),
+            region: key.region.clone(),
+            alias: alias.into(),
+        };
+        self.aliases.insert(entry, index);
+        Ok(())
+    }
+
+    /// Removes an alias of `account` in `region`.
+    ///
+    /// # Errors
+    /// [`Error::AliasNotFound`].
+    pub fn delete_alias(&mut self, account: &str, region: &str, alias: &str) -> Result<(), Error> {
+        self.aliases
+            .remove(&AliasQuery {
+                account,
+                region,
+                alias,
+            })
+            .map(|_| ())
+            .ok_or(Error::AliasNotFound)
+    }
+
+    fn transition(
+        &mut self,
+        key_id: &KeyId,
+        from: &[KeyState],
+        to: KeyState,
+    ) -> Result<(), Error> {
+        let key = self.key_mut(key_id)?;
+        if !from.contains(&key.state) {
+            return Err(Error::StateModifiedFailed);
+        }
+        key.state = to;
+        Ok(())
+    }
+
+    /// Enables a key (from Enabled or Disabled).
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] in PendingDeletion or PendingImport.
+    pub fn enable_key(&mut self, key_id: &KeyId) -> Result<(), Error> {
+        self.transition(key_id, &[KeyState::Enabled, KeyState::Disabled], KeyState::Enabled)
+    }
+
+    /// Disables a key (from Enabled or Disabled).
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] in PendingDeletion or PendingImport.
+    pub fn disable_key(&mut self, key_id: &KeyId) -> Result<(), Error> {
+        self.transition(key_id, &[KeyState::Enabled, KeyState::Disabled], KeyState::Disabled)
+    }
+
+    /// Schedules a key for deletion (from Enabled, Disabled or PendingImport).
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] when already pending deletion.
+    pub fn schedule_key_deletion(&mut self, key_id: &KeyId) -> Result<(), Error> {
+        self.transition(
+            key_id,
+            &[KeyState::Enabled, KeyState::Disabled, KeyState::PendingImport],
+            KeyState::PendingDeletion,
+        )
+    }
+
+    /// Cancels a scheduled deletion: the key returns to Enabled, or to PendingImport when it
+    /// still has no material.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] unless pending deletion.
+    pub fn cancel_key_deletion(&mut self, key_id: &KeyId) -> Result<(), Error> {
+        let key = self.key_mut(key_id)?;
+        if key.state != KeyState::PendingDeletion {
+            return Err(Error::StateModifiedFailed);
+        }
+        let has_material = key.versions[key.primary].cipher.is_some() || !key.spec.is_symmetric();
+        key.state = if has_material {
+            KeyState::Enabled
+        } else {
+            KeyState::PendingImport
+        };
+        Ok(())
+    }
+
+    /// Imports material for an `EXTERNAL` key in PendingImport, which becomes Enabled.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] unless the key is an external key
+    /// pending import; [`Error::UnsupportedOperation`] when the material's length does not fit
+    /// the key's spec.
+    pub fn import_key_material(
+        &mut self,
+        key_id: &KeyId,
+        material: MasterKeyMaterial,
+    ) -> Result<(), Error> {
+        let key = self.key_mut(key_id)?;
+        if key.origin != KeyOrigin::External || key.state != KeyState::PendingImport {
+            return Err(Error::StateModifiedFailed);
+        }
+        if material.spec() != key.spec {
+            return Err(Error::UnsupportedOperation);
+        }
+        let primary = key.primary;
+        key.versions[primary].cipher = Some(VersionCipher::new(material));
+        key.state = KeyState::Enabled;
+        Ok(())
+    }
+
+    /// Marks the key's material reachable or not, as an HSM outage would: while unavailable the
+    /// key reports the Unavailable state.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`].
+    pub fn set_unavailable(&mut self, key_id: &KeyId, unavailable: bool) -> Result<(), Error> {
+        self.key_mut(key_id)?.unavailable = unavailable;
+        Ok(())
+    }
+
+    /// Rotates a symmetric key: a new version with fresh material becomes primary; older
+    /// versions keep opening their blobs. Returns the new version's ID.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`]; [`Error::UnsupportedOperation`] for a key without AES material of
+    /// its own (asymmetric or external); [`Error::InternalFailure`] when the RNG fails.
+    pub fn rotate_key<R: TryCryptoRng + ?Sized>(
+        &mut self,
+        key_id: &KeyId,
+        rng: &mut R,
+    ) -> Result<KeyVersionId, Error> {
+        let index = self.index(key_id)?;
+        self.rotate_index(index, rng)
+    }
+
+    fn rotate_index<R: TryCryptoRng + ?Sized>(
+        &mut self,
+        index: usize,
+        rng: &mut R,
+    ) -> Result<KeyVersionId, Error> {
+        let key = &self.keys[index];
+        if !key.spec.is_symmetric() || key.origin == KeyOrigin::External {
+            return Err(Error::UnsupportedOperation);
+        }
+        let id = self.fresh_version_id(rng)?;
+        let cipher = VersionCipher::new(MasterKeyMaterial::random(key.spec, rng)?);
+        let key = &mut self.keys[index];
+        key.versions.push(Version {
+            id,
+            cipher: Some(cipher),
+            seals: 0,
+        });
+        key.primary = key.versions.len() - 1;
+        self.by_version.insert(id, (index, key.primary));
+        Ok(id)
+    }
+
+    /// Lets `account` (another account) perform `actions` with the key. Replaces what the
+    /// policy granted that account before; an empty list revokes.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`].
+    pub fn set_policy(
+        &mut self,
+        key_id: &KeyId,
+        account: &str,
+        actions: &[Action],
+    ) -> Result<(), Error> {
+        let key = self.key_mut(key_id)?;
+        key.policy.retain(|(a, _)| &**a != account);
+        if !actions.is_empty() {
+            key.policy.push((account.into(), ActionSet::of(actions)));
+        }
+        Ok(())
+    }
+
+    /// Lets `account` perform every data-key action with the key.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`].
+    pub fn allow_account(&mut self, key_id: &KeyId, account: &str) -> Result<(), Error> {
+        self.set_policy(key_id, account, &Action::ALL)
+    }
+
+    fn version(&self, key: &UsableKey) -> Result<(usize, usize), ProviderError> {
+        let (k, v) = *self
+            .by_version
+            .get(&key.version())
+            .ok_or(ProviderError::Internal)?;
+        if k as u64 != key.handle().0 {
+            return Err(ProviderError::Internal);
+        }
+        if self.keys[k].unavailable {
+            return Err(ProviderError::Unavailable);
+        }
+        Ok((k, v))
+    }
+}
+
+impl KeyProvider for InMemoryProvider {
+    fn find_key(
+        &self,
+        account: &str,
+        region: &str,
+        key_id: &str,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        let Some(id) = KeyId::parse(key_id) else {
+            return Ok(None);
+        };
+        Ok(self.by_id.get(&id).and_then(|&i| {
+            let key = &self.keys[i];
+            (*key.account == *account && *key.region == *region).then(|| key.record(i))
+        }))
+    }
+
+    fn find_alias(
+        &self,
+        account: &str,
+        region: &str,
+        alias: &str,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        let query = AliasQuery {
+            account,
+            region,
+            alias,
+        };
+        Ok(self
+            .aliases
+            .get(&query)
+            .map(|&i| self.keys[i].record(i)))
+    }
+
+    fn find_version(
+        &self,
+        region: &str,
+        version: &KeyVersionId,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        Ok(self.by_version.get(version).and_then(|&(k, _)| {
+            let key = &self.keys[k];
+            (*key.region == *region).then(|| key.record(k))
+        }))
+    }
+
+    fn permits(&self, key: &KeyRecord, caller: &Caller<'_>, action: Action) -> bool {
+        let Some(entry) = usize::try_from(key.handle.0)
+            .ok()
+            .and_then(|i| self.keys.get(i))
+        else {
+            return false;
+        };
+        *entry.account == *caller.account
+            || entry
+                .policy
+                .iter()
+                .any(|(a, set)| **a == *caller.account && set.contains(action))
+    }
+
+    fn seal<R: TryCryptoRng + ?Sized>(
+        &mut self,
+        key: &UsableKey,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+        rng: &mut R,
+    ) -> Result<[u8; TAG_LEN], ProviderError> {
+        let (k, v) = self.version(key)?;
+        let limit = self.seal_limit;
+        let rotate = self.on_seal_limit == SealLimitAction::Rotate;
+        let version = &mut self.keys[k].versions[v];
+        if version.seals >= limit {
+            if rotate && self.keys[k].primary == v {
+                // A rotation that failed earlier: try again for the next request.
+                let _ = self.rotate_index(k, rng);
+            }
+            return Err(ProviderError::SealLimitReached);
+        }
+        let cipher = version.cipher.as_ref().ok_or(ProviderError::Internal)?;
+        let tag = cipher.seal(iv, aad, in_out)?;
+        version.seals += 1;
+        if version.seals >= limit && rotate && self.keys[k].primary == v {
+            // If the RNG fails here, the next seal under this version retries.
+            let _ = self.rotate_index(k, rng);
+        }
+        Ok(tag)
+    }
+
+    fn open(
+        &self,
+        key: &UsableKey,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), ProviderError> {
+        let (k, v) = self.version(key)?;
+        self.keys[k].versions[v]
+            .cipher
+            .as_ref()
+            .ok_or(ProviderError::Internal)?
+            .open(iv, aad, in_out, tag)
+    }
+}

@@ -1,0 +1,147 @@
+//! Naming a master key: key IDs, aliases, key ARNs and alias ARNs (spec §2), and who asks.
+
+use crate::{Error, KeyId, Parameter};
+
+/// The longest `KeyId` text accepted, in bytes.
+pub const MAX_KEY_REFERENCE_LEN: usize = 2048;
+
+/// The longest alias name after `alias/`.
+pub const MAX_ALIAS_NAME_LEN: usize = 255;
+
+/// Who makes a request: the account and the region it is made in. Key IDs and aliases resolve
+/// in this account and region; a key of another account can only be named by ARN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Caller<'a> {
+    /// The caller's account ID, for example `1234567890123456`.
+    pub account: &'a str,
+    /// The region the request is served in, for example `cn-hangzhou`.
+    pub region: &'a str,
+}
+
+impl<'a> Caller<'a> {
+    /// A caller of `account` in `region`.
+    pub const fn new(account: &'a str, region: &'a str) -> Self {
+        Self { account, region }
+    }
+}
+
+/// A parsed `KeyId` parameter: one of the four ways to name a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyReference<'a> {
+    /// A bare key ID, looked up in the caller's account and region. May name no key; any text
+    /// that is not an alias or an ARN lands here.
+    Id(&'a str),
+    /// An alias, `alias/...` in full, looked up in the caller's account and region.
+    Alias(&'a str),
+    /// `acs:kms:{region}:{account}:key/{key id}`.
+    KeyArn {
+        /// The ARN's region.
+        region: &'a str,
+        /// The ARN's account.
+        account: &'a str,
+        /// The key ID.
+        key_id: KeyId,
+    },
+    /// `acs:kms:{region}:{account}:alias/{name}` **[decided: accepted]**.
+    AliasArn {
+        /// The ARN's region.
+        region: &'a str,
+        /// The ARN's account.
+        account: &'a str,
+        /// The alias, `alias/...` in full.
+        alias: &'a str,
+    },
+}
+
+/// Whether `alias` is a well-formed alias: `alias/` then 1..=255 of `A-Za-z0-9_-/`.
+pub fn is_valid_alias(alias: &str) -> bool {
+    alias.strip_prefix("alias/").is_some_and(|name| {
+        (1..=MAX_ALIAS_NAME_LEN).contains(&name.len())
+            && name
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'/'))
+    })
+}
+
+fn is_region(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+}
+
+fn is_account(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_digit())
+}
+
+impl<'a> KeyReference<'a> {
+    /// Parses a `KeyId` (or `DestinationKeyId`) value; `parameter` names it in errors.
+    ///
+    /// Rules **[decided]**: empty, over 2048 bytes or non-ASCII text, and any text that starts
+    /// with `acs:` but is not a well-formed key or alias ARN, is `InvalidParameter`. A
+    /// well-formed ARN has a region of 1..=64 of `a-z0-9-`, an account of 1..=64 digits, and a
+    /// resource `key/{key ID}` or `alias/{name}` that is itself well-formed. Text that starts with
+    /// `alias/` is an alias (an ill-formed one simply names no key, `Forbidden.AliasNotFound`);
+    /// all other text is a key ID (naming no key: `Forbidden.KeyNotFound`).
+    ///
+    /// # Errors
+    /// `InvalidParameter {parameter}`.
+    pub fn parse(text: &'a str, parameter: Parameter) -> Result<Self, Error> {
+        let invalid = Error::InvalidParameter(parameter);
+        if text.is_empty() || text.len() > MAX_KEY_REFERENCE_LEN || !text.is_ascii() {
+            return Err(invalid);
+        }
+        if let Some(rest) = text.strip_prefix("acs:") {
+            return Self::parse_arn(rest).ok_or(invalid);
+        }
+        if text.starts_with("alias/") {
+            Ok(Self::Alias(text))
+        } else {
+            Ok(Self::Id(text))
+        }
+    }
+
+    fn parse_arn(rest: &'a str) -> Option<Self> {
+        let rest = rest.strip_prefix("kms:")?;
+        let (region, rest) = rest.split_once(':')?;
+        let (account, resource) = rest.split_once(':')?;
+        if !is_region(region) || !is_account(account) {
+            return None;
+        }
+        if let Some(id) = resource.strip_prefix("key/") {
+            let key_id = KeyId::parse(id)?;
+            Some(Self::KeyArn {
+                region,
+                account,
+                key_id,
+            })
+        } else if is_valid_alias(resource) {
+            Some(Self::AliasArn {
+                region,
+                account,
+                alias: resource,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The account and region the reference points into, given who asks: the caller's own for
+    /// an ID or an alias, the ARN's for an ARN.
+    pub fn scope(&self, caller: &Caller<'a>) -> (&'a str, &'a str) {
+        match *self {
+            Self::Id(_) | Self::Alias(_) => (caller.account, caller.region),
+            Self::KeyArn {
+                region, account, ..
+            }
+            | Self::AliasArn {
+                region, account, ..
+            } => (account, region),
+        }
+    }
+
+    /// Whether this reference names the key through an alias (so a miss is
+    /// `Forbidden.AliasNotFound` rather than `Forbidden.KeyNotFound`).
+    pub fn is_alias(&self) -> bool {
+        matches!(self, Self::Alias(_) | Self::AliasArn { .. })
+    }
+}

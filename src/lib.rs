@@ -1,0 +1,48 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod blob;
+pub mod context;
+mod error;
+pub mod fixed;
+mod ids;
+#[cfg(feature = "alloc")]
+pub mod in_memory;
+pub mod key_id;
+pub mod key_state;
+pub mod ops;
+pub mod provider;
+mod rng;
+mod secret;
+pub mod spec;
+
+pub use error::{Error, Parameter, ParameterProblem};
+pub use fixed::FixedCapacityProvider;
+pub use ids::{KeyId, KeyVersionId, RequestId, is_lowercase_uuid};
+#[cfg(feature = "alloc")]
+pub use in_memory::{InMemoryProvider, KeyOptions, SealLimitAction};
+pub use key_id::{Caller, KeyReference};
+pub use key_state::{
+    KeyHandle, KeyOrigin, KeyRecord, KeyState, KeyUsage, MasterKeySpec, UsableKey,
+};
+#[cfg(feature = "alloc")]
+pub use ops::{DecryptResponse, GenerateDataKeyResponse, decrypt, generate_data_key};
+pub use ops::{
+    DecryptOutput, DecryptRequest, GenerateDataKeyOutput, GenerateDataKeyRequest, decrypt_in,
+    generate_data_key_in,
+};
+pub use provider::{Action, KeyProvider, ProviderError, VersionCipher};
+#[cfg(feature = "getrandom")]
+pub use rng::OsRng;
+pub use secret::{MasterKeyMaterial, SecretSlice, SecretText};
+#[cfg(feature = "alloc")]
+pub use secret::{SecretBytes, SecretString};
+pub use spec::DataKeyLength;
+
+/// The RNG traits the operations take, re-exported so callers need not depend on `rand_core`.
+pub use rand_core;

@@ -1,0 +1,267 @@
+//! Holders of secrets: plaintext data keys, decrypted plaintexts and master key material.
+//!
+//! Each one zeroizes its bytes when dropped, prints as `[REDACTED]` in `Debug`, is not
+//! `Clone`, and compares in constant time ([`subtle::ConstantTimeEq`]).
+
+use core::fmt;
+
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::key_state::MasterKeySpec;
+
+/// Secret text borrowed from a caller's workspace: the Base64 plaintext of a data key, or a
+/// decrypted `Plaintext`. The borrowed bytes are zeroized when this value is dropped.
+pub struct SecretText<'w>(&'w mut str);
+
+impl<'w> SecretText<'w> {
+    pub(crate) fn new(text: &'w mut str) -> Self {
+        Self(text)
+    }
+
+    /// The secret text. Handle with care: copies are not zeroized for you.
+    pub fn expose(&self) -> &str {
+        self.0
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Drop for SecretText<'_> {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for SecretText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretText([REDACTED])")
+    }
+}
+
+impl ConstantTimeEq for SecretText<'_> {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.as_bytes().ct_eq(other.0.as_bytes())
+    }
+}
+
+/// Secret bytes borrowed from a caller's workspace, such as a raw data key. The borrowed bytes
+/// are zeroized when this value is dropped.
+pub struct SecretSlice<'w>(&'w mut [u8]);
+
+impl<'w> SecretSlice<'w> {
+    pub(crate) fn new(bytes: &'w mut [u8]) -> Self {
+        Self(bytes)
+    }
+
+    /// The secret bytes. Handle with care: copies are not zeroized for you.
+    pub fn expose(&self) -> &[u8] {
+        self.0
+    }
+
+    pub(crate) fn expose_mut(&mut self) -> &mut [u8] {
+        self.0
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Drop for SecretSlice<'_> {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for SecretSlice<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretSlice([REDACTED])")
+    }
+}
+
+impl ConstantTimeEq for SecretSlice<'_> {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.ct_eq(other.0)
+    }
+}
+
+/// An owned secret string (with `alloc`): the Base64 plaintext of a data key or a decrypted
+/// `Plaintext`. Zeroized on drop.
+#[cfg(feature = "alloc")]
+pub struct SecretString(Zeroizing<alloc::string::String>);
+
+#[cfg(feature = "alloc")]
+impl SecretString {
+    pub(crate) fn new(text: &str) -> Self {
+        Self(Zeroizing::new(alloc::string::String::from(text)))
+    }
+
+    /// The secret text. Handle with care: copies are not zeroized for you.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString([REDACTED])")
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl ConstantTimeEq for SecretString {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.as_bytes().ct_eq(other.0.as_bytes())
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl PartialEq for SecretString {
+    /// Constant time in the contents (the lengths are not secret).
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Eq for SecretString {}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for SecretString {
+    /// Serializes the secret text itself: this is how a response's `Plaintext` goes on the wire.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.expose())
+    }
+}
+
+/// Owned secret bytes (with `alloc`), for instance a data key decoded from its Base64 text.
+#[cfg(feature = "alloc")]
+pub struct SecretBytes(Zeroizing<alloc::vec::Vec<u8>>);
+
+#[cfg(feature = "alloc")]
+impl SecretBytes {
+    /// Takes ownership of `bytes`; they are zeroized when this value drops.
+    pub fn new(bytes: alloc::vec::Vec<u8>) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The secret bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretBytes([REDACTED])")
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl ConstantTimeEq for SecretBytes {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.as_slice().ct_eq(other.0.as_slice())
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl PartialEq for SecretBytes {
+    /// Constant time in the contents (the lengths are not secret).
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Eq for SecretBytes {}
+
+/// Raw AES material of one master key version: 16 bytes (`Aliyun_AES_128`) or 32 bytes
+/// (`Aliyun_AES_256`). Zeroized on drop; never printed.
+pub enum MasterKeyMaterial {
+    /// 128-bit AES material.
+    Aes128(Zeroizing<[u8; 16]>),
+    /// 256-bit AES material.
+    Aes256(Zeroizing<[u8; 32]>),
+}
+
+impl MasterKeyMaterial {
+    /// Takes material from a slice: 16 bytes make AES-128, 32 bytes AES-256; `None` otherwise.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        match bytes.len() {
+            16 => {
+                let mut k = Zeroizing::new([0u8; 16]);
+                k.copy_from_slice(bytes);
+                Some(Self::Aes128(k))
+            }
+            32 => {
+                let mut k = Zeroizing::new([0u8; 32]);
+                k.copy_from_slice(bytes);
+                Some(Self::Aes256(k))
+            }
+            _ => None,
+        }
+    }
+
+    /// Draws fresh material for a symmetric spec from `rng`.
+    ///
+    /// # Errors
+    /// [`crate::Error::UnsupportedOperation`] for a spec without AES material,
+    /// [`crate::Error::InternalFailure`] when the RNG fails.
+    pub fn random<R: rand_core::TryCryptoRng + ?Sized>(
+        spec: MasterKeySpec,
+        rng: &mut R,
+    ) -> Result<Self, crate::Error> {
+        let len = spec
+            .material_len()
+            .ok_or(crate::Error::UnsupportedOperation)?;
+        let mut buf = Zeroizing::new([0u8; 32]);
+        rng.try_fill_bytes(&mut buf[..len])
+            .map_err(|_| crate::Error::InternalFailure)?;
+        Self::from_slice(&buf[..len]).ok_or(crate::Error::InternalFailure)
+    }
+
+    /// The spec this material serves.
+    pub fn spec(&self) -> MasterKeySpec {
+        match self {
+            Self::Aes128(_) => MasterKeySpec::Aes128,
+            Self::Aes256(_) => MasterKeySpec::Aes256,
+        }
+    }
+
+    /// The raw bytes. Handle with care.
+    pub fn expose(&self) -> &[u8] {
+        match self {
+            Self::Aes128(k) => &k[..],
+            Self::Aes256(k) => &k[..],
+        }
+    }
+}
+
+impl fmt::Debug for MasterKeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MasterKeyMaterial({:?}, [REDACTED])", self.spec())
+    }
+}
+
+impl ConstantTimeEq for MasterKeyMaterial {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.expose().ct_eq(other.expose())
+    }
+}
