@@ -51,7 +51,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(data_key);
     let blob = response.ciphertext_blob.clone();
     drop(response);
-    println!("\nstored: {} bytes of data, a {}-character CiphertextBlob", sealed.len(), blob.len());
+    println!(
+        "\nstored: {} bytes of data, a {}-character CiphertextBlob",
+        sealed.len(),
+        blob.len()
+    );
 
     // Later: Decrypt the blob with the same context, written in another key order.
     let request = DecryptRequest {

@@ -60,7 +60,11 @@ impl<const VERSIONS: usize> FixedKey<VERSIONS> {
             handle: KeyHandle(slot as u64),
             key_id: self.key_id,
             state: self.state,
-            spec: self.versions[self.primary].as_ref()?.cipher.material().spec(),
+            spec: self.versions[self.primary]
+                .as_ref()?
+                .cipher
+                .material()
+                .spec(),
             usage: KeyUsage::EncryptDecrypt,
             primary_version: self.versions[self.primary].as_ref()?.id,
         })
@@ -201,7 +205,10 @@ impl<const KEYS: usize, const VERSIONS: usize> FixedCapacityProvider<KEYS, VERSI
         let text = InlineText::new(alias)
             .filter(|_| is_valid_alias(alias))
             .ok_or(Error::InvalidParameter(Parameter::AliasName))?;
-        if self.by_alias(alias).is_some_and(|(_, k)| k.key_id != *key_id) {
+        if self
+            .by_alias(alias)
+            .is_some_and(|(_, k)| k.key_id != *key_id)
+        {
             return Err(Error::AliasAlreadyExists);
         }
         self.key_mut(key_id)?.alias = Some(text);

@@ -326,7 +326,10 @@ impl InMemoryProvider {
     ///
     /// # Errors
     /// [`Error::KeyNotFound`].
-    pub fn versions(&self, key_id: &KeyId) -> Result<impl Iterator<Item = KeyVersionId> + '_, Error> {
+    pub fn versions(
+        &self,
+        key_id: &KeyId,
+    ) -> Result<impl Iterator<Item = KeyVersionId> + '_, Error> {
         Ok(self.keys[self.index(key_id)?].versions.iter().map(|v| v.id))
     }
 
@@ -386,12 +389,7 @@ impl InMemoryProvider {
             .ok_or(Error::AliasNotFound)
     }
 
-    fn transition(
-        &mut self,
-        key_id: &KeyId,
-        from: &[KeyState],
-        to: KeyState,
-    ) -> Result<(), Error> {
+    fn transition(&mut self, key_id: &KeyId, from: &[KeyState], to: KeyState) -> Result<(), Error> {
         let key = self.key_mut(key_id)?;
         if !from.contains(&key.state) {
             return Err(Error::StateModifiedFailed);
@@ -405,7 +403,11 @@ impl InMemoryProvider {
     /// # Errors
     /// [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] in PendingDeletion or PendingImport.
     pub fn enable_key(&mut self, key_id: &KeyId) -> Result<(), Error> {
-        self.transition(key_id, &[KeyState::Enabled, KeyState::Disabled], KeyState::Enabled)
+        self.transition(
+            key_id,
+            &[KeyState::Enabled, KeyState::Disabled],
+            KeyState::Enabled,
+        )
     }
 
     /// Disables a key (from Enabled or Disabled).
@@ -413,7 +415,11 @@ impl InMemoryProvider {
     /// # Errors
     /// [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] in PendingDeletion or PendingImport.
     pub fn disable_key(&mut self, key_id: &KeyId) -> Result<(), Error> {
-        self.transition(key_id, &[KeyState::Enabled, KeyState::Disabled], KeyState::Disabled)
+        self.transition(
+            key_id,
+            &[KeyState::Enabled, KeyState::Disabled],
+            KeyState::Disabled,
+        )
     }
 
     /// Schedules a key for deletion (from Enabled, Disabled or PendingImport).
@@ -423,7 +429,11 @@ impl InMemoryProvider {
     pub fn schedule_key_deletion(&mut self, key_id: &KeyId) -> Result<(), Error> {
         self.transition(
             key_id,
-            &[KeyState::Enabled, KeyState::Disabled, KeyState::PendingImport],
+            &[
+                KeyState::Enabled,
+                KeyState::Disabled,
+                KeyState::PendingImport,
+            ],
             KeyState::PendingDeletion,
         )
     }
@@ -587,10 +597,7 @@ impl KeyProvider for InMemoryProvider {
             region,
             alias,
         };
-        Ok(self
-            .aliases
-            .get(&query)
-            .map(|&i| self.keys[i].record(i)))
+        Ok(self.aliases.get(&query).map(|&i| self.keys[i].record(i)))
     }
 
     fn find_version(

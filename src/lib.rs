@@ -17,6 +17,8 @@ pub mod key_id;
 pub mod key_state;
 pub mod ops;
 pub mod provider;
+#[cfg(feature = "alloc")]
+pub mod rate_limit;
 mod rng;
 mod secret;
 pub mod spec;
@@ -30,13 +32,21 @@ pub use key_id::{Caller, KeyReference};
 pub use key_state::{
     KeyHandle, KeyOrigin, KeyRecord, KeyState, KeyUsage, MasterKeySpec, UsableKey,
 };
-#[cfg(feature = "alloc")]
-pub use ops::{DecryptResponse, GenerateDataKeyResponse, decrypt, generate_data_key};
 pub use ops::{
-    DecryptOutput, DecryptRequest, GenerateDataKeyOutput, GenerateDataKeyRequest, decrypt_in,
-    generate_data_key_in,
+    DecryptOutput, DecryptRequest, EncryptOutput, EncryptRequest, GenerateDataKeyOutput,
+    GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextOutput, ReEncryptOutput,
+    ReEncryptRequest, decrypt_in, encrypt_in, generate_data_key_in,
+    generate_data_key_without_plaintext_in, re_encrypt_in,
+};
+#[cfg(feature = "alloc")]
+pub use ops::{
+    DecryptResponse, EncryptResponse, GenerateDataKeyResponse,
+    GenerateDataKeyWithoutPlaintextResponse, ReEncryptResponse, decrypt, encrypt,
+    generate_data_key, generate_data_key_without_plaintext, re_encrypt,
 };
 pub use provider::{Action, KeyProvider, ProviderError, VersionCipher};
+#[cfg(feature = "alloc")]
+pub use rate_limit::{Operation, RateLimit, RateLimiter};
 #[cfg(feature = "getrandom")]
 pub use rng::OsRng;
 pub use secret::{MasterKeyMaterial, SecretSlice, SecretText};

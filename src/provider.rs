@@ -88,7 +88,9 @@ impl From<ProviderError> for Error {
     fn from(e: ProviderError) -> Self {
         match e {
             ProviderError::Unavailable => Error::Unavailable,
-            ProviderError::AuthenticationFailed => Error::InvalidParameter(Parameter::CiphertextBlob),
+            ProviderError::AuthenticationFailed => {
+                Error::InvalidParameter(Parameter::CiphertextBlob)
+            }
             ProviderError::SealLimitReached => Error::SealLimitReached,
             ProviderError::Internal => Error::InternalFailure,
         }

@@ -36,9 +36,7 @@ impl<'a> DecryptRequest<'a> {
     /// How many workspace bytes [`decrypt_in`] needs for this request: the associated data and
     /// the decoded blob.
     pub fn workspace_len(&self) -> usize {
-        let blob_text = self.ciphertext_blob.map_or(0, str::len);
-        aad_len_bound(self.encryption_context)
-            + blob::decoded_len_bound(blob_text.min(blob::MAX_BLOB_BASE64_LEN))
+        parse_blob_len(self.ciphertext_blob, self.encryption_context)
     }
 }
 
@@ -55,35 +53,45 @@ pub struct DecryptOutput<'w> {
     pub request_id: RequestId,
 }
 
-/// Step 1 and the checks of steps 2 to 4 for a blob: decode it into the workspace, write the
-/// associated data, resolve the version it names and check it. Returns the witness, the
-/// associated data and the decoded blob. Shared by Decrypt and ReEncrypt.
-pub(crate) fn check_blob<'w, P: KeyProvider + ?Sized>(
-    provider: &P,
-    caller: &Caller<'_>,
+/// A blob and its context after step 1: decoded, with the associated data written.
+pub(crate) struct ParsedBlob<'w> {
+    pub(crate) version: KeyVersionId,
+    pub(crate) aad: &'w mut [u8],
+    pub(crate) bytes: &'w mut [u8],
+}
+
+/// The workspace [`parse_blob`] takes.
+pub(crate) fn parse_blob_len(blob_text: Option<&str>, context: Option<&str>) -> usize {
+    let blob_text = blob_text.map_or(0, str::len);
+    aad_len_bound(context) + blob::decoded_len_bound(blob_text.min(blob::MAX_BLOB_BASE64_LEN))
+}
+
+/// Step 1 for a blob and the context it is opened with: decode the blob into the workspace and
+/// write the associated data. Shared by Decrypt and ReEncrypt.
+pub(crate) fn parse_blob<'w>(
     blob_text: Option<&str>,
     context: Option<&str>,
     context_parameter: Parameter,
-    action: Action,
     workspace: &mut &'w mut [u8],
-) -> Result<(UsableKey, &'w mut [u8], &'w mut [u8]), Error> {
+) -> Result<ParsedBlob<'w>, Error> {
     let invalid_blob = Error::InvalidParameter(Parameter::CiphertextBlob);
     let blob_text = blob_text.ok_or(Error::MissingParameter(Parameter::CiphertextBlob))?;
     if blob_text.len() > blob::MAX_BLOB_BASE64_LEN {
         return Err(invalid_blob);
     }
-    let blob_len = blob::decoded_len_bound(blob_text.len());
-    let aad_cap = aad_len_bound(context);
-    check_workspace(workspace, blob_len + aad_cap)?;
-    let blob_buf = take(workspace, blob_len)?;
+    check_workspace(workspace, parse_blob_len(Some(blob_text), context))?;
+    let blob_buf = take(workspace, blob::decoded_len_bound(blob_text.len()))?;
     let blob = Blob::decode_base64(blob_text, blob_buf).map_err(|_| invalid_blob)?;
     let (version, used) = (blob.version(), blob.as_bytes().len());
     let aad_len = aad_len(context, context_parameter)?;
-    let aad = &mut take(workspace, aad_cap)?[..aad_len];
+    let aad = &mut take(workspace, aad_len_bound(context))?[..aad_len];
     super::write_context(context, aad, context_parameter)?;
     aad[..VERSION_ID_LEN].copy_from_slice(version.as_bytes());
-    let key = authorize_version(provider, caller, &version, action)?;
-    Ok((key, aad, &mut blob_buf[..used]))
+    Ok(ParsedBlob {
+        version,
+        aad,
+        bytes: &mut blob_buf[..used],
+    })
 }
 
 /// Step 5 of Decrypt and of ReEncrypt's source side: opens the blob in place and returns the
@@ -130,17 +138,18 @@ where
     R: TryCryptoRng + ?Sized,
 {
     let dry_run = super::parse_dry_run(request.dry_run)?;
-    let checks = check_blob(
-        provider,
-        caller,
+    let checks = parse_blob(
         request.ciphertext_blob,
         request.encryption_context,
         Parameter::EncryptionContext,
-        Action::Decrypt,
         &mut workspace,
-    );
-    let (key, aad, blob_bytes) = end_checks(dry_run, checks)?;
-    let plaintext = open_blob(provider, &key, aad, blob_bytes)?;
+    )
+    .and_then(|blob| {
+        let key = authorize_version(provider, caller, &blob.version, Action::Decrypt)?;
+        Ok((key, blob))
+    });
+    let (key, blob) = end_checks(dry_run, checks)?;
+    let plaintext = open_blob(provider, &key, blob.aad, blob.bytes)?;
     Ok(DecryptOutput {
         key_id: key.key_id(),
         key_version_id: key.version(),

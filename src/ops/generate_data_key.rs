@@ -5,9 +5,10 @@ use base64ct::{Base64, Encoding};
 use rand_core::TryCryptoRng;
 
 use super::{
-    aad_len, aad_len_bound, authorize_key, check_workspace, end_checks, request_id, take,
+    BODY, aad_len, aad_len_bound, authorize_key, check_workspace, end_checks, request_id,
+    seal_blob, take,
 };
-use crate::blob::{self, IV_LEN, OVERHEAD, VERSION_ID_LEN};
+use crate::blob::{self, OVERHEAD};
 use crate::key_id::KeyReference;
 use crate::provider::{Action, KeyProvider};
 use crate::secret::{SecretSlice, SecretText};
@@ -96,7 +97,11 @@ pub(crate) fn check<'w, P: KeyProvider + ?Sized>(
     let aad_len = aad_len(request.encryption_context, Parameter::EncryptionContext)?;
     check_workspace(workspace, layout_len(aad_len, len))?;
     let aad = take(workspace, aad_len)?;
-    super::write_context(request.encryption_context, aad, Parameter::EncryptionContext)?;
+    super::write_context(
+        request.encryption_context,
+        aad,
+        Parameter::EncryptionContext,
+    )?;
     let key = authorize_key(provider, caller, &reference, action)?;
     Ok((Checked { key, len }, aad))
 }
@@ -162,34 +167,21 @@ where
     R: TryCryptoRng + ?Sized,
 {
     let Checked { key, len } = checked_key;
-    let version = key.version();
     let text_len = len.base64_len();
-    let raw = SecretSlice::new(take(&mut workspace, len.bytes())?);
+    let mut raw = SecretSlice::new(take(&mut workspace, len.bytes())?);
     let text = take(&mut workspace, text_len)?;
     let blob_bytes = take(&mut workspace, OVERHEAD + text_len)?;
     let blob_text = take(&mut workspace, blob::base64_len(OVERHEAD + text_len))?;
 
-    let mut raw = raw;
     rng.try_fill_bytes(raw.expose_mut())
         .map_err(|_| Error::InternalFailure)?;
-    let plaintext_len = Base64::encode(raw.expose(), text)
+    let text_len = Base64::encode(raw.expose(), text)
         .map_err(|_| Error::InternalFailure)?
         .len();
     let text =
-        core::str::from_utf8_mut(&mut text[..plaintext_len]).map_err(|_| Error::InternalFailure)?;
-
-    let (prefix, rest) = blob_bytes.split_at_mut(VERSION_ID_LEN);
-    let (iv, rest) = rest.split_at_mut(IV_LEN);
-    let (body, tag_out) = rest.split_at_mut(plaintext_len);
-    prefix.copy_from_slice(version.as_bytes());
-    rng.try_fill_bytes(iv).map_err(|_| Error::InternalFailure)?;
-    body.copy_from_slice(text.as_bytes());
-    aad[..VERSION_ID_LEN].copy_from_slice(version.as_bytes());
-    let iv: &[u8; IV_LEN] = (&*iv).try_into().map_err(|_| Error::InternalFailure)?;
-    let tag = provider.seal(key, iv, aad, body, rng)?;
-    tag_out.copy_from_slice(&tag);
-    let ciphertext_blob =
-        Base64::encode(blob_bytes, blob_text).map_err(|_| Error::InternalFailure)?;
+        core::str::from_utf8_mut(&mut text[..text_len]).map_err(|_| Error::InternalFailure)?;
+    blob_bytes[BODY..BODY + text_len].copy_from_slice(text.as_bytes());
+    let ciphertext_blob = seal_blob(provider, rng, key, aad, blob_bytes, blob_text)?;
     Ok(SealedDataKey {
         ciphertext_blob,
         plaintext: SecretText::new(text),
@@ -220,9 +212,7 @@ pub struct GenerateDataKeyResponse {
 impl GenerateDataKeyResponse {
     /// The raw data key: `Plaintext` decoded.
     pub fn data_key(&self) -> crate::SecretBytes {
-        crate::SecretBytes::new(
-            Base64::decode_vec(self.plaintext.expose()).unwrap_or_default(),
-        )
+        crate::SecretBytes::new(Base64::decode_vec(self.plaintext.expose()).unwrap_or_default())
     }
 }
 
@@ -249,6 +239,102 @@ where
         key_version_id: out.key_version_id,
         ciphertext_blob: out.ciphertext_blob.into(),
         plaintext: crate::SecretString::new(out.plaintext.expose()),
+        request_id: out.request_id,
+    })
+}
+
+/// What GenerateDataKeyWithoutPlaintext returns (no allocation): the blob only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GenerateDataKeyWithoutPlaintextOutput<'w> {
+    /// The canonical ID of the master key.
+    pub key_id: KeyId,
+    /// The version that sealed: the key's primary version.
+    pub key_version_id: KeyVersionId,
+    /// The CiphertextBlob: Base64 of the blob.
+    pub ciphertext_blob: &'w str,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+/// GenerateDataKeyWithoutPlaintext into a caller-provided workspace, without allocating: as
+/// [`generate_data_key_in`], with the same request and checks, but the data key never leaves
+/// the workspace, which is zeroized before this returns. Needs the permission
+/// `kms:GenerateDataKeyWithoutPlaintext`.
+///
+/// # Errors
+/// As [`generate_data_key_in`].
+pub fn generate_data_key_without_plaintext_in<'w, P, R>(
+    provider: &mut P,
+    caller: &Caller<'_>,
+    request: &GenerateDataKeyRequest<'_>,
+    rng: &mut R,
+    mut workspace: &'w mut [u8],
+) -> Result<GenerateDataKeyWithoutPlaintextOutput<'w>, Error>
+where
+    P: KeyProvider + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    let dry_run = super::parse_dry_run(request.dry_run)?;
+    let checks = check(
+        provider,
+        caller,
+        request,
+        Action::GenerateDataKeyWithoutPlaintext,
+        &mut workspace,
+    );
+    let (checked, aad) = end_checks(dry_run, checks)?;
+    let sealed = seal_new_data_key(provider, rng, &checked, aad, workspace)?;
+    // Dropping the secrets zeroizes the raw key and its text in the workspace.
+    let SealedDataKey {
+        ciphertext_blob, ..
+    } = sealed;
+    Ok(GenerateDataKeyWithoutPlaintextOutput {
+        key_id: checked.key.key_id(),
+        key_version_id: checked.key.version(),
+        ciphertext_blob,
+        request_id: request_id(request.request_id, rng)?,
+    })
+}
+
+/// What GenerateDataKeyWithoutPlaintext returns, owned (with `alloc`). Serializes (with `serde`)
+/// as `KeyId`, `KeyVersionId`, `CiphertextBlob`, `RequestId`.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "PascalCase"))]
+pub struct GenerateDataKeyWithoutPlaintextResponse {
+    /// The canonical ID of the master key.
+    pub key_id: KeyId,
+    /// The version that sealed: the key's primary version.
+    pub key_version_id: KeyVersionId,
+    /// The CiphertextBlob: Base64 of the blob.
+    pub ciphertext_blob: alloc::string::String,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+/// GenerateDataKeyWithoutPlaintext, returning an owned response (with `alloc`).
+///
+/// # Errors
+/// As [`generate_data_key`].
+#[cfg(feature = "alloc")]
+pub fn generate_data_key_without_plaintext<P, R>(
+    provider: &mut P,
+    caller: &Caller<'_>,
+    request: &GenerateDataKeyRequest<'_>,
+    rng: &mut R,
+) -> Result<GenerateDataKeyWithoutPlaintextResponse, Error>
+where
+    P: KeyProvider + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    let mut workspace = zeroize::Zeroizing::new(alloc::vec![0u8; request.workspace_len()]);
+    let out =
+        generate_data_key_without_plaintext_in(provider, caller, request, rng, &mut workspace)?;
+    Ok(GenerateDataKeyWithoutPlaintextResponse {
+        key_id: out.key_id,
+        key_version_id: out.key_version_id,
+        ciphertext_blob: out.ciphertext_blob.into(),
         request_id: out.request_id,
     })
 }

@@ -11,10 +11,14 @@
 //! response.
 
 mod decrypt;
+mod encrypt;
 mod generate_data_key;
+mod re_encrypt;
 
 pub use decrypt::*;
+pub use encrypt::*;
 pub use generate_data_key::*;
+pub use re_encrypt::*;
 
 use rand_core::TryCryptoRng;
 
@@ -75,6 +79,62 @@ pub(crate) fn resolve<P: KeyProvider + ?Sized>(
     found.ok_or(not_found)
 }
 
+/// A key resolved by step 2, with the version the operation would use.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Resolved {
+    record: KeyRecord,
+    version: KeyVersionId,
+}
+
+impl Resolved {
+    /// Step 2 for a key named in a request; the version is its primary.
+    pub(crate) fn key<P: KeyProvider + ?Sized>(
+        provider: &P,
+        caller: &Caller<'_>,
+        reference: &KeyReference<'_>,
+    ) -> Result<Self, Error> {
+        let record = resolve(provider, caller, reference)?;
+        Ok(Self {
+            record,
+            version: record.primary_version,
+        })
+    }
+
+    /// Step 2 for the version a blob names, in the caller's region.
+    pub(crate) fn version<P: KeyProvider + ?Sized>(
+        provider: &P,
+        caller: &Caller<'_>,
+        version: &KeyVersionId,
+    ) -> Result<Self, Error> {
+        let record = provider
+            .find_version(caller.region, version)?
+            .ok_or(Error::KeyNotFound)?;
+        Ok(Self {
+            record,
+            version: *version,
+        })
+    }
+
+    /// Step 3.
+    pub(crate) fn permit<P: KeyProvider + ?Sized>(
+        &self,
+        provider: &P,
+        caller: &Caller<'_>,
+        action: Action,
+    ) -> Result<(), Error> {
+        if provider.permits(&self.record, caller, action) {
+            Ok(())
+        } else {
+            Err(Error::NoPermission)
+        }
+    }
+
+    /// Step 4.
+    pub(crate) fn usable(&self) -> Result<UsableKey, Error> {
+        check_usable(&self.record, self.version)
+    }
+}
+
 /// Steps 2 to 4 for a key named in a request: resolve it, check `action` is permitted, check
 /// state and usage. The witness names the key's primary version, the one that seals.
 ///
@@ -87,11 +147,9 @@ pub fn authorize_key<P: KeyProvider + ?Sized>(
     reference: &KeyReference<'_>,
     action: Action,
 ) -> Result<UsableKey, Error> {
-    let record = resolve(provider, caller, reference)?;
-    if !provider.permits(&record, caller, action) {
-        return Err(Error::NoPermission);
-    }
-    check_usable(&record, record.primary_version)
+    let key = Resolved::key(provider, caller, reference)?;
+    key.permit(provider, caller, action)?;
+    key.usable()
 }
 
 /// Steps 2 to 4 for the key version a blob names: find it in the caller's region, check
@@ -105,13 +163,9 @@ pub fn authorize_version<P: KeyProvider + ?Sized>(
     version: &KeyVersionId,
     action: Action,
 ) -> Result<UsableKey, Error> {
-    let record = provider
-        .find_version(caller.region, version)?
-        .ok_or(Error::KeyNotFound)?;
-    if !provider.permits(&record, caller, action) {
-        return Err(Error::NoPermission);
-    }
-    check_usable(&record, *version)
+    let key = Resolved::version(provider, caller, version)?;
+    key.permit(provider, caller, action)?;
+    key.usable()
 }
 
 /// The request's own ID, or a fresh one from `rng`.
@@ -163,6 +217,45 @@ pub(crate) const fn aad_len_bound(text: Option<&str>) -> usize {
         None => 0,
     };
     crate::blob::VERSION_ID_LEN + if text_len > 2 { text_len } else { 2 }
+}
+
+/// Where a blob's body (the sealed text) starts: after the version ID and the IV.
+pub(crate) const BODY: usize = crate::blob::VERSION_ID_LEN + crate::blob::IV_LEN;
+
+/// Step 5's common end: seals the text already written at `blob[60..]` (the blob's body) into a
+/// blob under `key`'s version, with the canonical context already in `aad[36..]`, and writes the
+/// blob's Base64 to `blob_text`. Draws the IV from `rng`.
+pub(crate) fn seal_blob<'w, P, R>(
+    provider: &mut P,
+    rng: &mut R,
+    key: &UsableKey,
+    aad: &mut [u8],
+    blob: &mut [u8],
+    blob_text: &'w mut [u8],
+) -> Result<&'w str, Error>
+where
+    P: KeyProvider + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    use crate::blob::{IV_LEN, TAG_LEN, VERSION_ID_LEN};
+    let version = key.version();
+    let body_len = blob
+        .len()
+        .checked_sub(crate::blob::OVERHEAD)
+        .ok_or(Error::InternalFailure)?;
+    let (prefix, rest) = blob.split_at_mut(VERSION_ID_LEN);
+    let (iv, rest) = rest.split_at_mut(IV_LEN);
+    let (body, tag_out) = rest.split_at_mut(body_len);
+    prefix.copy_from_slice(version.as_bytes());
+    let mut iv_bytes = [0u8; IV_LEN];
+    rng.try_fill_bytes(&mut iv_bytes)
+        .map_err(|_| Error::InternalFailure)?;
+    iv.copy_from_slice(&iv_bytes);
+    aad[..VERSION_ID_LEN].copy_from_slice(version.as_bytes());
+    let tag: [u8; TAG_LEN] = provider.seal(key, &iv_bytes, aad, body, rng)?;
+    tag_out.copy_from_slice(&tag);
+    <base64ct::Base64 as base64ct::Encoding>::encode(blob, blob_text)
+        .map_err(|_| Error::InternalFailure)
 }
 
 /// Checks a workspace is at least `needed` bytes.

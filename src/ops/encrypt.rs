@@ -1,0 +1,166 @@
+//! Encrypt: seals the caller's `Plaintext` string, as given, under the master key's primary
+//! version.
+
+use rand_core::TryCryptoRng;
+
+use super::{BODY, aad_len, aad_len_bound, authorize_key, check_workspace, end_checks, request_id};
+use super::{seal_blob, take};
+use crate::blob::{self, MAX_SEALED_LEN, OVERHEAD};
+use crate::key_id::KeyReference;
+use crate::provider::{Action, KeyProvider};
+use crate::{Caller, Error, KeyId, KeyVersionId, Parameter, RequestId};
+
+/// An Encrypt request, its parameters as the text that came over the wire.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct EncryptRequest<'a> {
+    /// `KeyId` (required): a key ID, alias, key ARN or alias ARN.
+    pub key_id: Option<&'a str>,
+    /// `Plaintext` (required): 1..=6144 bytes of text, sealed exactly as given.
+    pub plaintext: Option<&'a str>,
+    /// `EncryptionContext`: a JSON object of strings.
+    pub encryption_context: Option<&'a str>,
+    /// `DryRun`: `true` or `false`.
+    pub dry_run: Option<&'a str>,
+    /// The frontend's request ID; when `None`, one is drawn from the RNG.
+    pub request_id: Option<RequestId>,
+}
+
+impl core::fmt::Debug for EncryptRequest<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EncryptRequest")
+            .field("key_id", &self.key_id)
+            .field("plaintext", &self.plaintext.map(|_| "[REDACTED]"))
+            .field("encryption_context", &self.encryption_context)
+            .field("dry_run", &self.dry_run)
+            .field("request_id", &self.request_id)
+            .finish()
+    }
+}
+
+impl<'a> EncryptRequest<'a> {
+    /// A request to seal `plaintext` under `key_id` with the empty context.
+    pub fn new(key_id: &'a str, plaintext: &'a str) -> Self {
+        Self {
+            key_id: Some(key_id),
+            plaintext: Some(plaintext),
+            ..Self::default()
+        }
+    }
+
+    /// How many workspace bytes [`encrypt_in`] needs for this request: the associated data, the
+    /// blob and its Base64 text.
+    pub fn workspace_len(&self) -> usize {
+        let len = self.plaintext.map_or(0, str::len).min(MAX_SEALED_LEN);
+        aad_len_bound(self.encryption_context) + OVERHEAD + len + blob::base64_len(OVERHEAD + len)
+    }
+}
+
+/// What Encrypt returns (no allocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncryptOutput<'w> {
+    /// The canonical ID of the master key.
+    pub key_id: KeyId,
+    /// The version that sealed: the key's primary version.
+    pub key_version_id: KeyVersionId,
+    /// The CiphertextBlob: Base64 of the blob.
+    pub ciphertext_blob: &'w str,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+/// Encrypt into a caller-provided workspace, without allocating. Parameters are checked in the
+/// order `KeyId`, `Plaintext`, `EncryptionContext` **[decided]**. Draws the IV, then the request
+/// ID, from `rng`.
+///
+/// # Errors
+/// Any error of spec §8 that Encrypt can produce (`MissingParameter Plaintext`, and
+/// `InvalidParameter Plaintext` for an empty or over-6144-byte text, among them), and
+/// [`Error::WorkspaceTooSmall`].
+pub fn encrypt_in<'w, P, R>(
+    provider: &mut P,
+    caller: &Caller<'_>,
+    request: &EncryptRequest<'_>,
+    rng: &mut R,
+    mut workspace: &'w mut [u8],
+) -> Result<EncryptOutput<'w>, Error>
+where
+    P: KeyProvider + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    let dry_run = super::parse_dry_run(request.dry_run)?;
+    let checks = (|| {
+        let key_id = request
+            .key_id
+            .ok_or(Error::MissingParameter(Parameter::KeyId))?;
+        let reference = KeyReference::parse(key_id, Parameter::KeyId)?;
+        let plaintext = request
+            .plaintext
+            .ok_or(Error::MissingParameter(Parameter::Plaintext))?;
+        if !(blob::MIN_SEALED_LEN..=MAX_SEALED_LEN).contains(&plaintext.len()) {
+            return Err(Error::InvalidParameter(Parameter::Plaintext));
+        }
+        let aad_len = aad_len(request.encryption_context, Parameter::EncryptionContext)?;
+        check_workspace(workspace, request.workspace_len())?;
+        let aad = &mut take(&mut workspace, aad_len_bound(request.encryption_context))?[..aad_len];
+        super::write_context(
+            request.encryption_context,
+            aad,
+            Parameter::EncryptionContext,
+        )?;
+        let key = authorize_key(provider, caller, &reference, Action::Encrypt)?;
+        Ok((key, aad, plaintext))
+    })();
+    let (key, aad, plaintext) = end_checks(dry_run, checks)?;
+    let blob_bytes = take(&mut workspace, OVERHEAD + plaintext.len())?;
+    let blob_text = take(&mut workspace, blob::base64_len(OVERHEAD + plaintext.len()))?;
+    blob_bytes[BODY..BODY + plaintext.len()].copy_from_slice(plaintext.as_bytes());
+    let ciphertext_blob = seal_blob(provider, rng, &key, aad, blob_bytes, blob_text)?;
+    Ok(EncryptOutput {
+        key_id: key.key_id(),
+        key_version_id: key.version(),
+        ciphertext_blob,
+        request_id: request_id(request.request_id, rng)?,
+    })
+}
+
+/// What Encrypt returns, owned (with `alloc`). Serializes (with `serde`) as `KeyId`,
+/// `KeyVersionId`, `CiphertextBlob`, `RequestId`.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "PascalCase"))]
+pub struct EncryptResponse {
+    /// The canonical ID of the master key.
+    pub key_id: KeyId,
+    /// The version that sealed.
+    pub key_version_id: KeyVersionId,
+    /// The CiphertextBlob: Base64 of the blob.
+    pub ciphertext_blob: alloc::string::String,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+/// Encrypt, returning an owned response (with `alloc`).
+///
+/// # Errors
+/// As [`encrypt_in`], less `WorkspaceTooSmall`.
+#[cfg(feature = "alloc")]
+pub fn encrypt<P, R>(
+    provider: &mut P,
+    caller: &Caller<'_>,
+    request: &EncryptRequest<'_>,
+    rng: &mut R,
+) -> Result<EncryptResponse, Error>
+where
+    P: KeyProvider + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    let mut workspace = zeroize::Zeroizing::new(alloc::vec![0u8; request.workspace_len()]);
+    let out = encrypt_in(provider, caller, request, rng, &mut workspace)?;
+    Ok(EncryptResponse {
+        key_id: out.key_id,
+        key_version_id: out.key_version_id,
+        ciphertext_blob: out.ciphertext_blob.into(),
+        request_id: out.request_id,
+    })
+}

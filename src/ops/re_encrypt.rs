@@ -1,0 +1,178 @@
+//! ReEncrypt: opens a blob under its source key version and context and seals the same text
+//! under a destination key's primary version and context, without the text leaving the core.
+
+use rand_core::TryCryptoRng;
+
+use super::decrypt::{open_blob, parse_blob, parse_blob_len};
+use super::{BODY, Resolved, aad_len, aad_len_bound, end_checks, request_id, seal_blob, take};
+use crate::blob::{self, OVERHEAD};
+use crate::key_id::KeyReference;
+use crate::provider::{Action, KeyProvider};
+use crate::{Caller, Error, KeyId, KeyVersionId, Parameter, RequestId};
+
+/// A ReEncrypt request, its parameters as the text that came over the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReEncryptRequest<'a> {
+    /// `CiphertextBlob` (required): the blob to move.
+    pub ciphertext_blob: Option<&'a str>,
+    /// `DestinationKeyId` (required): a key ID, alias, key ARN or alias ARN.
+    pub destination_key_id: Option<&'a str>,
+    /// `SourceEncryptionContext`: the context the blob was sealed with.
+    pub source_encryption_context: Option<&'a str>,
+    /// `DestinationEncryptionContext`: the context to seal the new blob with.
+    pub destination_encryption_context: Option<&'a str>,
+    /// `DryRun`: `true` or `false`.
+    pub dry_run: Option<&'a str>,
+    /// The frontend's request ID; when `None`, one is drawn from the RNG.
+    pub request_id: Option<RequestId>,
+}
+
+impl<'a> ReEncryptRequest<'a> {
+    /// A request to move `ciphertext_blob` under `destination_key_id`, both contexts empty.
+    pub fn new(ciphertext_blob: &'a str, destination_key_id: &'a str) -> Self {
+        Self {
+            ciphertext_blob: Some(ciphertext_blob),
+            destination_key_id: Some(destination_key_id),
+            ..Self::default()
+        }
+    }
+
+    /// How many workspace bytes [`re_encrypt_in`] needs for this request: the source blob and
+    /// its associated data, the destination's associated data, blob and Base64 text.
+    pub fn workspace_len(&self) -> usize {
+        let blob_text = self.ciphertext_blob.map_or(0, str::len);
+        let dest_blob = blob::decoded_len_bound(blob_text.min(blob::MAX_BLOB_BASE64_LEN));
+        parse_blob_len(self.ciphertext_blob, self.source_encryption_context)
+            + aad_len_bound(self.destination_encryption_context)
+            + dest_blob
+            + blob::base64_len(dest_blob)
+    }
+}
+
+/// What ReEncrypt returns (no allocation): the destination's key, version and blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReEncryptOutput<'w> {
+    /// The canonical ID of the destination key.
+    pub key_id: KeyId,
+    /// The destination version that sealed: its key's primary version **[decided]**.
+    pub key_version_id: KeyVersionId,
+    /// The new CiphertextBlob.
+    pub ciphertext_blob: &'w str,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+/// ReEncrypt into a caller-provided workspace, without allocating.
+///
+/// Parameters are checked in the order `CiphertextBlob`, `SourceEncryptionContext`,
+/// `DestinationKeyId`, `DestinationEncryptionContext` **[decided]**. Then, as spec §7 orders
+/// them, both keys are resolved (source, then destination), both permissions checked
+/// (`kms:ReEncryptFrom` on the source, `kms:ReEncryptTo` on the destination), and both keys'
+/// state and usage checked, before the blob is opened and sealed again. The opened text stays in
+/// the workspace and is zeroized before this returns.
+///
+/// # Errors
+/// Any error of spec §8 that ReEncrypt can produce, and [`Error::WorkspaceTooSmall`].
+pub fn re_encrypt_in<'w, P, R>(
+    provider: &mut P,
+    caller: &Caller<'_>,
+    request: &ReEncryptRequest<'_>,
+    rng: &mut R,
+    mut workspace: &'w mut [u8],
+) -> Result<ReEncryptOutput<'w>, Error>
+where
+    P: KeyProvider + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    let dry_run = super::parse_dry_run(request.dry_run)?;
+    let checks = (|| {
+        super::check_workspace(workspace, request.workspace_len())?;
+        let source = parse_blob(
+            request.ciphertext_blob,
+            request.source_encryption_context,
+            Parameter::SourceEncryptionContext,
+            &mut workspace,
+        )?;
+        let destination_id = request
+            .destination_key_id
+            .ok_or(Error::MissingParameter(Parameter::DestinationKeyId))?;
+        let destination_ref = KeyReference::parse(destination_id, Parameter::DestinationKeyId)?;
+        let dest_context = request.destination_encryption_context;
+        let dest_aad_len = aad_len(dest_context, Parameter::DestinationEncryptionContext)?;
+        let dest_aad = &mut take(&mut workspace, aad_len_bound(dest_context))?[..dest_aad_len];
+        super::write_context(
+            dest_context,
+            dest_aad,
+            Parameter::DestinationEncryptionContext,
+        )?;
+
+        let from = Resolved::version(provider, caller, &source.version)?;
+        let to = Resolved::key(provider, caller, &destination_ref)?;
+        from.permit(provider, caller, Action::ReEncryptFrom)?;
+        to.permit(provider, caller, Action::ReEncryptTo)?;
+        let (from, to) = (from.usable()?, to.usable()?);
+        Ok((from, to, source, dest_aad))
+    })();
+    let (from, to, source, dest_aad) = end_checks(dry_run, checks)?;
+
+    let text = open_blob(provider, &from, source.aad, source.bytes)?;
+    let len = text.len();
+    let dest_blob = take(&mut workspace, OVERHEAD + len)?;
+    let dest_text = take(&mut workspace, blob::base64_len(OVERHEAD + len))?;
+    dest_blob[BODY..BODY + len].copy_from_slice(text.expose().as_bytes());
+    drop(text);
+    // The destination blob's body is sealed in place, so no plaintext is left behind on success;
+    // on failure, wipe it.
+    let sealed = seal_blob(provider, rng, &to, dest_aad, dest_blob, dest_text);
+    if sealed.is_err() {
+        zeroize::Zeroize::zeroize(&mut dest_blob[BODY..BODY + len]);
+    }
+    Ok(ReEncryptOutput {
+        key_id: to.key_id(),
+        key_version_id: to.version(),
+        ciphertext_blob: sealed?,
+        request_id: request_id(request.request_id, rng)?,
+    })
+}
+
+/// What ReEncrypt returns, owned (with `alloc`). Serializes (with `serde`) as `KeyId`,
+/// `KeyVersionId`, `CiphertextBlob`, `RequestId`.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "PascalCase"))]
+pub struct ReEncryptResponse {
+    /// The canonical ID of the destination key.
+    pub key_id: KeyId,
+    /// The destination version that sealed.
+    pub key_version_id: KeyVersionId,
+    /// The new CiphertextBlob.
+    pub ciphertext_blob: alloc::string::String,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+/// ReEncrypt, returning an owned response (with `alloc`).
+///
+/// # Errors
+/// As [`re_encrypt_in`], less `WorkspaceTooSmall`.
+#[cfg(feature = "alloc")]
+pub fn re_encrypt<P, R>(
+    provider: &mut P,
+    caller: &Caller<'_>,
+    request: &ReEncryptRequest<'_>,
+    rng: &mut R,
+) -> Result<ReEncryptResponse, Error>
+where
+    P: KeyProvider + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    let mut workspace = zeroize::Zeroizing::new(alloc::vec![0u8; request.workspace_len()]);
+    let out = re_encrypt_in(provider, caller, request, rng, &mut workspace)?;
+    Ok(ReEncryptResponse {
+        key_id: out.key_id,
+        key_version_id: out.key_version_id,
+        ciphertext_blob: out.ciphertext_blob.into(),
+        request_id: out.request_id,
+    })
+}
