@@ -227,7 +227,7 @@ fn precheck(text: &str) -> Result<bool, InvalidContext> {
 /// keys (found only when the pairs are sorted, by [`write_canonical`]).
 ///
 /// `None` is the absent context. Absent, `""` and `{}` are the same empty context
-/// **[decided]**; its encoding is two zero bytes.
+/// **\[decided\]**; its encoding is two zero bytes.
 ///
 /// # Errors
 /// [`InvalidContext`] when the text is not a JSON object of string values, has an empty key,

@@ -140,7 +140,7 @@ pub enum Error {
     },
     /// 500 `InternalFailure`: the provider or the RNG failed.
     InternalFailure,
-    /// 500 `InternalFailure` on the wire **[decided]**; locally: the key version has sealed as
+    /// 500 `InternalFailure` on the wire **\[decided\]**; locally: the key version has sealed as
     /// many times as it may (spec §10) and its provider is set to refuse rather than rotate.
     /// The key's owner must rotate it.
     SealLimitReached,

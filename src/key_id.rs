@@ -42,7 +42,7 @@ pub enum KeyReference<'a> {
         /// The key ID.
         key_id: KeyId,
     },
-    /// `acs:kms:{region}:{account}:alias/{name}` **[decided: accepted]**.
+    /// `acs:kms:{region}:{account}:alias/{name}` **\[decided: accepted\]**.
     AliasArn {
         /// The ARN's region.
         region: &'a str,
@@ -76,7 +76,7 @@ fn is_account(s: &str) -> bool {
 impl<'a> KeyReference<'a> {
     /// Parses a `KeyId` (or `DestinationKeyId`) value; `parameter` names it in errors.
     ///
-    /// Rules **[decided]**: empty, over 2048 bytes or non-ASCII text, and any text that starts
+    /// Rules **\[decided\]**: empty, over 2048 bytes or non-ASCII text, and any text that starts
     /// with `acs:` but is not a well-formed key or alias ARN, is `InvalidParameter`. A
     /// well-formed ARN has a region of 1..=64 of `a-z0-9-`, an account of 1..=64 digits, and a
     /// resource `key/{key ID}` or `alias/{name}` that is itself well-formed. Text that starts with

@@ -5,11 +5,12 @@
 //! [`seal`](crate::KeyProvider::seal) and [`open`](crate::KeyProvider::open) take one, so code
 //! that skips the check does not compile:
 //!
-//! ```compile_fail
-//! use kms_core::{KeyHandle, KeyVersionId, UsableKey};
-//! let v = KeyVersionId::parse(b"2ab1a983-7072-4bbc-a582-584b5bd80000").unwrap();
-//! // error: UsableKey has private fields and no public constructor.
-//! let key = UsableKey { handle: KeyHandle(0), version: v };
+//! ```compile_fail,E0451
+//! use kms_core::{KeyHandle, KeyId, KeyVersionId, UsableKey};
+//! let version = KeyVersionId::parse(b"2ab1a983-7072-4bbc-a582-584b5bd80000").unwrap();
+//! let key_id = KeyId::parse("key-hzz630494463ejqjx1234").unwrap();
+//! // error[E0451]: UsableKey's fields are private, and it has no public constructor.
+//! let key = UsableKey { handle: KeyHandle(0), key_id, version };
 //! ```
 
 use core::fmt;
@@ -201,7 +202,7 @@ impl UsableKey {
 /// # Errors
 /// `Rejected.Disabled`, `Rejected.PendingDeletion`, `Rejected.PendingImport`,
 /// `Rejected.Unavailable` by state; then `UnsupportedOperation` for a key that is not a
-/// symmetric ENCRYPT/DECRYPT key **[decided: state before usage]**.
+/// symmetric ENCRYPT/DECRYPT key **\[decided: state before usage\]**.
 pub fn check_usable(record: &KeyRecord, version: KeyVersionId) -> Result<UsableKey, Error> {
     if let Some(rejection) = record.state.rejection() {
         return Err(rejection);

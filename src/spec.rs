@@ -39,7 +39,7 @@ impl DataKeyLength {
     /// `NumberOfBytes`, when given, wins and `KeySpec` is not looked at, even when invalid;
     /// else `KeySpec` (`AES_256`, `AES_128`, case-sensitive); else 32 bytes.
     ///
-    /// `NumberOfBytes` is a decimal integer written with ASCII digits only **[decided]**: no
+    /// `NumberOfBytes` is a decimal integer written with ASCII digits only **\[decided\]**: no
     /// sign, no white space, no fraction or exponent; leading zeros are allowed (`032` is 32).
     ///
     /// # Errors

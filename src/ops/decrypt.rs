@@ -96,7 +96,7 @@ pub(crate) fn parse_blob<'w>(
 
 /// Step 5 of Decrypt and of ReEncrypt's source side: opens the blob in place and returns the
 /// plaintext text. Text that is not UTF-8 cannot have been sealed by this API, so it is refused
-/// as an invalid blob **[decided]**.
+/// as an invalid blob **\[decided\]**.
 pub(crate) fn open_blob<'w, P: KeyProvider + ?Sized>(
     provider: &P,
     key: &UsableKey,

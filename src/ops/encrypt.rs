@@ -69,7 +69,7 @@ pub struct EncryptOutput<'w> {
 }
 
 /// Encrypt into a caller-provided workspace, without allocating. Parameters are checked in the
-/// order `KeyId`, `Plaintext`, `EncryptionContext` **[decided]**. Draws the IV, then the request
+/// order `KeyId`, `Plaintext`, `EncryptionContext` **\[decided\]**. Draws the IV, then the request
 /// ID, from `rng`.
 ///
 /// # Errors

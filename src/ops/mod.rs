@@ -31,7 +31,7 @@ use crate::{Caller, Error, KeyRecord, KeyVersionId, Parameter, RequestId, Usable
 /// `1`, the empty string) is `InvalidParameter DryRun`.
 ///
 /// `DryRun` is read before every other parameter, since it decides how their errors are
-/// reported; its own error is therefore never a `ValidationError` **[decided]**.
+/// reported; its own error is therefore never a `ValidationError` **\[decided\]**.
 ///
 /// # Errors
 /// `InvalidParameter DryRun`.

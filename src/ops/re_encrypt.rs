@@ -54,7 +54,7 @@ impl<'a> ReEncryptRequest<'a> {
 pub struct ReEncryptOutput<'w> {
     /// The canonical ID of the destination key.
     pub key_id: KeyId,
-    /// The destination version that sealed: its key's primary version **[decided]**.
+    /// The destination version that sealed: its key's primary version **\[decided\]**.
     pub key_version_id: KeyVersionId,
     /// The new CiphertextBlob.
     pub ciphertext_blob: &'w str,
@@ -65,7 +65,7 @@ pub struct ReEncryptOutput<'w> {
 /// ReEncrypt into a caller-provided workspace, without allocating.
 ///
 /// Parameters are checked in the order `CiphertextBlob`, `SourceEncryptionContext`,
-/// `DestinationKeyId`, `DestinationEncryptionContext` **[decided]**. Then, as spec §7 orders
+/// `DestinationKeyId`, `DestinationEncryptionContext` **\[decided\]**. Then, as spec §7 orders
 /// them, both keys are resolved (source, then destination), both permissions checked
 /// (`kms:ReEncryptFrom` on the source, `kms:ReEncryptTo` on the destination), and both keys'
 /// state and usage checked, before the blob is opened and sealed again. The opened text stays in
