@@ -94,7 +94,10 @@ impl World {
 
     /// A key's current primary version.
     pub fn primary(&self, key: &KeyId) -> KeyVersionId {
-        self.provider.describe(key).expect("describe").primary_version
+        self.provider
+            .describe(key)
+            .expect("describe")
+            .primary_version
     }
 
     pub fn seals(&self, version: &KeyVersionId) -> u64 {
