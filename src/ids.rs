@@ -11,25 +11,31 @@ use crate::Error;
 /// Length of a UUID in its text form, `8-4-4-4-12` hex digits and hyphens.
 pub const UUID_TEXT_LEN: usize = 36;
 
+/// Which bytes are lowercase hex digits.
+const LOWER_HEX: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = matches!(c as u8, b'0'..=b'9' | b'a'..=b'f');
+        c += 1;
+    }
+    t
+};
+
 /// Whether `s` is a UUID in lowercase text form (`8-4-4-4-12` lowercase hex digits).
 /// The version and variant nibbles are not checked: any such text is accepted.
 pub const fn is_lowercase_uuid(s: &[u8]) -> bool {
-    if s.len() != UUID_TEXT_LEN {
+    if s.len() != UUID_TEXT_LEN || s[8] != b'-' || s[13] != b'-' || s[18] != b'-' || s[23] != b'-' {
         return false;
     }
+    let mut ok = true;
     let mut i = 0;
     while i < UUID_TEXT_LEN {
-        let c = s[i];
-        let ok = match i {
-            8 | 13 | 18 | 23 => c == b'-',
-            _ => c.is_ascii_digit() || (c >= b'a' && c <= b'f'),
-        };
-        if !ok {
-            return false;
-        }
+        // Non-short-circuit: one pass without branches on the data.
+        ok &= LOWER_HEX[s[i] as usize] | matches!(i, 8 | 13 | 18 | 23);
         i += 1;
     }
-    true
+    ok
 }
 
 /// Draws a random (version 4, RFC 9562 variant) UUID from `rng`, in lowercase text form.

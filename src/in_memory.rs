@@ -556,17 +556,20 @@ impl InMemoryProvider {
     }
 
     fn version(&self, key: &UsableKey) -> Result<(usize, usize), ProviderError> {
-        let (k, v) = *self
-            .by_version
-            .get(&key.version())
-            .ok_or(ProviderError::Internal)?;
-        if k as u64 != key.handle().0 {
-            return Err(ProviderError::Internal);
-        }
-        if self.keys[k].unavailable {
+        let k = usize::try_from(key.handle().0).map_err(|_| ProviderError::Internal)?;
+        let entry = self.keys.get(k).ok_or(ProviderError::Internal)?;
+        if entry.unavailable {
             return Err(ProviderError::Unavailable);
         }
-        Ok((k, v))
+        // Sealing uses the primary version: find it without hashing.
+        let wanted = key.version();
+        if entry.versions[entry.primary].id == wanted {
+            return Ok((k, entry.primary));
+        }
+        match self.by_version.get(&wanted) {
+            Some(&(owner, v)) if owner == k => Ok((k, v)),
+            _ => Err(ProviderError::Internal),
+        }
     }
 }
 

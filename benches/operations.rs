@@ -1,0 +1,478 @@
+//! Benchmarks of every operation against a floor measured in the same run.
+//!
+//! The floor of a sealing operation is what no implementation of the contract can avoid: an RNG
+//! fill of the data-key and IV bytes, a bare `aes-gcm` seal of the same text with a cached
+//! cipher, and Base64 of the plaintext and the blob. The floor of Decrypt is Base64 decoding of
+//! the blob and a bare open. `scripts/bench_table.py` turns criterion's medians into the ratio
+//! table of BENCHMARKS.md.
+
+use std::hint::black_box;
+
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64ct::{Base64, Encoding};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use kms_core::rand_core::{SeedableRng, TryRng};
+use kms_core::{
+    Caller, DecryptRequest, EncryptRequest, GenerateDataKeyRequest, InMemoryProvider, KeyOptions,
+    KeyProvider, OsRng, ReEncryptRequest, decrypt, decrypt_in, encrypt_in, generate_data_key,
+    generate_data_key_in, generate_data_key_without_plaintext_in, re_encrypt_in,
+};
+use rand_chacha::ChaCha20Rng;
+
+const ACCOUNT: &str = "1234567890123456";
+const REGION: &str = "cn-hangzhou";
+
+fn caller() -> Caller<'static> {
+    Caller::new(ACCOUNT, REGION)
+}
+
+fn rng() -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(0x6b6d73)
+}
+
+/// A provider with `n` keys; returns it and the ID of the last key made.
+fn provider_with(n: usize, rng: &mut ChaCha20Rng) -> (InMemoryProvider, String) {
+    let mut provider = InMemoryProvider::new();
+    let mut last = String::new();
+    for _ in 0..n {
+        last = provider
+            .create_key(rng, &KeyOptions::new(ACCOUNT, REGION))
+            .unwrap()
+            .to_string();
+    }
+    (provider, last)
+}
+
+/// A context of `pairs` pairs, as JSON text.
+fn context(pairs: usize) -> Option<String> {
+    (pairs > 0).then(|| {
+        let body: Vec<String> = (0..pairs)
+            .map(|i| format!("\"key-{i:03}\":\"value number {i}\""))
+            .collect();
+        format!("{{{}}}", body.join(","))
+    })
+}
+
+/// The floor of a seal of `text_len` bytes made from `raw_len` random bytes: RNG fill of the
+/// raw bytes and the IV, Base64 of the raw bytes, an `aes-gcm` seal with a cached cipher, and
+/// Base64 of the blob.
+struct SealFloor {
+    cipher: Aes256Gcm,
+    raw: Vec<u8>,
+    text: Vec<u8>,
+    blob: Vec<u8>,
+    blob_text: Vec<u8>,
+}
+
+impl SealFloor {
+    fn new(raw_len: usize) -> Self {
+        let text_len = raw_len.div_ceil(3) * 4;
+        Self {
+            cipher: Aes256Gcm::new(&[7u8; 32].into()),
+            raw: vec![0; raw_len],
+            text: vec![0; text_len],
+            blob: vec![0; 64 + text_len],
+            blob_text: vec![0; (64 + text_len).div_ceil(3) * 4],
+        }
+    }
+
+    fn run<R: TryRng>(&mut self, rng: &mut R, aad: &[u8]) -> usize {
+        rng.try_fill_bytes(&mut self.raw).ok().unwrap();
+        let n = Base64::encode(&self.raw, &mut self.text).unwrap().len();
+        let (head, rest) = self.blob.split_at_mut(48);
+        rng.try_fill_bytes(&mut head[36..48]).ok().unwrap();
+        let (body, tag_out) = rest.split_at_mut(n);
+        body.copy_from_slice(&self.text[..n]);
+        let iv: [u8; 12] = head[36..48].try_into().unwrap();
+        let tag = self
+            .cipher
+            .encrypt_inout_detached(&Nonce::from(iv), aad, body.into())
+            .unwrap();
+        tag_out.copy_from_slice(&tag);
+        Base64::encode(&self.blob, &mut self.blob_text)
+            .unwrap()
+            .len()
+    }
+}
+
+fn generate(c: &mut Criterion) {
+    let mut rng = rng();
+    let (mut provider, key) = provider_with(1, &mut rng);
+    let caller = caller();
+    let ctx10 = context(10);
+    let empty_aad = [0u8; 38];
+    let ctx10_len = kms_core::context::canonical_len(ctx10.as_deref()).unwrap();
+    let ctx10_aad = vec![1u8; 36 + ctx10_len];
+
+    let mut g = c.benchmark_group("generate_data_key");
+    let mut floor = SealFloor::new(32);
+    g.bench_function("floor/chacha", |b| {
+        b.iter(|| floor.run(&mut rng, black_box(&empty_aad)))
+    });
+    g.bench_function("floor/chacha/ctx10", |b| {
+        b.iter(|| floor.run(&mut rng, black_box(&ctx10_aad)))
+    });
+    g.bench_function("floor/os", |b| {
+        b.iter(|| floor.run(&mut OsRng, black_box(&empty_aad)))
+    });
+
+    let request = GenerateDataKeyRequest::new(&key);
+    let mut workspace = vec![0u8; request.workspace_len()];
+    g.bench_function("in/chacha", |b| {
+        b.iter(|| {
+            let out = generate_data_key_in(
+                &mut provider,
+                &caller,
+                black_box(&request),
+                &mut rng,
+                &mut workspace,
+            )
+            .unwrap();
+            out.ciphertext_blob.len()
+        })
+    });
+    g.bench_function("owned/chacha", |b| {
+        b.iter(|| generate_data_key(&mut provider, &caller, black_box(&request), &mut rng).unwrap())
+    });
+    g.bench_function("owned/os", |b| {
+        b.iter(|| {
+            generate_data_key(&mut provider, &caller, black_box(&request), &mut OsRng).unwrap()
+        })
+    });
+    let request10 = GenerateDataKeyRequest {
+        encryption_context: ctx10.as_deref(),
+        ..GenerateDataKeyRequest::new(&key)
+    };
+    let mut workspace10 = vec![0u8; request10.workspace_len()];
+    g.bench_function("in/chacha/ctx10", |b| {
+        b.iter(|| {
+            let out = generate_data_key_in(
+                &mut provider,
+                &caller,
+                black_box(&request10),
+                &mut rng,
+                &mut workspace10,
+            )
+            .unwrap();
+            out.ciphertext_blob.len()
+        })
+    });
+
+    // What a Rust user would otherwise write: ring, a cached master key, random data key and
+    // nonce, seal the raw key bytes.
+    let ring_rng = ring::rand::SystemRandom::new();
+    let ring_key = ring::aead::LessSafeKey::new(
+        ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &[7u8; 32]).unwrap(),
+    );
+    g.bench_function("ring/os", |b| {
+        b.iter(|| {
+            let mut data_key = [0u8; 32];
+            let mut nonce = [0u8; 12];
+            ring::rand::SecureRandom::fill(&ring_rng, &mut data_key).unwrap();
+            ring::rand::SecureRandom::fill(&ring_rng, &mut nonce).unwrap();
+            let mut sealed = data_key;
+            let tag = ring_key
+                .seal_in_place_separate_tag(
+                    ring::aead::Nonce::assume_unique_for_key(nonce),
+                    ring::aead::Aad::from(black_box(&empty_aad)),
+                    &mut sealed,
+                )
+                .unwrap();
+            (sealed, tag.as_ref()[0])
+        })
+    });
+    g.finish();
+}
+
+fn others(c: &mut Criterion) {
+    let mut rng = rng();
+    let (mut provider, key) = provider_with(1, &mut rng);
+    let dest = provider
+        .create_key(&mut rng, &KeyOptions::new(ACCOUNT, REGION))
+        .unwrap()
+        .to_string();
+    let caller = caller();
+    let made = generate_data_key(
+        &mut provider,
+        &caller,
+        &GenerateDataKeyRequest::new(&key),
+        &mut rng,
+    )
+    .unwrap();
+    let blob = made.ciphertext_blob.clone();
+    let aad = [0u8; 38];
+
+    // Decrypt and its floor: Base64 decoding of the blob and a bare open.
+    let mut g = c.benchmark_group("decrypt");
+    let cipher = Aes256Gcm::new(&[7u8; 32].into());
+    let mut sealed = [0u8; 44];
+    let floor_tag = cipher
+        .encrypt_inout_detached(&Nonce::from([1u8; 12]), &aad, (&mut sealed[..]).into())
+        .unwrap();
+    let mut floor_blob = [0u8; 108];
+    floor_blob[36..48].copy_from_slice(&[1u8; 12]);
+    floor_blob[48..92].copy_from_slice(&sealed);
+    floor_blob[92..].copy_from_slice(&floor_tag);
+    let floor_text = Base64::encode_string(&floor_blob);
+    let mut buf = [0u8; 111];
+    g.bench_function("floor", |b| {
+        b.iter(|| {
+            let decoded = Base64::decode(black_box(&floor_text), &mut buf).unwrap();
+            let mut body = [0u8; 44];
+            body.copy_from_slice(&decoded[48..92]);
+            let tag: [u8; 16] = decoded[92..108].try_into().unwrap();
+            cipher
+                .decrypt_inout_detached(
+                    &Nonce::from([1u8; 12]),
+                    &aad,
+                    (&mut body[..]).into(),
+                    &tag.into(),
+                )
+                .unwrap();
+            body[0]
+        })
+    });
+    let request = DecryptRequest::new(&blob);
+    let mut workspace = vec![0u8; request.workspace_len()];
+    g.bench_function("in/chacha", |b| {
+        b.iter(|| {
+            let out = decrypt_in(
+                &provider,
+                &caller,
+                black_box(&request),
+                &mut rng,
+                &mut workspace,
+            )
+            .unwrap();
+            out.plaintext.len()
+        })
+    });
+    g.bench_function("owned/chacha", |b| {
+        b.iter(|| decrypt(&provider, &caller, black_box(&request), &mut rng).unwrap())
+    });
+    let ring_key = ring::aead::LessSafeKey::new(
+        ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &[7u8; 32]).unwrap(),
+    );
+    let mut ring_sealed = [9u8; 32].to_vec();
+    ring_key
+        .seal_in_place_append_tag(
+            ring::aead::Nonce::assume_unique_for_key([1; 12]),
+            ring::aead::Aad::from(&aad),
+            &mut ring_sealed,
+        )
+        .unwrap();
+    g.bench_function("ring", |b| {
+        b.iter(|| {
+            let mut in_out = ring_sealed.clone();
+            let plain = ring_key
+                .open_in_place(
+                    ring::aead::Nonce::assume_unique_for_key([1; 12]),
+                    ring::aead::Aad::from(black_box(&aad)),
+                    &mut in_out,
+                )
+                .unwrap();
+            plain[0]
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("without_plaintext");
+    let mut floor = SealFloor::new(32);
+    g.bench_function("floor/chacha", |b| {
+        b.iter(|| floor.run(&mut rng, black_box(&aad)))
+    });
+    let request = GenerateDataKeyRequest::new(&key);
+    let mut workspace = vec![0u8; request.workspace_len()];
+    g.bench_function("in/chacha", |b| {
+        b.iter(|| {
+            generate_data_key_without_plaintext_in(
+                &mut provider,
+                &caller,
+                black_box(&request),
+                &mut rng,
+                &mut workspace,
+            )
+            .unwrap()
+            .ciphertext_blob
+            .len()
+        })
+    });
+    g.finish();
+
+    // Encrypt of 44 bytes of text: the floor has no data-key draw, only the IV.
+    let mut g = c.benchmark_group("encrypt");
+    let text = "a message of forty-four bytes, for the bench";
+    let enc_cipher = Aes256Gcm::new(&[7u8; 32].into());
+    let mut enc_blob = vec![0u8; 64 + text.len()];
+    let mut enc_text = vec![0u8; (64 + text.len()).div_ceil(3) * 4];
+    g.bench_function("floor/chacha", |b| {
+        b.iter(|| {
+            let (head, rest) = enc_blob.split_at_mut(48);
+            rng.try_fill_bytes(&mut head[36..48]).ok().unwrap();
+            let (body, tag_out) = rest.split_at_mut(text.len());
+            body.copy_from_slice(black_box(text).as_bytes());
+            let iv: [u8; 12] = head[36..48].try_into().unwrap();
+            let tag = enc_cipher
+                .encrypt_inout_detached(&Nonce::from(iv), &aad, body.into())
+                .unwrap();
+            tag_out.copy_from_slice(&tag);
+            Base64::encode(&enc_blob, &mut enc_text).unwrap().len()
+        })
+    });
+    let request = EncryptRequest::new(&key, text);
+    let mut workspace = vec![0u8; request.workspace_len()];
+    g.bench_function("in/chacha", |b| {
+        b.iter(|| {
+            encrypt_in(
+                &mut provider,
+                &caller,
+                black_box(&request),
+                &mut rng,
+                &mut workspace,
+            )
+            .unwrap()
+            .ciphertext_blob
+            .len()
+        })
+    });
+    g.finish();
+
+    // ReEncrypt: the floor is the decrypt floor plus the encrypt floor.
+    let mut g = c.benchmark_group("re_encrypt");
+    let request = ReEncryptRequest::new(&blob, &dest);
+    let mut workspace = vec![0u8; request.workspace_len()];
+    g.bench_function("in/chacha", |b| {
+        b.iter(|| {
+            re_encrypt_in(
+                &mut provider,
+                &caller,
+                black_box(&request),
+                &mut rng,
+                &mut workspace,
+            )
+            .unwrap()
+            .ciphertext_blob
+            .len()
+        })
+    });
+    g.finish();
+}
+
+fn scaling(c: &mut Criterion) {
+    let mut rng = rng();
+    let caller = caller();
+
+    let mut g = c.benchmark_group("scaling_bytes");
+    let (mut provider, key) = provider_with(1, &mut rng);
+    for n in [1usize, 32, 256, 1024] {
+        let n_text = n.to_string();
+        let request = GenerateDataKeyRequest {
+            number_of_bytes: Some(&n_text),
+            ..GenerateDataKeyRequest::new(&key)
+        };
+        let mut workspace = vec![0u8; request.workspace_len()];
+        g.throughput(Throughput::Bytes(n as u64));
+        g.bench_with_input(BenchmarkId::new("in", n), &n, |b, _| {
+            b.iter(|| {
+                generate_data_key_in(
+                    &mut provider,
+                    &caller,
+                    black_box(&request),
+                    &mut rng,
+                    &mut workspace,
+                )
+                .unwrap()
+                .ciphertext_blob
+                .len()
+            })
+        });
+        let mut floor = SealFloor::new(n);
+        g.bench_with_input(BenchmarkId::new("floor", n), &n, |b, _| {
+            b.iter(|| floor.run(&mut rng, black_box(&[0u8; 38])))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("scaling_context");
+    for pairs in [0usize, 1, 10, 100] {
+        let ctx = context(pairs);
+        let request = GenerateDataKeyRequest {
+            encryption_context: ctx.as_deref(),
+            ..GenerateDataKeyRequest::new(&key)
+        };
+        let mut workspace = vec![0u8; request.workspace_len()];
+        g.bench_with_input(BenchmarkId::new("in", pairs), &pairs, |b, _| {
+            b.iter(|| {
+                generate_data_key_in(
+                    &mut provider,
+                    &caller,
+                    black_box(&request),
+                    &mut rng,
+                    &mut workspace,
+                )
+                .unwrap()
+                .ciphertext_blob
+                .len()
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("scaling_keys");
+    for n in [1usize, 1_000, 1_000_000] {
+        let mut provider = InMemoryProvider::new();
+        let mut ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            ids.push(
+                provider
+                    .create_key(&mut rng, &KeyOptions::new(ACCOUNT, REGION))
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        // One hot key among n: the cost a steady caller sees.
+        let hot = ids[n / 2].clone();
+        let request = GenerateDataKeyRequest::new(&hot);
+        let mut workspace = vec![0u8; request.workspace_len()];
+        g.bench_with_input(BenchmarkId::new("generate_hot", n), &n, |b, _| {
+            b.iter(|| {
+                generate_data_key_in(
+                    &mut provider,
+                    &caller,
+                    black_box(&request),
+                    &mut rng,
+                    &mut workspace,
+                )
+                .unwrap()
+                .ciphertext_blob
+                .len()
+            })
+        });
+        // Lookup alone, hot key and a different key every time (cold caches at a million).
+        g.bench_with_input(BenchmarkId::new("lookup_hot", n), &n, |b, _| {
+            b.iter(|| {
+                provider
+                    .find_key(ACCOUNT, REGION, black_box(&hot))
+                    .unwrap()
+                    .unwrap()
+                    .state
+            })
+        });
+        let mut i = 0usize;
+        g.bench_with_input(BenchmarkId::new("lookup_spread", n), &n, |b, _| {
+            b.iter(|| {
+                i = (i + 7919) % n;
+                provider
+                    .find_key(ACCOUNT, REGION, black_box(&ids[i]))
+                    .unwrap()
+                    .unwrap()
+                    .state
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, generate, others, scaling);
+criterion_main!(benches);
