@@ -4,8 +4,10 @@
 //! million. Every version's AES key schedule is built once, when its material arrives.
 
 use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::hash::{Hash, Hasher};
+use core::time::Duration;
 
 use hashbrown::{Equivalent, HashMap};
 use rand_core::TryCryptoRng;
@@ -32,8 +34,10 @@ pub enum SealLimitAction {
     Refuse,
 }
 
-/// How to make a key with [`InMemoryProvider::create_key`].
+/// How to make a key with [`InMemoryProvider::create_key`]. Build it with [`KeyOptions::new`]
+/// and the setters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeyOptions<'a> {
     /// The owning account.
     pub account: &'a str,
@@ -46,6 +50,10 @@ pub struct KeyOptions<'a> {
     /// The origin; `Aliyun_KMS` by default. An `EXTERNAL` key waits in PendingImport until
     /// [`InMemoryProvider::import_key_material`].
     pub origin: KeyOrigin,
+    /// A description, kept and reported by DescribeKey; empty by default.
+    pub description: &'a str,
+    /// When the key is made, as time since the Unix epoch; zero by default.
+    pub created: Duration,
 }
 
 impl<'a> KeyOptions<'a> {
@@ -57,6 +65,8 @@ impl<'a> KeyOptions<'a> {
             spec: MasterKeySpec::Aes256,
             usage: KeyUsage::EncryptDecrypt,
             origin: KeyOrigin::Kms,
+            description: "",
+            created: Duration::ZERO,
         }
     }
 
@@ -73,6 +83,19 @@ impl<'a> KeyOptions<'a> {
     /// The same options with another origin.
     pub fn origin(self, origin: KeyOrigin) -> Self {
         Self { origin, ..self }
+    }
+
+    /// The same options with a description.
+    pub fn description(self, description: &'a str) -> Self {
+        Self {
+            description,
+            ..self
+        }
+    }
+
+    /// The same options with a creation time (since the Unix epoch).
+    pub fn created(self, created: Duration) -> Self {
+        Self { created, ..self }
     }
 }
 
@@ -100,6 +123,7 @@ struct Version {
     /// material this provider does not model.
     cipher: Option<VersionCipher>,
     seals: u64,
+    created: Duration,
 }
 
 struct Key {
@@ -114,6 +138,11 @@ struct Key {
     versions: Vec<Version>,
     primary: usize,
     policy: Vec<(Box<str>, ActionSet)>,
+    description: Box<str>,
+    created: Duration,
+    /// When a scheduled deletion happens; `None` when none is scheduled, or when it was
+    /// scheduled without a date (it then waits for [`InMemoryProvider::delete_key`]).
+    delete_at: Option<Duration>,
 }
 
 impl Key {
@@ -174,12 +203,83 @@ impl Equivalent<AliasKey> for AliasQuery<'_> {
     }
 }
 
+/// An account in a region: the scope of key listings and alias names.
+#[derive(PartialEq, Eq, Hash)]
+struct ScopeKey {
+    account: Box<str>,
+    region: Box<str>,
+}
+
+struct ScopeQuery<'a> {
+    account: &'a str,
+    region: &'a str,
+}
+
+impl Hash for ScopeQuery<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.account.hash(h);
+        self.region.hash(h);
+    }
+}
+
+impl Equivalent<ScopeKey> for ScopeQuery<'_> {
+    fn equivalent(&self, key: &ScopeKey) -> bool {
+        *key.account == *self.account && *key.region == *self.region
+    }
+}
+
+/// What an account holds in a region, in listing order.
+#[derive(Default)]
+struct Scope {
+    /// Key slots, oldest first.
+    keys: Vec<usize>,
+    /// Alias names and the key slot each names, sorted by name.
+    aliases: BTreeMap<Box<str>, usize>,
+}
+
+/// What the provider reports about a key beyond its [`KeyRecord`]: the metadata of
+/// `DescribeKey`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyDetails {
+    /// The key's record, as data-key operations see it.
+    pub record: KeyRecord,
+    /// The owning account.
+    pub account: Box<str>,
+    /// The key's region.
+    pub region: Box<str>,
+    /// The key's origin.
+    pub origin: KeyOrigin,
+    /// The state of the key itself, whatever the availability of its material.
+    pub state: KeyState,
+    /// The description given at creation.
+    pub description: Box<str>,
+    /// When the key was made, since the Unix epoch.
+    pub created: Duration,
+    /// When a scheduled deletion happens, if one is scheduled with a date.
+    pub delete_at: Option<Duration>,
+}
+
+/// One alias, as listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AliasEntry<'a> {
+    /// The alias, `alias/...` in full.
+    pub alias: &'a str,
+    /// The key it names.
+    pub key_id: KeyId,
+}
+
 /// Master keys in memory, for any number of accounts and regions.
+///
+/// Keys live in slots that never move, so a [`KeyHandle`] stays valid until its key is deleted.
 pub struct InMemoryProvider {
-    keys: Vec<Key>,
+    keys: Vec<Option<Key>>,
     by_id: HashMap<KeyId, usize>,
     by_version: HashMap<KeyVersionId, (usize, usize)>,
     aliases: HashMap<AliasKey, usize>,
+    scopes: HashMap<ScopeKey, Scope>,
+    /// Scheduled deletions with a date, by date.
+    deletions: BTreeSet<(Duration, usize)>,
+    live: usize,
     seal_limit: u64,
     on_seal_limit: SealLimitAction,
 }
@@ -193,7 +293,7 @@ impl Default for InMemoryProvider {
 impl core::fmt::Debug for InMemoryProvider {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("InMemoryProvider")
-            .field("keys", &self.keys.len())
+            .field("keys", &self.live)
             .field("aliases", &self.aliases.len())
             .field("seal_limit", &self.seal_limit)
             .field("on_seal_limit", &self.on_seal_limit)
@@ -209,6 +309,9 @@ impl InMemoryProvider {
             by_id: HashMap::new(),
             by_version: HashMap::new(),
             aliases: HashMap::new(),
+            scopes: HashMap::new(),
+            deletions: BTreeSet::new(),
+            live: 0,
             seal_limit: DEFAULT_SEAL_LIMIT,
             on_seal_limit: SealLimitAction::default(),
         }
@@ -216,20 +319,41 @@ impl InMemoryProvider {
 
     /// Sets the seal limit per key version and what happens at it. Limits above 2^32 are
     /// lowered to 2^32; a limit of 0 is raised to 1.
+    #[must_use]
     pub fn with_seal_limit(mut self, limit: u64, action: SealLimitAction) -> Self {
         self.seal_limit = limit.clamp(1, DEFAULT_SEAL_LIMIT);
         self.on_seal_limit = action;
         self
     }
 
+    /// The seal limit per key version and what happens at it.
+    pub fn seal_limit(&self) -> (u64, SealLimitAction) {
+        (self.seal_limit, self.on_seal_limit)
+    }
+
     /// The number of keys.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.live
     }
 
     /// Whether the provider holds no key.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.live == 0
+    }
+
+    fn slot(&self, index: usize) -> Option<&Key> {
+        self.keys.get(index).and_then(Option::as_ref)
+    }
+
+    fn key_at(&self, index: usize) -> Result<&Key, Error> {
+        self.slot(index).ok_or(Error::KeyNotFound)
+    }
+
+    fn key_at_mut(&mut self, index: usize) -> Result<&mut Key, Error> {
+        self.keys
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .ok_or(Error::KeyNotFound)
     }
 
     fn index(&self, key_id: &KeyId) -> Result<usize, Error> {
@@ -238,7 +362,7 @@ impl InMemoryProvider {
 
     fn key_mut(&mut self, key_id: &KeyId) -> Result<&mut Key, Error> {
         let i = self.index(key_id)?;
-        Ok(&mut self.keys[i])
+        self.key_at_mut(i)
     }
 
     /// Creates a key, with fresh IDs and (for a `Aliyun_KMS` symmetric key) fresh material from
@@ -270,8 +394,7 @@ impl InMemoryProvider {
             ),
             (KeyOrigin::Kms, false) => (KeyState::Enabled, None),
         };
-        let index = self.keys.len();
-        self.keys.push(Key {
+        self.insert_key(Key {
             key_id,
             account: options.account.into(),
             region: options.region.into(),
@@ -284,13 +407,47 @@ impl InMemoryProvider {
                 id: version,
                 cipher,
                 seals: 0,
+                created: options.created,
             }],
             primary: 0,
             policy: Vec::new(),
+            description: options.description.into(),
+            created: options.created,
+            delete_at: None,
         });
-        self.by_id.insert(key_id, index);
-        self.by_version.insert(version, (index, 0));
         Ok(key_id)
+    }
+
+    /// Puts a key in a new slot and indexes it (and its versions, and its deletion date).
+    fn insert_key(&mut self, key: Key) -> usize {
+        let index = self.keys.len();
+        self.by_id.insert(key.key_id, index);
+        for (v, version) in key.versions.iter().enumerate() {
+            self.by_version.insert(version.id, (index, v));
+        }
+        if let Some(at) = key.delete_at {
+            self.deletions.insert((at, index));
+        }
+        let query = ScopeQuery {
+            account: &key.account,
+            region: &key.region,
+        };
+        if let Some(scope) = self.scopes.get_mut(&query) {
+            scope.keys.push(index);
+        } else {
+            let scope = Scope {
+                keys: alloc::vec![index],
+                aliases: BTreeMap::new(),
+            };
+            let scope_key = ScopeKey {
+                account: key.account.clone(),
+                region: key.region.clone(),
+            };
+            self.scopes.insert(scope_key, scope);
+        }
+        self.keys.push(Some(key));
+        self.live += 1;
+        index
     }
 
     fn fresh_version_id<R: TryCryptoRng + ?Sized>(
@@ -311,7 +468,26 @@ impl InMemoryProvider {
     /// [`Error::KeyNotFound`].
     pub fn describe(&self, key_id: &KeyId) -> Result<KeyRecord, Error> {
         let i = self.index(key_id)?;
-        Ok(self.keys[i].record(i))
+        Ok(self.key_at(i)?.record(i))
+    }
+
+    /// The key's full metadata.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`].
+    pub fn details(&self, key_id: &KeyId) -> Result<KeyDetails, Error> {
+        let i = self.index(key_id)?;
+        let key = self.key_at(i)?;
+        Ok(KeyDetails {
+            record: key.record(i),
+            account: key.account.clone(),
+            region: key.region.clone(),
+            origin: key.origin,
+            state: key.state,
+            description: key.description.clone(),
+            created: key.created,
+            delete_at: key.delete_at,
+        })
     }
 
     /// The key's origin.
@@ -319,7 +495,7 @@ impl InMemoryProvider {
     /// # Errors
     /// [`Error::KeyNotFound`].
     pub fn origin(&self, key_id: &KeyId) -> Result<KeyOrigin, Error> {
-        Ok(self.keys[self.index(key_id)?].origin)
+        Ok(self.key_at(self.index(key_id)?)?.origin)
     }
 
     /// The IDs of the key's versions, oldest first.
@@ -330,7 +506,11 @@ impl InMemoryProvider {
         &self,
         key_id: &KeyId,
     ) -> Result<impl Iterator<Item = KeyVersionId> + '_, Error> {
-        Ok(self.keys[self.index(key_id)?].versions.iter().map(|v| v.id))
+        Ok(self
+            .key_at(self.index(key_id)?)?
+            .versions
+            .iter()
+            .map(|v| v.id))
     }
 
     /// How many times a version has sealed.
@@ -339,7 +519,34 @@ impl InMemoryProvider {
     /// [`Error::KeyNotFound`] for an unknown version.
     pub fn seal_count(&self, version: &KeyVersionId) -> Result<u64, Error> {
         let (k, v) = *self.by_version.get(version).ok_or(Error::KeyNotFound)?;
-        Ok(self.keys[k].versions[v].seals)
+        Ok(self.key_at(k)?.versions[v].seals)
+    }
+
+    /// The keys of `account` in `region`, oldest first.
+    pub fn keys_of<'s>(&'s self, account: &str, region: &str) -> impl Iterator<Item = KeyId> + 's {
+        self.scopes
+            .get(&ScopeQuery { account, region })
+            .into_iter()
+            .flat_map(|scope| scope.keys.iter())
+            .filter_map(|&i| self.slot(i).map(|k| k.key_id))
+    }
+
+    /// The aliases of `account` in `region`, sorted by name.
+    pub fn aliases_of<'s>(
+        &'s self,
+        account: &str,
+        region: &str,
+    ) -> impl Iterator<Item = AliasEntry<'s>> + 's {
+        self.scopes
+            .get(&ScopeQuery { account, region })
+            .into_iter()
+            .flat_map(|scope| scope.aliases.iter())
+            .filter_map(|(alias, &i)| {
+                Some(AliasEntry {
+                    alias,
+                    key_id: self.slot(i)?.key_id,
+                })
+            })
     }
 
     /// Binds `alias` (`alias/...` in full) to a key of the same account and region.
@@ -349,11 +556,9 @@ impl InMemoryProvider {
     /// `alias/acs/`; [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] for a key pending
     /// deletion; [`Error::AliasAlreadyExists`].
     pub fn create_alias(&mut self, alias: &str, key_id: &KeyId) -> Result<(), Error> {
-        if !is_valid_alias(alias) || alias.starts_with("alias/acs/") {
-            return Err(Error::InvalidParameter(Parameter::AliasName));
-        }
+        check_alias_name(alias)?;
         let index = self.index(key_id)?;
-        let key = &self.keys[index];
+        let key = self.key_at(index)?;
         if key.state == KeyState::PendingDeletion {
             return Err(Error::StateModifiedFailed);
         }
@@ -365,12 +570,50 @@ impl InMemoryProvider {
         if self.aliases.contains_key(&query) {
             return Err(Error::AliasAlreadyExists);
         }
-        let entry = AliasKey {
-            account: key.account.clone(),
-            region: key.region.clone(),
-            alias: alias.into(),
+        let (account, region) = (key.account.clone(), key.region.clone());
+        self.bind_alias(account, region, alias, index);
+        Ok(())
+    }
+
+    fn bind_alias(&mut self, account: Box<str>, region: Box<str>, alias: &str, index: usize) {
+        if let Some(scope) = self.scopes.get_mut(&ScopeQuery {
+            account: &account,
+            region: &region,
+        }) {
+            scope.aliases.insert(alias.into(), index);
+        }
+        self.aliases.insert(
+            AliasKey {
+                account,
+                region,
+                alias: alias.into(),
+            },
+            index,
+        );
+    }
+
+    /// Points an existing alias of the key's account and region at another key.
+    ///
+    /// # Errors
+    /// `InvalidParameter AliasName`; [`Error::KeyNotFound`]; [`Error::AliasNotFound`];
+    /// [`Error::StateModifiedFailed`] for a key pending deletion.
+    pub fn update_alias(&mut self, alias: &str, key_id: &KeyId) -> Result<(), Error> {
+        check_alias_name(alias)?;
+        let index = self.index(key_id)?;
+        let key = self.key_at(index)?;
+        let query = AliasQuery {
+            account: &key.account,
+            region: &key.region,
+            alias,
         };
-        self.aliases.insert(entry, index);
+        if !self.aliases.contains_key(&query) {
+            return Err(Error::AliasNotFound);
+        }
+        if key.state == KeyState::PendingDeletion {
+            return Err(Error::StateModifiedFailed);
+        }
+        let (account, region) = (key.account.clone(), key.region.clone());
+        self.bind_alias(account, region, alias, index);
         Ok(())
     }
 
@@ -385,8 +628,11 @@ impl InMemoryProvider {
                 region,
                 alias,
             })
-            .map(|_| ())
-            .ok_or(Error::AliasNotFound)
+            .ok_or(Error::AliasNotFound)?;
+        if let Some(scope) = self.scopes.get_mut(&ScopeQuery { account, region }) {
+            scope.aliases.remove(alias);
+        }
+        Ok(())
     }
 
     fn transition(&mut self, key_id: &KeyId, from: &[KeyState], to: KeyState) -> Result<(), Error> {
@@ -422,7 +668,8 @@ impl InMemoryProvider {
         )
     }
 
-    /// Schedules a key for deletion (from Enabled, Disabled or PendingImport).
+    /// Schedules a key for deletion (from Enabled, Disabled or PendingImport), with no date:
+    /// it stays pending until [`delete_key`](Self::delete_key) or a cancellation.
     ///
     /// # Errors
     /// [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] when already pending deletion.
@@ -438,13 +685,31 @@ impl InMemoryProvider {
         )
     }
 
+    /// Schedules a key for deletion at `delete_at` (since the Unix epoch): the key is deleted by
+    /// the first [`delete_expired`](Self::delete_expired) whose time has passed it.
+    ///
+    /// # Errors
+    /// As [`schedule_key_deletion`](Self::schedule_key_deletion).
+    pub fn schedule_key_deletion_at(
+        &mut self,
+        key_id: &KeyId,
+        delete_at: Duration,
+    ) -> Result<(), Error> {
+        self.schedule_key_deletion(key_id)?;
+        let index = self.index(key_id)?;
+        self.key_at_mut(index)?.delete_at = Some(delete_at);
+        self.deletions.insert((delete_at, index));
+        Ok(())
+    }
+
     /// Cancels a scheduled deletion: the key returns to Enabled, or to PendingImport when it
     /// still has no material.
     ///
     /// # Errors
     /// [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] unless pending deletion.
     pub fn cancel_key_deletion(&mut self, key_id: &KeyId) -> Result<(), Error> {
-        let key = self.key_mut(key_id)?;
+        let index = self.index(key_id)?;
+        let key = self.key_at_mut(index)?;
         if key.state != KeyState::PendingDeletion {
             return Err(Error::StateModifiedFailed);
         }
@@ -454,7 +719,76 @@ impl InMemoryProvider {
         } else {
             KeyState::PendingImport
         };
+        if let Some(at) = key.delete_at.take() {
+            self.deletions.remove(&(at, index));
+        }
         Ok(())
+    }
+
+    /// Deletes every key whose scheduled deletion date is at or before `now`, with its versions
+    /// (material zeroized) and aliases. Returns how many keys went.
+    pub fn delete_expired(&mut self, now: Duration) -> usize {
+        let mut deleted = 0;
+        while let Some(&(at, index)) = self.deletions.first() {
+            if at > now {
+                break;
+            }
+            self.deletions.pop_first();
+            if self.remove_slot(index) {
+                deleted += 1;
+            }
+        }
+        deleted
+    }
+
+    /// Deletes a key pending deletion now, whatever its date.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`]; [`Error::StateModifiedFailed`] unless pending deletion.
+    pub fn delete_key(&mut self, key_id: &KeyId) -> Result<(), Error> {
+        let index = self.index(key_id)?;
+        let key = self.key_at(index)?;
+        if key.state != KeyState::PendingDeletion {
+            return Err(Error::StateModifiedFailed);
+        }
+        if let Some(at) = key.delete_at {
+            self.deletions.remove(&(at, index));
+        }
+        self.remove_slot(index);
+        Ok(())
+    }
+
+    fn remove_slot(&mut self, index: usize) -> bool {
+        let Some(key) = self.keys.get_mut(index).and_then(Option::take) else {
+            return false;
+        };
+        self.live -= 1;
+        self.by_id.remove(&key.key_id);
+        for version in &key.versions {
+            self.by_version.remove(&version.id);
+        }
+        let scope_query = ScopeQuery {
+            account: &key.account,
+            region: &key.region,
+        };
+        if let Some(scope) = self.scopes.get_mut(&scope_query) {
+            scope.keys.retain(|&i| i != index);
+            let names: Vec<Box<str>> = scope
+                .aliases
+                .iter()
+                .filter(|&(_, &i)| i == index)
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in names {
+                scope.aliases.remove(&name);
+                self.aliases.remove(&AliasQuery {
+                    account: &key.account,
+                    region: &key.region,
+                    alias: &name,
+                });
+            }
+        }
+        true
     }
 
     /// Imports material for an `EXTERNAL` key in PendingImport, which becomes Enabled.
@@ -502,29 +836,46 @@ impl InMemoryProvider {
         key_id: &KeyId,
         rng: &mut R,
     ) -> Result<KeyVersionId, Error> {
+        self.rotate_key_at(key_id, rng, Duration::ZERO)
+    }
+
+    /// As [`rotate_key`](Self::rotate_key), recording `now` as the new version's creation time.
+    ///
+    /// # Errors
+    /// As [`rotate_key`](Self::rotate_key).
+    pub fn rotate_key_at<R: TryCryptoRng + ?Sized>(
+        &mut self,
+        key_id: &KeyId,
+        rng: &mut R,
+        now: Duration,
+    ) -> Result<KeyVersionId, Error> {
         let index = self.index(key_id)?;
-        self.rotate_index(index, rng)
+        self.rotate_index(index, rng, now)
     }
 
     fn rotate_index<R: TryCryptoRng + ?Sized>(
         &mut self,
         index: usize,
         rng: &mut R,
+        now: Duration,
     ) -> Result<KeyVersionId, Error> {
-        let key = &self.keys[index];
+        let key = self.key_at(index)?;
         if !key.spec.is_symmetric() || key.origin == KeyOrigin::External {
             return Err(Error::UnsupportedOperation);
         }
+        let spec = key.spec;
         let id = self.fresh_version_id(rng)?;
-        let cipher = VersionCipher::new(MasterKeyMaterial::random(key.spec, rng)?);
-        let key = &mut self.keys[index];
+        let cipher = VersionCipher::new(MasterKeyMaterial::random(spec, rng)?);
+        let key = self.key_at_mut(index)?;
         key.versions.push(Version {
             id,
             cipher: Some(cipher),
             seals: 0,
+            created: now,
         });
         key.primary = key.versions.len() - 1;
-        self.by_version.insert(id, (index, key.primary));
+        let primary = key.primary;
+        self.by_version.insert(id, (index, primary));
         Ok(id)
     }
 
@@ -557,7 +908,7 @@ impl InMemoryProvider {
 
     fn version(&self, key: &UsableKey) -> Result<(usize, usize), ProviderError> {
         let k = usize::try_from(key.handle().0).map_err(|_| ProviderError::Internal)?;
-        let entry = self.keys.get(k).ok_or(ProviderError::Internal)?;
+        let entry = self.slot(k).ok_or(ProviderError::Internal)?;
         if entry.unavailable {
             return Err(ProviderError::Unavailable);
         }
@@ -573,6 +924,14 @@ impl InMemoryProvider {
     }
 }
 
+fn check_alias_name(alias: &str) -> Result<(), Error> {
+    if is_valid_alias(alias) && !alias.starts_with("alias/acs/") {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter(Parameter::AliasName))
+    }
+}
+
 impl KeyProvider for InMemoryProvider {
     fn find_key(
         &self,
@@ -584,7 +943,7 @@ impl KeyProvider for InMemoryProvider {
             return Ok(None);
         };
         Ok(self.by_id.get(&id).and_then(|&i| {
-            let key = &self.keys[i];
+            let key = self.slot(i)?;
             (*key.account == *account && *key.region == *region).then(|| key.record(i))
         }))
     }
@@ -600,7 +959,10 @@ impl KeyProvider for InMemoryProvider {
             region,
             alias,
         };
-        Ok(self.aliases.get(&query).map(|&i| self.keys[i].record(i)))
+        Ok(self
+            .aliases
+            .get(&query)
+            .and_then(|&i| Some(self.slot(i)?.record(i))))
     }
 
     fn find_version(
@@ -609,7 +971,7 @@ impl KeyProvider for InMemoryProvider {
         version: &KeyVersionId,
     ) -> Result<Option<KeyRecord>, ProviderError> {
         Ok(self.by_version.get(version).and_then(|&(k, _)| {
-            let key = &self.keys[k];
+            let key = self.slot(k)?;
             (*key.region == *region).then(|| key.record(k))
         }))
     }
@@ -617,7 +979,7 @@ impl KeyProvider for InMemoryProvider {
     fn permits(&self, key: &KeyRecord, caller: &Caller<'_>, action: Action) -> bool {
         let Some(entry) = usize::try_from(key.handle.0)
             .ok()
-            .and_then(|i| self.keys.get(i))
+            .and_then(|i| self.slot(i))
         else {
             return false;
         };
@@ -639,20 +1001,24 @@ impl KeyProvider for InMemoryProvider {
         let (k, v) = self.version(key)?;
         let limit = self.seal_limit;
         let rotate = self.on_seal_limit == SealLimitAction::Rotate;
-        let version = &mut self.keys[k].versions[v];
+        let entry = self.keys[k].as_mut().ok_or(ProviderError::Internal)?;
+        let is_primary = entry.primary == v;
+        let version = &mut entry.versions[v];
+        let now = version.created;
         if version.seals >= limit {
-            if rotate && self.keys[k].primary == v {
+            if rotate && is_primary {
                 // A rotation that failed earlier: try again for the next request.
-                let _ = self.rotate_index(k, rng);
+                let _ = self.rotate_index(k, rng, now);
             }
             return Err(ProviderError::SealLimitReached);
         }
         let cipher = version.cipher.as_ref().ok_or(ProviderError::Internal)?;
         let tag = cipher.seal(iv, aad, in_out)?;
         version.seals += 1;
-        if version.seals >= limit && rotate && self.keys[k].primary == v {
-            // If the RNG fails here, the next seal under this version retries.
-            let _ = self.rotate_index(k, rng);
+        if version.seals >= limit && rotate && is_primary {
+            // The provider has no clock: the new version inherits the old one's creation
+            // time. If the RNG fails here, the next seal under this version retries.
+            let _ = self.rotate_index(k, rng, now);
         }
         Ok(tag)
     }
@@ -666,7 +1032,7 @@ impl KeyProvider for InMemoryProvider {
         tag: &[u8; TAG_LEN],
     ) -> Result<(), ProviderError> {
         let (k, v) = self.version(key)?;
-        self.keys[k].versions[v]
+        self.slot(k).ok_or(ProviderError::Internal)?.versions[v]
             .cipher
             .as_ref()
             .ok_or(ProviderError::Internal)?

@@ -178,13 +178,15 @@ where
     let text_len = Base64::encode(raw.expose(), text)
         .map_err(|_| Error::InternalFailure)?
         .len();
-    let text =
-        core::str::from_utf8_mut(&mut text[..text_len]).map_err(|_| Error::InternalFailure)?;
-    blob_bytes[BODY..BODY + text_len].copy_from_slice(text.as_bytes());
+    let plaintext = SecretText::new(
+        core::str::from_utf8_mut(&mut text[..text_len]).map_err(|_| Error::InternalFailure)?,
+    );
+    blob_bytes[BODY..BODY + text_len].copy_from_slice(plaintext.expose().as_bytes());
+    // On failure, dropping `raw` and `plaintext` zeroizes them; `seal_blob` wipes the body.
     let ciphertext_blob = seal_blob(provider, rng, key, aad, blob_bytes, blob_text)?;
     Ok(SealedDataKey {
         ciphertext_blob,
-        plaintext: SecretText::new(text),
+        plaintext,
         data_key: raw,
     })
 }

@@ -222,9 +222,10 @@ pub(crate) const fn aad_len_bound(text: Option<&str>) -> usize {
 /// Where a blob's body (the sealed text) starts: after the version ID and the IV.
 pub(crate) const BODY: usize = crate::blob::VERSION_ID_LEN + crate::blob::IV_LEN;
 
-/// Step 5's common end: seals the text already written at `blob[60..]` (the blob's body) into a
+/// Step 5's common end: seals the text already written at `blob[48..]` (the blob's body) into a
 /// blob under `key`'s version, with the canonical context already in `aad[36..]`, and writes the
-/// blob's Base64 to `blob_text`. Draws the IV from `rng`.
+/// blob's Base64 to `blob_text`. Draws the IV from `rng`. On failure the body is zeroized, so
+/// no plaintext is left in the workspace.
 pub(crate) fn seal_blob<'w, P, R>(
     provider: &mut P,
     rng: &mut R,
@@ -247,12 +248,21 @@ where
     let (iv, rest) = rest.split_at_mut(IV_LEN);
     let (body, tag_out) = rest.split_at_mut(body_len);
     prefix.copy_from_slice(version.as_bytes());
-    let mut iv_bytes = [0u8; IV_LEN];
-    rng.try_fill_bytes(&mut iv_bytes)
-        .map_err(|_| Error::InternalFailure)?;
-    iv.copy_from_slice(&iv_bytes);
     aad[..VERSION_ID_LEN].copy_from_slice(version.as_bytes());
-    let tag: [u8; TAG_LEN] = provider.seal(key, &iv_bytes, aad, body, rng)?;
+    let mut iv_bytes = [0u8; IV_LEN];
+    let sealed = rng
+        .try_fill_bytes(&mut iv_bytes)
+        .map_err(|_| Error::InternalFailure)
+        .and_then(|()| Ok(provider.seal(key, &iv_bytes, aad, body, rng)?));
+    let tag: [u8; TAG_LEN] = match sealed {
+        Ok(tag) => tag,
+        Err(e) => {
+            // The body still holds the text to seal: leave none of it behind.
+            zeroize::Zeroize::zeroize(body);
+            return Err(e);
+        }
+    };
+    iv.copy_from_slice(&iv_bytes);
     tag_out.copy_from_slice(&tag);
     <base64ct::Base64 as base64ct::Encoding>::encode(blob, blob_text)
         .map_err(|_| Error::InternalFailure)

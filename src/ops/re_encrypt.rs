@@ -121,16 +121,12 @@ where
     let dest_text = take(&mut workspace, blob::base64_len(OVERHEAD + len))?;
     dest_blob[BODY..BODY + len].copy_from_slice(text.expose().as_bytes());
     drop(text);
-    // The destination blob's body is sealed in place, so no plaintext is left behind on success;
-    // on failure, wipe it.
-    let sealed = seal_blob(provider, rng, &to, dest_aad, dest_blob, dest_text);
-    if sealed.is_err() {
-        zeroize::Zeroize::zeroize(&mut dest_blob[BODY..BODY + len]);
-    }
+    // Sealed in place: no plaintext is left behind, on success or failure.
+    let ciphertext_blob = seal_blob(provider, rng, &to, dest_aad, dest_blob, dest_text)?;
     Ok(ReEncryptOutput {
         key_id: to.key_id(),
         key_version_id: to.version(),
-        ciphertext_blob: sealed?,
+        ciphertext_blob,
         request_id: request_id(request.request_id, rng)?,
     })
 }
