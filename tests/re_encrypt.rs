@@ -382,6 +382,19 @@ fn invalid_destination_key_id() {
     }
 }
 
+/// The same bytes in non-canonical Base64: a padding bit set in the last character before `=`.
+fn non_canonical(blob: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let padding = blob.len() - blob.trim_end_matches('=').len();
+    assert!(padding > 0, "needs a padded blob");
+    let at = blob.len() - padding - 1;
+    let mut bytes = blob.as_bytes().to_vec();
+    let index = ALPHABET.iter().position(|c| *c == bytes[at]).unwrap();
+    assert_eq!(index & 1, 0, "canonical to begin with");
+    bytes[at] = ALPHABET[index | 1];
+    String::from_utf8(bytes).unwrap()
+}
+
 #[test]
 fn invalid_ciphertext_blob() {
     let mut t = Two::new(22);
@@ -406,11 +419,19 @@ fn invalid_ciphertext_blob() {
         to_base64(&upper_prefix),
         too_long,
         "A".repeat(100_000),
+        non_canonical(&blob),
+        format!("{}\n{}", &blob[..40], &blob[40..]),
         // A flipped bit in the IV, body and tag: the tag fails.
         flip(&blob, 40),
         flip(&blob, 48),
         flip(&blob, bytes.len() - 1),
     ];
+    let mut candidates = candidates.to_vec();
+    // The URL-safe alphabet is not standard Base64.
+    let url_safe = blob.replace('+', "-").replace('/', "_");
+    if url_safe != blob {
+        candidates.push(url_safe);
+    }
     let dest_version = t.w.primary(&t.dest);
     for bad in &candidates {
         assert_invalid(
