@@ -31,6 +31,20 @@ pub enum Parameter {
     DestinationEncryptionContext,
     /// `AliasName` (alias management).
     AliasName,
+    /// `KeyUsage` (CreateKey).
+    KeyUsage,
+    /// `Origin` (CreateKey).
+    Origin,
+    /// `Description` (CreateKey).
+    Description,
+    /// `PageNumber` (listings).
+    PageNumber,
+    /// `PageSize` (listings).
+    PageSize,
+    /// `PendingWindowInDays` (ScheduleKeyDeletion).
+    PendingWindowInDays,
+    /// `KeyMaterial` (ImportKeyMaterial).
+    KeyMaterial,
 }
 
 impl Parameter {
@@ -48,6 +62,13 @@ impl Parameter {
             Parameter::SourceEncryptionContext => "SourceEncryptionContext",
             Parameter::DestinationEncryptionContext => "DestinationEncryptionContext",
             Parameter::AliasName => "AliasName",
+            Parameter::KeyUsage => "KeyUsage",
+            Parameter::Origin => "Origin",
+            Parameter::Description => "Description",
+            Parameter::PageNumber => "PageNumber",
+            Parameter::PageSize => "PageSize",
+            Parameter::PendingWindowInDays => "PendingWindowInDays",
+            Parameter::KeyMaterial => "KeyMaterial",
         }
     }
 }

@@ -15,6 +15,8 @@ mod ids;
 pub mod in_memory;
 pub mod key_id;
 pub mod key_state;
+#[cfg(feature = "alloc")]
+pub mod management;
 pub mod ops;
 pub mod provider;
 #[cfg(feature = "alloc")]
@@ -22,6 +24,7 @@ pub mod rate_limit;
 mod rng;
 mod secret;
 pub mod spec;
+pub mod time;
 
 pub use error::{Error, Parameter, ParameterProblem};
 pub use fixed::FixedCapacityProvider;
