@@ -295,7 +295,7 @@ impl core::fmt::Debug for ImportKeyMaterialRequest<'_> {
     }
 }
 
-fn required<'a>(value: Option<&'a str>, parameter: Parameter) -> Result<&'a str, Error> {
+fn required(value: Option<&str>, parameter: Parameter) -> Result<&str, Error> {
     value.ok_or(Error::MissingParameter(parameter))
 }
 
