@@ -867,3 +867,62 @@ fn encrypt_request_debug_redacts_the_plaintext() {
     assert!(!shown.contains("top secret text"), "{shown}");
     assert!(shown.contains(UNKNOWN_KEY_ID), "{shown}");
 }
+
+#[test]
+fn a_failed_seal_leaves_no_plaintext_in_the_workspace() {
+    const MARKER: &str = "ENCRYPT-PLAINTEXT-MARKER-which-must-be-wiped";
+    let lingers = |ws: &[u8]| ws.windows(MARKER.len()).any(|w| w == MARKER.as_bytes());
+    let mut world = World::new(73);
+    let key = world.key_text();
+    let req = request(&key, MARKER);
+
+    // The IV cannot be drawn.
+    let mut workspace = vec![0u8; req.workspace_len()];
+    let mut failing = BudgetRng::failing();
+    assert_internal(
+        encrypt_in(
+            &mut world.provider,
+            &owner(),
+            &req,
+            &mut failing,
+            &mut workspace,
+        ),
+        Error::InternalFailure,
+    );
+    assert!(!lingers(&workspace), "plaintext left after an RNG failure");
+
+    // The provider refuses to seal.
+    let mut refusing = World::with_provider(
+        kms_core::InMemoryProvider::new().with_seal_limit(1, kms_core::SealLimitAction::Refuse),
+        74,
+    );
+    let key = refusing.key_text();
+    refusing.seal_text(&key, "uses up the budget", None);
+    let req = request(&key, MARKER);
+    let mut workspace = vec![0u8; req.workspace_len()];
+    assert_internal(
+        encrypt_in(
+            &mut refusing.provider,
+            &owner(),
+            &req,
+            &mut refusing.rng,
+            &mut workspace,
+        ),
+        Error::SealLimitReached,
+    );
+    assert!(!lingers(&workspace), "plaintext left after a refused seal");
+
+    // And after success, only ciphertext.
+    let mut workspace = vec![0u8; req.workspace_len()];
+    let key = world.key_text();
+    let req = request(&key, MARKER);
+    encrypt_in(
+        &mut world.provider,
+        &owner(),
+        &req,
+        &mut world.rng,
+        &mut workspace,
+    )
+    .unwrap();
+    assert!(!lingers(&workspace), "plaintext left after success");
+}

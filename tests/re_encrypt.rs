@@ -1172,3 +1172,38 @@ fn the_workspace_keeps_no_plaintext() {
     );
     assert!(!lingers(&workspace), "plaintext left after a refused seal");
 }
+
+#[test]
+fn deleted_keys_are_not_found_on_either_side() {
+    let mut t = Two::new(56);
+    let source = t.source_text();
+    let dest = t.dest_text();
+    let blob = t.w.seal_text(&source, "p", None);
+    let old = t.w.seal_text(&source, "older", None);
+    t.w.provider.rotate_key(&t.w.key, &mut t.w.rng).unwrap();
+    let newer = t.w.seal_text(&source, "newer", None);
+    let moved = t
+        .run(&ReEncryptRequest::new(&blob, &dest))
+        .unwrap()
+        .ciphertext_blob;
+
+    // Destination deleted.
+    t.w.provider.schedule_key_deletion(&t.dest).unwrap();
+    assert_state(
+        t.run(&ReEncryptRequest::new(&blob, &dest)),
+        KeyState::PendingDeletion,
+    );
+    t.w.provider.delete_key(&t.dest).unwrap();
+    assert_key_not_found(t.run(&ReEncryptRequest::new(&blob, &dest)));
+    assert_key_not_found(t.run(&dry(&blob, &dest)));
+    // Blobs sealed under it name a version nobody has any more.
+    assert_key_not_found(t.run(&ReEncryptRequest::new(&moved, &source)));
+
+    // Source deleted: every version goes.
+    let other_dest = t.w.create_in(ACCOUNT, REGION);
+    t.w.provider.schedule_key_deletion(&t.w.key).unwrap();
+    t.w.provider.delete_key(&t.w.key).unwrap();
+    for b in [&blob, &old, &newer] {
+        assert_key_not_found(t.run(&ReEncryptRequest::new(b, other_dest.as_str())));
+    }
+}

@@ -786,3 +786,65 @@ fn the_workspace_holds_no_data_key_afterwards() {
     assert!(!workspace.windows(64).any(|w| w == data_key.as_slice()));
     assert!(!workspace.windows(text.len()).any(|w| w == text.as_bytes()));
 }
+
+/// Whether `workspace` still holds `data_key` or its Base64 text.
+fn holds(workspace: &[u8], data_key: &[u8]) -> bool {
+    let text = Base64::encode_string(data_key);
+    workspace.windows(data_key.len()).any(|w| w == data_key)
+        || workspace.windows(text.len()).any(|w| w == text.as_bytes())
+}
+
+#[test]
+fn a_failed_seal_leaves_no_data_key_in_the_workspace() {
+    use kms_core::rand_core::TryRng;
+    // The data key is drawn (the first 32 bytes of the RNG), then the IV cannot be.
+    {
+        let mut world = World::new(64);
+        let key = world.key_text();
+        let req = request(&key);
+        let mut expected = [0u8; 32];
+        rng(99).try_fill_bytes(&mut expected).unwrap();
+        let mut starved = BudgetRng::new(99, 32);
+        let mut workspace = vec![0u8; req.workspace_len()];
+        assert_internal(
+            generate_data_key_without_plaintext_in(
+                &mut world.provider,
+                &owner(),
+                &req,
+                &mut starved,
+                &mut workspace,
+            ),
+            Error::InternalFailure,
+        );
+        assert_eq!(starved.calls, 2, "the data key, then the IV");
+        assert!(
+            !holds(&workspace, &expected),
+            "data key left after an RNG failure"
+        );
+    }
+    // The provider refuses to seal: the data key was drawn from the request's RNG first.
+    let mut world = World::with_provider(
+        kms_core::InMemoryProvider::new().with_seal_limit(1, kms_core::SealLimitAction::Refuse),
+        65,
+    );
+    let key = world.key_text();
+    let req = request(&key);
+    run(&mut world, &req).unwrap();
+    let mut expected = [0u8; 32];
+    world.rng.clone().try_fill_bytes(&mut expected).unwrap();
+    let mut workspace = vec![0u8; req.workspace_len()];
+    assert_internal(
+        generate_data_key_without_plaintext_in(
+            &mut world.provider,
+            &owner(),
+            &req,
+            &mut world.rng,
+            &mut workspace,
+        ),
+        Error::SealLimitReached,
+    );
+    assert!(
+        !holds(&workspace, &expected),
+        "data key left after a refused seal"
+    );
+}
