@@ -926,3 +926,47 @@ fn a_failed_seal_leaves_no_plaintext_in_the_workspace() {
     .unwrap();
     assert!(!lingers(&workspace), "plaintext left after success");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The blob against the spec, checked with bare AES-GCM
+
+#[test]
+fn the_blob_is_the_spec_layout_with_the_spec_aad() {
+    let mut world = World::new(80);
+    for material in [&[0x5au8; 32][..], &[0xa5u8; 16][..]] {
+        let key = imported_key(&mut world, material);
+        let version = world.primary(&key);
+        let text = "héllo, spec ✓";
+        // Pairs out of order and escaped: the AAD sorts them by key bytes and unescapes.
+        let context = r#"{"b":"2","a":"\u0031","Z":""}"#;
+        let out = world
+            .encrypt_as(&owner(), key.as_str(), text, Some(context))
+            .unwrap();
+        assert_eq!(out.key_version_id, version);
+        let aad = spec_aad(version.as_str(), &[("a", "1"), ("b", "2"), ("Z", "")]);
+        let opened = spec_open(material, &out.ciphertext_blob, &aad).expect("opens per the spec");
+        assert_eq!(opened, text.as_bytes());
+        // Not sorted, or no context: the tag fails.
+        let mut unsorted = version.as_str().as_bytes().to_vec();
+        unsorted.extend_from_slice(&[0, 3, 0, 1, b'b', 0, 1, b'2', 0, 1, b'a', 0, 1, b'1', 0, 1]);
+        unsorted.extend_from_slice(&[b'Z', 0, 0]);
+        assert!(spec_open(material, &out.ciphertext_blob, &unsorted).is_none());
+        assert!(
+            spec_open(
+                material,
+                &out.ciphertext_blob,
+                &spec_aad(version.as_str(), &[])
+            )
+            .is_none()
+        );
+
+        // The empty context is two zero bytes after the version.
+        let out = world.encrypt_as(&owner(), key.as_str(), "x", None).unwrap();
+        let mut aad = version.as_str().as_bytes().to_vec();
+        aad.extend_from_slice(&[0, 0]);
+        assert_eq!(
+            spec_open(material, &out.ciphertext_blob, &aad).unwrap(),
+            b"x"
+        );
+    }
+}

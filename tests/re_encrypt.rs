@@ -1207,3 +1207,78 @@ fn deleted_keys_are_not_found_on_either_side() {
         assert_key_not_found(t.run(&ReEncryptRequest::new(b, other_dest.as_str())));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Blobs made and checked with bare AES-GCM, by the spec
+
+#[test]
+fn a_blob_sealed_by_the_spec_moves_to_a_blob_opened_by_the_spec() {
+    let mut w = World::new(80);
+    let src_material = [0x11u8; 32];
+    let dst_material = [0x22u8; 32];
+    let src = imported_key(&mut w, &src_material);
+    let dst = imported_key(&mut w, &dst_material);
+    let (src_v, dst_v) = (w.primary(&src), w.primary(&dst));
+    let text = "sealed outside, moved inside: ✓";
+    let src_aad = spec_aad(src_v.as_str(), &[("tenant", "t1"), ("app", "a")]);
+    let blob = spec_seal(
+        &src_material,
+        src_v.as_str(),
+        [7; 12],
+        text.as_bytes(),
+        &src_aad,
+    );
+
+    let out = run_as(
+        &mut w,
+        &owner(),
+        &ReEncryptRequest {
+            source_encryption_context: Some(r#"{"app":"a","tenant":"t1"}"#),
+            destination_encryption_context: Some(r#"{"moved":"yes"}"#),
+            ..ReEncryptRequest::new(&blob, dst.as_str())
+        },
+    )
+    .unwrap();
+    assert_eq!(out.key_id, dst);
+    assert_eq!(out.key_version_id, dst_v);
+    let dst_aad = spec_aad(dst_v.as_str(), &[("moved", "yes")]);
+    let opened = spec_open(&dst_material, &out.ciphertext_blob, &dst_aad).expect("spec opens");
+    assert_eq!(opened, text.as_bytes());
+    // A fresh IV, not the source's.
+    assert_ne!(blob_bytes(&out.ciphertext_blob)[36..48], [7u8; 12]);
+}
+
+#[test]
+fn a_source_whose_text_is_not_utf8_is_an_invalid_blob() {
+    let mut w = World::new(81);
+    let material = [0x33u8; 32];
+    let src = imported_key(&mut w, &material);
+    let dest = w.create_in(ACCOUNT, REGION);
+    let version = w.primary(&src);
+    let aad = spec_aad(version.as_str(), &[]);
+    let blob = spec_seal(
+        &material,
+        version.as_str(),
+        [1; 12],
+        &[0xff, 0xfe, b'a'],
+        &aad,
+    );
+    assert_invalid(
+        run_as(
+            &mut w,
+            &owner(),
+            &ReEncryptRequest::new(&blob, dest.as_str()),
+        ),
+        Parameter::CiphertextBlob,
+        "CiphertextBlob",
+    );
+    assert_eq!(w.seals(&w.primary(&dest)), 0);
+    // The same bytes as valid UTF-8 move fine.
+    let good = spec_seal(&material, version.as_str(), [1; 12], "ok".as_bytes(), &aad);
+    run_as(
+        &mut w,
+        &owner(),
+        &ReEncryptRequest::new(&good, dest.as_str()),
+    )
+    .unwrap();
+}

@@ -476,3 +476,84 @@ impl TryRng for BudgetRng {
 }
 
 impl TryCryptoRng for BudgetRng {}
+
+// ---------------------------------------------------------------------------------------------
+// The blob and associated data of spec §4 and §5, built with bare AES-GCM, independently of the
+// crate.
+
+/// `key_version_id || u16be(count) || for each pair sorted by key bytes: u16be(len) || key ||
+/// u16be(len) || value`.
+pub fn spec_aad(version: &str, pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut sorted = pairs.to_vec();
+    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut aad = version.as_bytes().to_vec();
+    aad.extend_from_slice(&(sorted.len() as u16).to_be_bytes());
+    for (k, v) in sorted {
+        aad.extend_from_slice(&(k.len() as u16).to_be_bytes());
+        aad.extend_from_slice(k.as_bytes());
+        aad.extend_from_slice(&(v.len() as u16).to_be_bytes());
+        aad.extend_from_slice(v.as_bytes());
+    }
+    aad
+}
+
+/// Opens a blob with raw AES-256 or AES-128 material and the given associated data.
+pub fn spec_open(material: &[u8], blob: &str, aad: &[u8]) -> Option<Vec<u8>> {
+    use aes_gcm::aead::{AeadInOut, KeyInit};
+    let bytes = blob_bytes(blob);
+    let iv: [u8; 12] = bytes[36..48].try_into().ok()?;
+    let tag: [u8; 16] = bytes[bytes.len() - 16..].try_into().ok()?;
+    let mut body = bytes[48..bytes.len() - 16].to_vec();
+    let opened = match material.len() {
+        32 => aes_gcm::Aes256Gcm::new_from_slice(material)
+            .ok()?
+            .decrypt_inout_detached(&iv.into(), aad, body.as_mut_slice().into(), &tag.into()),
+        16 => aes_gcm::Aes128Gcm::new_from_slice(material)
+            .ok()?
+            .decrypt_inout_detached(&iv.into(), aad, body.as_mut_slice().into(), &tag.into()),
+        _ => return None,
+    };
+    opened.ok().map(|()| body)
+}
+
+/// Seals `plaintext` into a blob of `version` with raw AES-256 material.
+pub fn spec_seal(
+    material: &[u8; 32],
+    version: &str,
+    iv: [u8; 12],
+    plaintext: &[u8],
+    aad: &[u8],
+) -> String {
+    use aes_gcm::aead::{AeadInOut, KeyInit};
+    let cipher = aes_gcm::Aes256Gcm::new_from_slice(material).expect("32 bytes");
+    let mut body = plaintext.to_vec();
+    let tag = cipher
+        .encrypt_inout_detached(&iv.into(), aad, body.as_mut_slice().into())
+        .expect("seal");
+    let mut blob = version.as_bytes().to_vec();
+    blob.extend_from_slice(&iv);
+    blob.extend_from_slice(&body);
+    blob.extend_from_slice(tag.as_slice());
+    to_base64(&blob)
+}
+
+/// An enabled EXTERNAL key of [`ACCOUNT`] in [`REGION`] with the given material (16 or 32
+/// bytes), so tests can check blobs against the spec with bare AES-GCM.
+pub fn imported_key(world: &mut World, material: &[u8]) -> KeyId {
+    let spec = if material.len() == 16 {
+        kms_core::MasterKeySpec::Aes128
+    } else {
+        kms_core::MasterKeySpec::Aes256
+    };
+    let key = world.create(
+        KeyOptions::new(ACCOUNT, REGION)
+            .spec(spec)
+            .origin(kms_core::KeyOrigin::External),
+    );
+    let material = kms_core::MasterKeyMaterial::from_slice(material).expect("AES material");
+    world
+        .provider
+        .import_key_material(&key, material)
+        .expect("import");
+    key
+}
