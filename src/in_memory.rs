@@ -20,6 +20,8 @@ use crate::{
     MasterKeyMaterial, MasterKeySpec, Parameter, UsableKey,
 };
 
+pub mod snapshot;
+
 /// The NIST SP 800-38D limit for random 96-bit IVs: seals per key version (spec §10).
 pub const DEFAULT_SEAL_LIMIT: u64 = 1 << 32;
 

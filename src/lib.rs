@@ -30,6 +30,8 @@ pub use error::{Error, Parameter, ParameterProblem};
 pub use fixed::FixedCapacityProvider;
 pub use ids::{KeyId, KeyVersionId, RequestId, is_lowercase_uuid};
 #[cfg(feature = "alloc")]
+pub use in_memory::snapshot;
+#[cfg(feature = "alloc")]
 pub use in_memory::{InMemoryProvider, KeyOptions, SealLimitAction};
 pub use key_id::{Caller, KeyReference};
 pub use key_state::{

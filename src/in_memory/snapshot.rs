@@ -1,0 +1,563 @@
+//! Keyring snapshots: everything an [`InMemoryProvider`] holds, as bytes sealed under a
+//! caller-provided 256-bit wrapping key, and back. The core does no I/O: the caller stores the
+//! bytes where it likes.
+//!
+//! # Format, version 1
+//!
+//! ```text
+//! snapshot = magic "KMSKRING" (8 bytes) || version u16be = 1 || iv (12 bytes)
+//!         || body sealed with AES-256-GCM under the wrapping key, aad = magic || version
+//!         || tag (16 bytes)
+//! body     = u64 seal_limit || u8 on_seal_limit (0 rotate, 1 refuse)
+//!         || u32 key_count || key * key_count
+//!         || u32 alias_count || alias * alias_count
+//! key      = str8 key_id || str16 account || str16 region
+//!         || u8 spec (0 Aliyun_AES_256, 1 Aliyun_AES_128, 2 RSA_2048, 3 EC_P256)
+//!         || u8 usage (0 ENCRYPT/DECRYPT, 1 SIGN/VERIFY) || u8 origin (0 Aliyun_KMS, 1 EXTERNAL)
+//!         || u8 state (0 Enabled, 1 Disabled, 2 PendingDeletion, 3 PendingImport)
+//!         || u8 unavailable (0, 1) || str32 description || time created
+//!         || u8 has_delete_date (0, 1) || [time delete_at]
+//!         || u32 primary (index into the versions)
+//!         || u16 policy_count || (str16 account || u8 actions) * policy_count
+//!         || u32 version_count || version * version_count
+//! version  = id (36 bytes) || u8 material_len (0, 16, 32) || material || u64 seals || time created
+//! alias    = str16 account || str16 region || str16 alias || str8 key_id
+//! time     = u64 seconds || u32 nanoseconds, since the Unix epoch
+//! strN     = uN length || UTF-8 bytes
+//! ```
+//!
+//! All integers are big-endian. Keys appear in creation order, so listings keep their order.
+//! The whole body is one AES-GCM message: a truncated, altered, reordered or wrong-key snapshot
+//! fails authentication before anything is parsed, and the import builds a fresh provider, so
+//! a refused import leaves nothing behind. Every field is still checked as it is parsed
+//! (lengths against the rest of the body, enumerations, material lengths, duplicate IDs).
+//! The body holds master key material: it is built and opened in zeroized buffers.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
+use rand_core::TryCryptoRng;
+use zeroize::Zeroizing;
+
+use super::{ActionSet, InMemoryProvider, Key, SealLimitAction, Version};
+use crate::provider::VersionCipher;
+use crate::{
+    Error, KeyId, KeyOrigin, KeyState, KeyUsage, KeyVersionId, MasterKeyMaterial, MasterKeySpec,
+};
+
+/// The magic bytes that start a snapshot.
+pub const MAGIC: &[u8; 8] = b"KMSKRING";
+/// The format version this crate writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+const HEADER_LEN: usize = 8 + 2 + 12;
+const TAG_LEN: usize = 16;
+
+/// Why a snapshot was refused. Nothing was imported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// Too short to be a snapshot, or the magic bytes are wrong.
+    NotASnapshot,
+    /// A format version this crate does not read.
+    UnsupportedVersion(u16),
+    /// The body did not authenticate: wrong wrapping key, or the bytes were truncated, altered
+    /// or reordered.
+    Authentication,
+    /// The body authenticated but does not parse: written by a broken exporter.
+    Malformed,
+}
+
+impl fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnapshotError::NotASnapshot => f.write_str("not a keyring snapshot"),
+            SnapshotError::UnsupportedVersion(v) => {
+                write!(f, "unsupported keyring snapshot version {v}")
+            }
+            SnapshotError::Authentication => f.write_str(
+                "keyring snapshot does not authenticate: wrong wrapping key, or truncated or altered",
+            ),
+            SnapshotError::Malformed => f.write_str("keyring snapshot is malformed"),
+        }
+    }
+}
+
+impl core::error::Error for SnapshotError {}
+
+fn spec_code(spec: MasterKeySpec) -> u8 {
+    match spec {
+        MasterKeySpec::Aes256 => 0,
+        MasterKeySpec::Aes128 => 1,
+        MasterKeySpec::Rsa2048 => 2,
+        MasterKeySpec::EcP256 => 3,
+    }
+}
+
+fn state_code(state: KeyState) -> u8 {
+    match state {
+        KeyState::Enabled => 0,
+        KeyState::Disabled => 1,
+        KeyState::PendingDeletion => 2,
+        // Unavailable is a provider condition, not a stored state (see `unavailable`).
+        KeyState::PendingImport | KeyState::Unavailable => 3,
+    }
+}
+
+struct Writer(Zeroizing<Vec<u8>>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn len(&mut self, n: usize, width: usize) -> Result<(), Error> {
+        match width {
+            1 => self.u8(u8::try_from(n).map_err(|_| Error::InternalFailure)?),
+            2 => self.u16(u16::try_from(n).map_err(|_| Error::InternalFailure)?),
+            _ => self.u32(u32::try_from(n).map_err(|_| Error::InternalFailure)?),
+        }
+        Ok(())
+    }
+    fn str(&mut self, s: &str, width: usize) -> Result<(), Error> {
+        self.len(s.len(), width)?;
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+    fn time(&mut self, t: Duration) {
+        self.u64(t.as_secs());
+        self.u32(t.subsec_nanos());
+    }
+}
+
+struct Reader<'b> {
+    bytes: &'b [u8],
+}
+
+impl<'b> Reader<'b> {
+    fn take(&mut self, n: usize) -> Result<&'b [u8], SnapshotError> {
+        if n > self.bytes.len() {
+            return Err(SnapshotError::Malformed);
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
+        self.take(N)?
+            .try_into()
+            .map_err(|_| SnapshotError::Malformed)
+    }
+    fn u8(&mut self) -> Result<u8, SnapshotError> {
+        Ok(self.array::<1>()?[0])
+    }
+    fn u16(&mut self) -> Result<u16, SnapshotError> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> Result<u32, SnapshotError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Result<u64, SnapshotError> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+    fn str(&mut self, width: usize) -> Result<&'b str, SnapshotError> {
+        let n = match width {
+            1 => usize::from(self.u8()?),
+            2 => usize::from(self.u16()?),
+            _ => self.u32()? as usize,
+        };
+        core::str::from_utf8(self.take(n)?).map_err(|_| SnapshotError::Malformed)
+    }
+    fn flag(&mut self) -> Result<bool, SnapshotError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(SnapshotError::Malformed),
+        }
+    }
+    fn time(&mut self) -> Result<Duration, SnapshotError> {
+        let secs = self.u64()?;
+        let nanos = self.u32()?;
+        if nanos >= 1_000_000_000 {
+            return Err(SnapshotError::Malformed);
+        }
+        Ok(Duration::new(secs, nanos))
+    }
+    /// A count of items that each take at least `min_size` bytes: refused when the rest of the
+    /// body cannot hold them, so no count can make the import allocate beyond the input's size.
+    fn count(&mut self, wide: bool, min_size: usize) -> Result<usize, SnapshotError> {
+        let n = if wide {
+            self.u32()? as usize
+        } else {
+            usize::from(self.u16()?)
+        };
+        if n.saturating_mul(min_size) > self.bytes.len() {
+            return Err(SnapshotError::Malformed);
+        }
+        Ok(n)
+    }
+}
+
+impl InMemoryProvider {
+    /// Exports every key (versions, material, states, policies, seal counters, deletion dates,
+    /// descriptions), every alias and the seal-limit setting, sealed under `wrapping_key`. Draws
+    /// the 12-byte IV from `rng`. The format is described in [`crate::in_memory::snapshot`].
+    ///
+    /// # Errors
+    /// [`Error::InternalFailure`] when the RNG fails (or a field is too long for the format,
+    /// which the provider's own checks prevent).
+    pub fn export_snapshot<R: TryCryptoRng + ?Sized>(
+        &self,
+        wrapping_key: &[u8; 32],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, Error> {
+        let mut iv = [0u8; 12];
+        rng.try_fill_bytes(&mut iv)
+            .map_err(|_| Error::InternalFailure)?;
+        let mut w = Writer(Zeroizing::new(Vec::with_capacity(
+            HEADER_LEN + 64 + self.live * 200 + TAG_LEN,
+        )));
+        w.0.extend_from_slice(MAGIC);
+        w.u16(FORMAT_VERSION);
+        w.0.extend_from_slice(&iv);
+        w.u64(self.seal_limit);
+        w.u8(match self.on_seal_limit {
+            SealLimitAction::Rotate => 0,
+            SealLimitAction::Refuse => 1,
+        });
+        w.len(self.live, 4)?;
+        for key in self.keys.iter().flatten() {
+            write_key(&mut w, key)?;
+        }
+        w.len(self.aliases.len(), 4)?;
+        for (alias, &index) in &self.aliases {
+            let key = self.key_at(index)?;
+            w.str(&alias.account, 2)?;
+            w.str(&alias.region, 2)?;
+            w.str(&alias.alias, 2)?;
+            w.str(key.key_id.as_str(), 1)?;
+        }
+        let cipher = Aes256Gcm::new(wrapping_key.into());
+        let (header, body) = w.0.split_at_mut(HEADER_LEN);
+        let tag = cipher
+            .encrypt_inout_detached(&iv.into(), &header[..10], body.into())
+            .map_err(|_| Error::InternalFailure)?;
+        w.0.extend_from_slice(&tag);
+        // The body is ciphertext now: hand the bytes over without the zeroizing wrapper.
+        Ok(core::mem::take(&mut *w.0))
+    }
+
+    /// Builds a provider from a snapshot made by [`export_snapshot`](Self::export_snapshot).
+    /// All or nothing: on any error, nothing is built.
+    ///
+    /// # Errors
+    /// [`SnapshotError`].
+    pub fn import_snapshot(
+        snapshot: &[u8],
+        wrapping_key: &[u8; 32],
+    ) -> Result<InMemoryProvider, SnapshotError> {
+        if snapshot.len() < HEADER_LEN + TAG_LEN || &snapshot[..8] != MAGIC {
+            return Err(SnapshotError::NotASnapshot);
+        }
+        let version = u16::from_be_bytes([snapshot[8], snapshot[9]]);
+        if version != FORMAT_VERSION {
+            return Err(SnapshotError::UnsupportedVersion(version));
+        }
+        let iv: [u8; 12] = snapshot[10..HEADER_LEN]
+            .try_into()
+            .map_err(|_| SnapshotError::NotASnapshot)?;
+        let (sealed, tag) = snapshot[HEADER_LEN..].split_at(snapshot.len() - HEADER_LEN - TAG_LEN);
+        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| SnapshotError::NotASnapshot)?;
+        let mut body = Zeroizing::new(sealed.to_vec());
+        Aes256Gcm::new(wrapping_key.into())
+            .decrypt_inout_detached(
+                &iv.into(),
+                &snapshot[..10],
+                body.as_mut_slice().into(),
+                &tag.into(),
+            )
+            .map_err(|_| SnapshotError::Authentication)?;
+        parse_body(&body)
+    }
+}
+
+fn write_key(w: &mut Writer, key: &Key) -> Result<(), Error> {
+    w.str(key.key_id.as_str(), 1)?;
+    w.str(&key.account, 2)?;
+    w.str(&key.region, 2)?;
+    w.u8(spec_code(key.spec));
+    w.u8(match key.usage {
+        KeyUsage::EncryptDecrypt => 0,
+        KeyUsage::SignVerify => 1,
+    });
+    w.u8(match key.origin {
+        KeyOrigin::Kms => 0,
+        KeyOrigin::External => 1,
+    });
+    w.u8(state_code(key.state));
+    w.u8(u8::from(key.unavailable));
+    w.str(&key.description, 4)?;
+    w.time(key.created);
+    match key.delete_at {
+        Some(at) => {
+            w.u8(1);
+            w.time(at);
+        }
+        None => w.u8(0),
+    }
+    w.len(key.primary, 4)?;
+    w.len(key.policy.len(), 2)?;
+    for (account, actions) in &key.policy {
+        w.str(account, 2)?;
+        w.u8(actions.0);
+    }
+    w.len(key.versions.len(), 4)?;
+    for version in &key.versions {
+        w.0.extend_from_slice(version.id.as_bytes());
+        let material = version.cipher.as_ref().map(|c| c.material().expose());
+        let material = material.unwrap_or(&[]);
+        w.len(material.len(), 1)?;
+        w.0.extend_from_slice(material);
+        w.u64(version.seals);
+        w.time(version.created);
+    }
+    Ok(())
+}
+
+fn parse_body(body: &[u8]) -> Result<InMemoryProvider, SnapshotError> {
+    let mut r = Reader { bytes: body };
+    let limit = r.u64()?;
+    let action = match r.u8()? {
+        0 => SealLimitAction::Rotate,
+        1 => SealLimitAction::Refuse,
+        _ => return Err(SnapshotError::Malformed),
+    };
+    let mut provider = InMemoryProvider::new().with_seal_limit(limit, action);
+    if provider.seal_limit != limit {
+        return Err(SnapshotError::Malformed);
+    }
+    let keys = r.count(true, 60)?;
+    for _ in 0..keys {
+        let key = parse_key(&mut r)?;
+        if provider.by_id.contains_key(&key.key_id)
+            || key
+                .versions
+                .iter()
+                .any(|v| provider.by_version.contains_key(&v.id))
+        {
+            return Err(SnapshotError::Malformed);
+        }
+        provider.insert_key(key);
+    }
+    let aliases = r.count(true, 8)?;
+    for _ in 0..aliases {
+        let account = r.str(2)?;
+        let region = r.str(2)?;
+        let alias = r.str(2)?;
+        let key_id = KeyId::parse(r.str(1)?).ok_or(SnapshotError::Malformed)?;
+        let index = *provider
+            .by_id
+            .get(&key_id)
+            .ok_or(SnapshotError::Malformed)?;
+        let key = provider
+            .key_at(index)
+            .map_err(|_| SnapshotError::Malformed)?;
+        let taken = provider.aliases.contains_key(&super::AliasQuery {
+            account,
+            region,
+            alias,
+        });
+        if *key.account != *account || *key.region != *region || taken {
+            return Err(SnapshotError::Malformed);
+        }
+        if super::check_alias_name(alias).is_err() {
+            return Err(SnapshotError::Malformed);
+        }
+        provider.bind_alias(account.into(), region.into(), alias, index);
+    }
+    if !r.bytes.is_empty() {
+        return Err(SnapshotError::Malformed);
+    }
+    Ok(provider)
+}
+
+fn parse_key(r: &mut Reader<'_>) -> Result<Key, SnapshotError> {
+    let malformed = SnapshotError::Malformed;
+    let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
+    let account: Box<str> = r.str(2)?.into();
+    let region: Box<str> = r.str(2)?.into();
+    let spec = match r.u8()? {
+        0 => MasterKeySpec::Aes256,
+        1 => MasterKeySpec::Aes128,
+        2 => MasterKeySpec::Rsa2048,
+        3 => MasterKeySpec::EcP256,
+        _ => return Err(malformed),
+    };
+    let usage = match r.u8()? {
+        0 => KeyUsage::EncryptDecrypt,
+        1 => KeyUsage::SignVerify,
+        _ => return Err(malformed),
+    };
+    let origin = match r.u8()? {
+        0 => KeyOrigin::Kms,
+        1 => KeyOrigin::External,
+        _ => return Err(malformed),
+    };
+    let state = match r.u8()? {
+        0 => KeyState::Enabled,
+        1 => KeyState::Disabled,
+        2 => KeyState::PendingDeletion,
+        3 => KeyState::PendingImport,
+        _ => return Err(malformed),
+    };
+    let unavailable = r.flag()?;
+    let description: Box<str> = r.str(4)?.into();
+    let created = r.time()?;
+    let delete_at = if r.flag()? { Some(r.time()?) } else { None };
+    let primary = r.u32()? as usize;
+    let policies = r.count(false, 3)?;
+    let mut policy = Vec::with_capacity(policies);
+    for _ in 0..policies {
+        let account: Box<str> = r.str(2)?.into();
+        policy.push((account, ActionSet(r.u8()?)));
+    }
+    let count = r.count(true, 36 + 1 + 8 + 12)?;
+    let mut versions = Vec::with_capacity(count);
+    for _ in 0..count {
+        let id = KeyVersionId::parse(r.take(36)?).ok_or(malformed)?;
+        let len = usize::from(r.u8()?);
+        let cipher = match len {
+            0 => None,
+            _ => {
+                let material = MasterKeyMaterial::from_slice(r.take(len)?).ok_or(malformed)?;
+                if material.spec() != spec {
+                    return Err(malformed);
+                }
+                Some(VersionCipher::new(material))
+            }
+        };
+        let seals = r.u64()?;
+        let created = r.time()?;
+        if versions.iter().any(|v: &Version| v.id == id) {
+            return Err(malformed);
+        }
+        versions.push(Version {
+            id,
+            cipher,
+            seals,
+            created,
+        });
+    }
+    if primary >= versions.len() {
+        return Err(malformed);
+    }
+    Ok(Key {
+        key_id,
+        account,
+        region,
+        spec,
+        usage,
+        origin,
+        state,
+        unavailable,
+        versions,
+        primary,
+        policy,
+        description,
+        created,
+        delete_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Caller, DecryptRequest, GenerateDataKeyRequest, KeyOptions, decrypt};
+    use crate::{KeyProvider, generate_data_key};
+
+    /// A deterministic RNG for unit tests (not cryptographic: splitmix64).
+    struct TestRng(u64);
+
+    impl rand_core::TryRng for TestRng {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(self.try_next_u64()? as u32)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            Ok(z ^ (z >> 31))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for chunk in dst.chunks_mut(8) {
+                let v = self.try_next_u64()?.to_le_bytes();
+                chunk.copy_from_slice(&v[..chunk.len()]);
+            }
+            Ok(())
+        }
+    }
+
+    impl rand_core::TryCryptoRng for TestRng {}
+
+    #[test]
+    fn round_trip_keeps_blobs_aliases_and_counters_and_flips_are_refused() {
+        let mut rng = TestRng(1);
+        let caller = Caller::new("1", "r");
+        let mut provider = InMemoryProvider::new();
+        let key = provider
+            .create_key(&mut rng, &KeyOptions::new("1", "r").description("d"))
+            .unwrap();
+        provider.create_alias("alias/a", &key).unwrap();
+        let made = generate_data_key(
+            &mut provider,
+            &caller,
+            &GenerateDataKeyRequest::new("alias/a"),
+            &mut rng,
+        )
+        .unwrap();
+        let wrapping = [9u8; 32];
+        let bytes = provider.export_snapshot(&wrapping, &mut rng).unwrap();
+
+        let restored = InMemoryProvider::import_snapshot(&bytes, &wrapping).unwrap();
+        let opened = decrypt(
+            &restored,
+            &caller,
+            &DecryptRequest::new(&made.ciphertext_blob),
+            &mut rng,
+        )
+        .unwrap();
+        assert_eq!(opened.plaintext, made.plaintext);
+        assert_eq!(restored.seal_count(&made.key_version_id).unwrap(), 1);
+        assert_eq!(
+            restored
+                .find_alias("1", "r", "alias/a")
+                .unwrap()
+                .unwrap()
+                .key_id,
+            key
+        );
+        assert_eq!(&*restored.details(&key).unwrap().description, "d");
+
+        for i in 0..bytes.len() {
+            let mut altered = bytes.clone();
+            altered[i] ^= 0x01;
+            assert!(InMemoryProvider::import_snapshot(&altered, &wrapping).is_err());
+        }
+        assert_eq!(
+            InMemoryProvider::import_snapshot(&bytes, &[8u8; 32]).unwrap_err(),
+            SnapshotError::Authentication
+        );
+    }
+}
