@@ -117,7 +117,10 @@ impl Bucket {
             return Err(u64::MAX);
         }
         let missing = TOKEN - self.tokens;
-        let wait_ns = missing.div_ceil(u128::from(self.limit.per_second));
+        // Counted from the caller's `now`: after the clock went back, the bucket's own time is
+        // ahead of it, and the token comes that much later.
+        let behind = self.last_ns.saturating_sub(now_ns);
+        let wait_ns = behind + missing.div_ceil(u128::from(self.limit.per_second));
         Err(u64::try_from(wait_ns.div_ceil(1_000_000))
             .unwrap_or(u64::MAX)
             .max(1))

@@ -11,8 +11,9 @@ use std::cell::Cell;
 use common::*;
 use kms_core::rand_core::TryRng;
 use kms_core::{
-    DecryptRequest, Error, GenerateDataKeyRequest, InMemoryProvider, KeyOptions, SealLimitAction,
-    decrypt, decrypt_in, generate_data_key, generate_data_key_in,
+    DecryptRequest, EncryptRequest, Error, GenerateDataKeyRequest, InMemoryProvider, KeyOptions,
+    ReEncryptRequest, SealLimitAction, decrypt, decrypt_in, encrypt_in, generate_data_key,
+    generate_data_key_in, generate_data_key_without_plaintext_in, re_encrypt_in,
 };
 
 struct CountingAlloc;
@@ -153,7 +154,8 @@ fn too_small_a_workspace_for_generate_data_key() {
         let Error::WorkspaceTooSmall { needed } = err else {
             panic!("{err:?}")
         };
-        assert!(needed > 16 && needed <= request.workspace_len());
+        // The operation asks for exactly what `workspace_len` promised, context or not.
+        assert_eq!(needed, request.workspace_len());
         let mut short = vec![0u8; needed - 1];
         let err =
             generate_data_key_in(&mut w.provider, &caller(), &request, &mut w.rng, &mut short)
@@ -447,4 +449,69 @@ fn the_in_memory_provider_lookups_do_not_allocate() {
     });
     assert_eq!(len, 144);
     assert_eq!(allocations, 0);
+}
+
+#[test]
+fn the_other_caller_buffer_operations_allocate_nothing() {
+    let mut w = World::new(830);
+    let other = w
+        .provider
+        .create_key(&mut w.rng, &KeyOptions::new(ACCOUNT, REGION))
+        .unwrap();
+    let sealed = w.blob(Some(CONTEXT));
+    let mut ws = vec![0u8; 16 * 1024];
+
+    let request = GenerateDataKeyRequest {
+        encryption_context: Some(CONTEXT),
+        ..GenerateDataKeyRequest::new(ALIAS)
+    };
+    let (len, n) = allocations_in(|| {
+        generate_data_key_without_plaintext_in(
+            &mut w.provider,
+            &caller(),
+            &request,
+            &mut w.rng,
+            &mut ws,
+        )
+        .unwrap()
+        .ciphertext_blob
+        .len()
+    });
+    assert_eq!((n, len), (0, 144), "GenerateDataKeyWithoutPlaintext");
+
+    let request = EncryptRequest::new(ALIAS, "some text");
+    let (len, n) = allocations_in(|| {
+        encrypt_in(&mut w.provider, &caller(), &request, &mut w.rng, &mut ws)
+            .unwrap()
+            .ciphertext_blob
+            .len()
+    });
+    assert_eq!((n, len), (0, 100), "Encrypt");
+
+    let request = ReEncryptRequest {
+        source_encryption_context: Some(CONTEXT),
+        ..ReEncryptRequest::new(&sealed.ciphertext_blob, other.as_str())
+    };
+    let (len, n) = allocations_in(|| {
+        re_encrypt_in(&mut w.provider, &caller(), &request, &mut w.rng, &mut ws)
+            .unwrap()
+            .ciphertext_blob
+            .len()
+    });
+    assert_eq!((n, len), (0, 144), "ReEncrypt");
+}
+
+#[test]
+fn the_owned_path_allocates_a_stated_few_times() {
+    let mut w = World::new(831);
+    let request = GenerateDataKeyRequest::new(ALIAS);
+    // The workspace, the blob text and the plaintext text.
+    let (made, n) = allocations_in(|| {
+        generate_data_key(&mut w.provider, &caller(), &request, &mut w.rng).unwrap()
+    });
+    assert_eq!(n, 3, "GenerateDataKey (owned)");
+    // The workspace and the plaintext.
+    let request = DecryptRequest::new(&made.ciphertext_blob);
+    let (_, n) = allocations_in(|| decrypt(&w.provider, &caller(), &request, &mut w.rng).unwrap());
+    assert_eq!(n, 2, "Decrypt (owned)");
 }

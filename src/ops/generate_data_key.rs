@@ -95,8 +95,8 @@ pub(crate) fn check<'w, P: KeyProvider + ?Sized>(
     let reference = KeyReference::parse(key_id, Parameter::KeyId)?;
     let len = DataKeyLength::resolve(request.key_spec, request.number_of_bytes)?;
     let aad_len = aad_len(request.encryption_context, Parameter::EncryptionContext)?;
-    check_workspace(workspace, layout_len(aad_len, len))?;
-    let aad = take(workspace, aad_len)?;
+    check_workspace(workspace, request.workspace_len())?;
+    let aad = &mut take(workspace, aad_len_bound(request.encryption_context))?[..aad_len];
     super::write_context(
         request.encryption_context,
         aad,

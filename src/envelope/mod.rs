@@ -1,0 +1,476 @@
+//! Envelope encryption of local data (with the `envelope` feature): a streaming, versioned file
+//! format that seals data of any size under a data key from GenerateDataKey and carries the
+//! data key's CiphertextBlob and encryption context in its header.
+//!
+//! The recommended flow of the API page is: get a data key, encrypt the data locally with it,
+//! store the ciphertext together with the data key's CiphertextBlob, and later Decrypt the blob
+//! to open the data. This module is that flow's file format, so that nobody has to invent the
+//! framing, the nonces and the key handling again:
+//!
+//! - **Sealing**: [`Sealer`] (push-style, no allocator), [`seal`] (one shot, with `alloc`) or
+//!   [`EncryptWriter`] (a `std::io::Write`, with `std`). They take the data key
+//!   ([`DataKey`], from a GenerateDataKey result) and [`SealParams`]: the CiphertextBlob, the
+//!   encryption context it was bound to, and the segment size.
+//! - **Opening**: parse the [`Header`] (or feed a [`HeaderReader`]), call Decrypt with the
+//!   blob and context it carries ([`Header::decrypt`] does it against a provider), check the
+//!   resulting [`DataKey`] with [`Header::unlock`], and stream the segments through an
+//!   [`Opener`]. [`open`] (with `alloc`) and [`DecryptReader`] (a `std::io::Read`, with `std`)
+//!   take a closure that calls Decrypt and do the rest.
+//!
+//! Memory is bounded by the segment size, whatever the size of the data: a [`Sealer`] or an
+//! [`Opener`] works in one buffer of `segment_size + 16` bytes (a sealer's buffer must also hold
+//! the header), so a 10 GiB file goes through 64 KiB at a time. Nothing unauthenticated is
+//! ever released: each segment's plaintext is handed out only after its tag verifies.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use kms_core::envelope::{self, DataKey, SealParams};
+//! use kms_core::rand_core::SeedableRng;
+//! use kms_core::{Caller, GenerateDataKeyRequest, InMemoryProvider, KeyOptions};
+//!
+//! let mut rng = rand_chacha::ChaCha20Rng::from_seed([7; 32]); // or kms_core::OsRng
+//! let caller = Caller::new("1234567890123456", "cn-hangzhou");
+//! let mut provider = InMemoryProvider::new();
+//! let key_id = provider.create_key(&mut rng, &KeyOptions::new(caller.account, caller.region))?;
+//!
+//! // Seal: a data key bound to a context, then the data under it.
+//! let context = Some(r#"{"file":"orders.csv"}"#);
+//! let request = GenerateDataKeyRequest {
+//!     encryption_context: context,
+//!     ..GenerateDataKeyRequest::new(key_id.as_str())
+//! };
+//! let response = kms_core::generate_data_key(&mut provider, &caller, &request, &mut rng)?;
+//! let params = SealParams {
+//!     encryption_context: context,
+//!     ..SealParams::new(&response.ciphertext_blob)
+//! };
+//! let data = vec![42u8; 200_000];
+//! let sealed = envelope::seal(&DataKey::try_from(&response)?, &params, &data, &mut rng)?;
+//! drop(response); // the plaintext data key is not kept
+//!
+//! // Open: the header names the blob and context; Decrypt gives the data key back.
+//! let opened = envelope::open(&sealed, |header| {
+//!     assert_eq!(header.encryption_context(), r#"{"file":"orders.csv"}"#);
+//!     header.decrypt(&provider, &caller, &mut rng)
+//! })?;
+//! assert_eq!(opened, data);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Format, version 1
+//!
+//! All integers are big-endian. An envelope is a header followed by one or more segments.
+//!
+//! ```text
+//! offset      size  field
+//! 0           6     magic: "KMSENV" (4b 4d 53 45 4e 56)
+//! 6           1     format version: 0x01
+//! 7           1     L, the data key's length: 16 or 32
+//! 8           4     S, the segment size, u32: 1..=16_777_216 (default 65_536)
+//! 12          2     B, the blob's length, u16: 88 when L = 16, 108 when L = 32
+//! 14          2     C, the context's length, u16: 2..=32_768
+//! 16          32    salt: 32 random bytes, fresh for every file
+//! 48          B     the data key's CiphertextBlob, raw (not Base64): the 36-byte key version
+//!                   ID, the 12-byte IV, the sealed Base64 of the data key, the 16-byte tag
+//! 48+B        C     the encryption context the blob is bound to, in its canonical encoding:
+//!                   u16(pair count), then per pair sorted by key bytes, u16(len) key u16(len) value
+//! 48+B+C      32    header tag
+//!                   (header length H = 80 + B + C; 190 bytes for a 32-byte key, empty context)
+//! H           ...   segment 0, segment 1, ..., segment n-1   (n >= 1)
+//!
+//! segment i = AES-256-GCM(file key, nonce_i, associated data empty, plaintext_i)
+//!           = ciphertext_i (as long as plaintext_i) || tag_i (16 bytes)
+//! plaintext_i: exactly S bytes for i < n-1; the final one has 1..=S bytes, or 0 bytes when
+//!              the whole plaintext is empty (then n = 1)
+//! nonce_i   = u88(i) || 0x00 for i < n-1,   u88(n-1) || 0x01 for the final segment
+//!             (an 11-byte segment counter, then a final-segment flag byte: 12 bytes)
+//!
+//! prk        = HKDF-Extract(salt, data key)                                  (HKDF-SHA256)
+//! h          = SHA-256(header[0 .. H-32])              (every header byte before the tag)
+//! file key   = HKDF-Expand(prk, "kms-core envelope v1 segment key" || h, 32)
+//! header tag = HKDF-Expand(prk, "kms-core envelope v1 header tag" || h, 32)
+//! ```
+//!
+//! The envelope of `N` plaintext bytes is `H + N + 16 * max(1, ceil(N / S))` bytes long.
+//!
+//! Opening checks, in order: the magic, the version, every header field's range (and that
+//! the blob is a well-formed blob of the right length and the context a canonical encoding of a
+//! valid context, at most 8192 characters as JSON), then — once Decrypt has given the data key
+//! back — the header tag, in constant time. Only then are segments opened, each against the
+//! nonce of its position; a segment's plaintext is released after its tag verifies.
+//!
+//! # Why it is built this way
+//!
+//! - **A key per file.** The data key never keys AES-GCM itself. Each file draws a 32-byte salt
+//!   and derives its own AES-256 key with HKDF, so one data key can seal any number of files:
+//!   nonces only need to be unique within a file, which the segment counter guarantees, and no
+//!   nonce is random. Two of `q` files share a salt with probability at most `q² / 2^257`
+//!   (`2^-129` for `q = 2^64` files). The file key is 256 bits even under a 16-byte data key, so
+//!   a search for one of many file keys at once is no easier than a search for the data key.
+//! - **STREAM nonces.** The nonce of a segment is its position and whether it is the last one
+//!   (the STREAM construction of Hoang, Reyhanitabar, Rogaway and Vizár, as in age and Tink).
+//!   A segment moved, duplicated or taken from another file fails its tag; a file cut at a
+//!   segment boundary ends in a segment sealed as non-final, which fails when opened as the
+//!   final one; data appended after the final segment makes it fail as a non-final one.
+//! - **Canonical segmentation.** Each plaintext has exactly one envelope layout (only the final
+//!   segment is short, and it is empty only for an empty plaintext), so an opener holds one
+//!   segment back until it knows whether more data follows.
+//! - **An authenticated, key-committing header.** The header tag is an HMAC-SHA256 output
+//!   (HKDF-Expand) over the hash of every other header byte, keyed from the data key: a changed
+//!   field, or a data key that is not the one the blob holds, is refused before any segment is
+//!   opened, and since HMAC commits to its key, no header opens under two data keys. The hash is
+//!   also part of the file key's derivation, so every segment is bound to its header too.
+//! - **The blob and context travel with the data.** The header holds the blob raw (108 bytes
+//!   for a 32-byte data key instead of 144 in Base64) and the context in the canonical encoding
+//!   the KMS binds, so Decrypt can be called with nothing but the file. The context is
+//!   authenticated, not secret.
+//!
+//! # Limits
+//!
+//! | limit | value | why |
+//! |---|---|---|
+//! | segments per file | 2^32 | counters stay 64-bit with room; the nonce has space for 2^88 |
+//! | plaintext per file | 2^48 bytes (256 TiB) | keeps AES-GCM's bound under one key near `σ²/2^129 ≈ 2^-41` (`σ ≤ 2^44 + 2^32` blocks) |
+//! | largest file | `min(2^32 × S, 2^48)` bytes: 256 TiB at the default S, 4 GiB at S = 1 | both limits above; at 64 KiB they coincide |
+//! | segment size | 1 ..= 16 MiB | an opener allocates `S + 16` bytes on the header's word: 16 MiB caps what a hostile header can ask for |
+//! | files per data key | no fixed limit | per-file keys; salts collide with probability `q²/2^257`; GCM's bounds add up per file key, e.g. 2^32 files of 1 GiB: `2^32 × 2^52 / 2^129 = 2^-45` |
+//! | header | at most 80 + 108 + 32 768 bytes | the blob of a 32-byte key, and a context of 8192 characters of up to 4 UTF-8 bytes |
+//! | data key | 16 or 32 bytes | AES-128 / AES-256 data keys (`KeySpec` `AES_128` / `AES_256`, or `NumberOfBytes` 16 / 32); others are refused with [`EnvelopeError::UnsupportedDataKeyLength`] |
+//!
+//! Sealing more than a file may hold fails with [`EnvelopeError::TooLong`] before anything over
+//! the limit is sealed; an opener refuses the same.
+//!
+//! # Caveats
+//!
+//! - An opener releases each segment's plaintext as soon as that segment authenticates, before
+//!   it can know whether the file goes on: a file cut short is reported only by
+//!   [`Opener::finish`] (or the `Read` adapter's end of file). Treat output as complete only
+//!   when that returns `Ok`; write it somewhere temporary until then.
+//! - Dropping a [`Sealer`] or [`EncryptWriter`] without `finish` leaves an envelope without its
+//!   final segment, which no opener accepts.
+//! - The sealer cannot check that the data key is the one the blob holds (only Decrypt can):
+//!   pass the data key and blob of the same GenerateDataKey result, and the context it was
+//!   called with, or the file will not open.
+
+mod header;
+#[cfg(feature = "std")]
+mod io;
+mod keys;
+mod stream;
+
+use core::fmt;
+
+use base64ct::{Base64, Encoding};
+use zeroize::Zeroizing;
+
+pub use header::{Header, HeaderReader, peek_header_len};
+#[cfg(feature = "std")]
+pub use io::{DecryptReader, EncryptWriter};
+pub use keys::FileKey;
+#[cfg(feature = "alloc")]
+pub use stream::{open, seal};
+pub use stream::{Opener, Sealer};
+
+/// The magic bytes every envelope starts with: ASCII `KMSENV`.
+pub const MAGIC: [u8; 6] = *b"KMSENV";
+/// The format version this module writes and reads.
+pub const VERSION: u8 = 1;
+/// The fixed part of the header that gives its full length: magic, version, data key
+/// length, segment size, blob length and context length.
+pub const HEADER_PREFIX_LEN: usize = 16;
+/// Length of the per-file salt.
+pub const SALT_LEN: usize = 32;
+/// Length of the header tag.
+pub const HEADER_TAG_LEN: usize = 32;
+/// Header bytes besides the blob and the context: prefix, salt and tag.
+pub const HEADER_FIXED_LEN: usize = HEADER_PREFIX_LEN + SALT_LEN + HEADER_TAG_LEN;
+/// The longest canonical context a header may carry: 8192 characters of up to 4 UTF-8 bytes.
+pub const MAX_CONTEXT_LEN: usize = 4 * crate::context::MAX_CONTEXT_CHARS;
+/// The longest blob a header carries: the blob of a 32-byte data key.
+pub const MAX_BLOB_LEN: usize = blob_len_for(32);
+/// The longest header.
+pub const MAX_HEADER_LEN: usize = HEADER_FIXED_LEN + MAX_BLOB_LEN + MAX_CONTEXT_LEN;
+/// Length of each segment's AES-GCM tag.
+pub const SEGMENT_TAG_LEN: usize = 16;
+/// The default segment size: 64 KiB.
+pub const DEFAULT_SEGMENT_SIZE: u32 = 64 * 1024;
+/// The largest segment size: 16 MiB.
+pub const MAX_SEGMENT_SIZE: u32 = 16 * 1024 * 1024;
+/// The most segments a file may have.
+pub const MAX_SEGMENTS: u64 = 1 << 32;
+/// The most plaintext bytes a file may hold: 256 TiB.
+pub const MAX_PLAINTEXT_LEN: u64 = 1 << 48;
+
+/// The length of the blob of a data key of `key_len` bytes: the key version ID, the IV, the
+/// Base64 of the key and the tag.
+pub const fn blob_len_for(key_len: usize) -> usize {
+    crate::blob::OVERHEAD + crate::blob::base64_len(key_len)
+}
+
+/// The length of the envelope of `plaintext_len` bytes under a header of `header_len` bytes
+/// and segments of `segment_size` bytes; `None` if `segment_size` is 0 or the length overflows.
+pub const fn envelope_len(header_len: usize, segment_size: u32, plaintext_len: u64) -> Option<u64> {
+    if segment_size == 0 {
+        return None;
+    }
+    let mut segments = plaintext_len.div_ceil(segment_size as u64);
+    if segments == 0 {
+        segments = 1;
+    }
+    match (segments as u128) * (SEGMENT_TAG_LEN as u128)
+        + (plaintext_len as u128)
+        + (header_len as u128)
+    {
+        n if n <= u64::MAX as u128 => Some(n as u64),
+        _ => None,
+    }
+}
+
+/// What can go wrong when sealing or opening an envelope.
+///
+/// This is a local error, not one of the wire errors of spec §8. Opening reports what it
+/// found (a truncated file, a failed segment, a wrong key): the party that altered a file
+/// learns nothing from that which it did not already know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// The data key is not 16 or 32 bytes long (the byte length it has).
+    UnsupportedDataKeyLength(usize),
+    /// The data key text is not Base64.
+    InvalidDataKey,
+    /// The segment size is outside `1..=16 MiB`.
+    InvalidSegmentSize,
+    /// The CiphertextBlob given to seal is not the Base64 of a well-formed blob of a data key of
+    /// this length.
+    InvalidBlob,
+    /// The encryption context given to seal is not a valid context (spec §4).
+    InvalidContext,
+    /// A buffer the caller gave is shorter than `needed` bytes.
+    BufferTooSmall {
+        /// The bytes needed.
+        needed: usize,
+    },
+    /// The RNG failed to give the salt.
+    Rng,
+    /// The input does not start with the envelope magic.
+    NotAnEnvelope,
+    /// The format version is not one this module reads.
+    UnsupportedVersion(u8),
+    /// A header field is out of range or malformed.
+    MalformedHeader,
+    /// The data key's length is not the one the header names.
+    DataKeyLengthMismatch,
+    /// The header tag does not verify: the data key is not the one the header's blob holds, or
+    /// the header was altered.
+    HeaderAuthenticationFailed,
+    /// Segment `index` does not authenticate: altered, moved, duplicated, taken from another
+    /// file, followed by data it should not be, or the file was cut there.
+    SegmentAuthenticationFailed {
+        /// The position of the segment.
+        index: u64,
+    },
+    /// The input ends before the header does, or before a final segment.
+    Truncated,
+    /// More than [`MAX_SEGMENTS`] segments or [`MAX_PLAINTEXT_LEN`] bytes.
+    TooLong,
+    /// An earlier call on this sealer or opener failed; it cannot go on.
+    Poisoned,
+    /// Decrypt (called by [`Header::decrypt`]) failed.
+    Kms(crate::Error),
+}
+
+impl fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnsupportedDataKeyLength(n) => {
+                write!(f, "unsupported data key length {n} (16 or 32 bytes needed)")
+            }
+            Self::InvalidDataKey => f.write_str("the data key text is not Base64"),
+            Self::InvalidSegmentSize => f.write_str("segment size outside 1..=16 MiB"),
+            Self::InvalidBlob => f.write_str("invalid ciphertext blob for this data key"),
+            Self::InvalidContext => f.write_str("invalid encryption context"),
+            Self::BufferTooSmall { needed } => write!(f, "buffer too small: {needed} bytes needed"),
+            Self::Rng => f.write_str("the RNG failed"),
+            Self::NotAnEnvelope => f.write_str("not an envelope (bad magic)"),
+            Self::UnsupportedVersion(v) => write!(f, "unsupported envelope version {v}"),
+            Self::MalformedHeader => f.write_str("malformed envelope header"),
+            Self::DataKeyLengthMismatch => {
+                f.write_str("the data key's length differs from the header's")
+            }
+            Self::HeaderAuthenticationFailed => {
+                f.write_str("envelope header authentication failed (wrong data key or altered header)")
+            }
+            Self::SegmentAuthenticationFailed { index } => {
+                write!(f, "envelope segment {index} failed authentication")
+            }
+            Self::Truncated => f.write_str("envelope truncated"),
+            Self::TooLong => f.write_str("envelope too long"),
+            Self::Poisoned => f.write_str("an earlier envelope operation failed"),
+            Self::Kms(e) => write!(f, "Decrypt failed: {} {}: {e}", e.status(), e.code()),
+        }
+    }
+}
+
+impl core::error::Error for EnvelopeError {}
+
+/// A plaintext data key of 16 or 32 bytes, the input of every file key. Zeroized on drop,
+/// redacted in `Debug`, not `Clone`.
+///
+/// Make one from a GenerateDataKey result when sealing, from a Decrypt result when opening
+/// (both `TryFrom`), or from raw bytes or their Base64 text.
+pub struct DataKey {
+    bytes: Zeroizing<[u8; 32]>,
+    len: usize,
+}
+
+impl DataKey {
+    /// Takes raw key bytes: 16 or 32 of them.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::UnsupportedDataKeyLength`] for any other length.
+    pub fn new(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        if bytes.len() != 16 && bytes.len() != 32 {
+            return Err(EnvelopeError::UnsupportedDataKeyLength(bytes.len()));
+        }
+        let mut key = Zeroizing::new([0u8; 32]);
+        key[..bytes.len()].copy_from_slice(bytes);
+        Ok(Self {
+            bytes: key,
+            len: bytes.len(),
+        })
+    }
+
+    /// Decodes the Base64 text of a key, as GenerateDataKey and Decrypt return it in
+    /// `Plaintext`.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::InvalidDataKey`] for text that is not padded standard Base64,
+    /// [`EnvelopeError::UnsupportedDataKeyLength`] for a key that is not 16 or 32 bytes.
+    pub fn from_base64(text: &str) -> Result<Self, EnvelopeError> {
+        let bytes = text.as_bytes();
+        if bytes.len() % 4 != 0 {
+            return Err(EnvelopeError::InvalidDataKey);
+        }
+        let pad = bytes.iter().rev().take(2).filter(|&&b| b == b'=').count();
+        let len = (bytes.len() / 4 * 3).saturating_sub(pad);
+        if len != 16 && len != 32 {
+            return Err(EnvelopeError::UnsupportedDataKeyLength(len));
+        }
+        let mut key = Zeroizing::new([0u8; 32]);
+        let decoded = Base64::decode(text, &mut key[..len])
+            .map_err(|_| EnvelopeError::InvalidDataKey)?
+            .len();
+        if decoded != len {
+            return Err(EnvelopeError::InvalidDataKey);
+        }
+        Ok(Self { bytes: key, len })
+    }
+
+    /// The key's length in bytes: 16 or 32.
+    pub fn key_len(&self) -> usize {
+        self.len
+    }
+
+    /// The raw key bytes. Handle with care: copies are not zeroized for you.
+    pub fn expose(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DataKey({} bytes, [REDACTED])", self.len)
+    }
+}
+
+impl TryFrom<&crate::GenerateDataKeyOutput<'_>> for DataKey {
+    type Error = EnvelopeError;
+    fn try_from(out: &crate::GenerateDataKeyOutput<'_>) -> Result<Self, EnvelopeError> {
+        Self::new(out.data_key.expose())
+    }
+}
+
+impl TryFrom<&crate::DecryptOutput<'_>> for DataKey {
+    type Error = EnvelopeError;
+    fn try_from(out: &crate::DecryptOutput<'_>) -> Result<Self, EnvelopeError> {
+        Self::from_base64(out.plaintext.expose())
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl TryFrom<&crate::GenerateDataKeyResponse> for DataKey {
+    type Error = EnvelopeError;
+    fn try_from(response: &crate::GenerateDataKeyResponse) -> Result<Self, EnvelopeError> {
+        Self::from_base64(response.plaintext.expose())
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl TryFrom<&crate::DecryptResponse> for DataKey {
+    type Error = EnvelopeError;
+    fn try_from(response: &crate::DecryptResponse) -> Result<Self, EnvelopeError> {
+        Self::from_base64(response.plaintext.expose())
+    }
+}
+
+/// What a sealer writes into the header besides the salt: the data key's CiphertextBlob, the
+/// context it was bound to, and the segment size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SealParams<'a> {
+    /// The CiphertextBlob of the data key, as GenerateDataKey returned it (Base64 text).
+    pub ciphertext_blob: &'a str,
+    /// The `EncryptionContext` GenerateDataKey was called with (JSON text); `None` for none.
+    pub encryption_context: Option<&'a str>,
+    /// The segment size, `1..=16 MiB`; [`DEFAULT_SEGMENT_SIZE`] unless set.
+    pub segment_size: u32,
+}
+
+impl<'a> SealParams<'a> {
+    /// Parameters for `ciphertext_blob` with the empty context and 64 KiB segments.
+    pub fn new(ciphertext_blob: &'a str) -> Self {
+        Self {
+            ciphertext_blob,
+            encryption_context: None,
+            segment_size: DEFAULT_SEGMENT_SIZE,
+        }
+    }
+
+    /// The length of the header these parameters make, for a data key of `key_len` bytes.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::UnsupportedDataKeyLength`], [`EnvelopeError::InvalidBlob`] when the
+    /// blob text has not the length of such a key's blob, [`EnvelopeError::InvalidContext`].
+    pub fn header_len(&self, key_len: usize) -> Result<usize, EnvelopeError> {
+        if key_len != 16 && key_len != 32 {
+            return Err(EnvelopeError::UnsupportedDataKeyLength(key_len));
+        }
+        if self.ciphertext_blob.len() != crate::blob::base64_len(blob_len_for(key_len)) {
+            return Err(EnvelopeError::InvalidBlob);
+        }
+        let context = crate::context::canonical_len(self.encryption_context)
+            .map_err(|_| EnvelopeError::InvalidContext)?;
+        if context > MAX_CONTEXT_LEN {
+            return Err(EnvelopeError::InvalidContext);
+        }
+        Ok(HEADER_FIXED_LEN + blob_len_for(key_len) + context)
+    }
+
+    /// The buffer a [`Sealer`] needs: the larger of the header and a sealed segment.
+    ///
+    /// # Errors
+    /// As [`header_len`](Self::header_len), and [`EnvelopeError::InvalidSegmentSize`].
+    pub fn buffer_len(&self, key_len: usize) -> Result<usize, EnvelopeError> {
+        let segment = segment_size(self.segment_size)?;
+        Ok(self.header_len(key_len)?.max(segment + SEGMENT_TAG_LEN))
+    }
+}
+
+/// Checks a segment size and returns it as a `usize`.
+pub(crate) fn segment_size(size: u32) -> Result<usize, EnvelopeError> {
+    if (1..=MAX_SEGMENT_SIZE).contains(&size) {
+        usize::try_from(size).map_err(|_| EnvelopeError::InvalidSegmentSize)
+    } else {
+        Err(EnvelopeError::InvalidSegmentSize)
+    }
+}
