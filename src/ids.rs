@@ -47,20 +47,28 @@ pub(crate) fn random_uuid<R: TryCryptoRng + ?Sized>(
         .map_err(|_| Error::InternalFailure)?;
     raw[6] = (raw[6] & 0x0f) | 0x40;
     raw[8] = (raw[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; UUID_TEXT_LEN];
-    let mut o = 0;
-    for (i, b) in raw.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out[o] = b'-';
-            o += 1;
-        }
-        out[o] = HEX[usize::from(b >> 4)];
-        out[o + 1] = HEX[usize::from(b & 0x0f)];
-        o += 2;
+    let mut out = [b'-'; UUID_TEXT_LEN];
+    // Byte i of the UUID goes to text position 2i plus the hyphens before it.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    for (b, at) in raw.iter().zip(AT) {
+        let [hi, lo] = HEX_PAIRS[usize::from(*b)];
+        out[at] = hi;
+        out[at + 1] = lo;
     }
     Ok(out)
 }
+
+/// The two lowercase hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = [HEX[b >> 4], HEX[b & 0x0f]];
+        b += 1;
+    }
+    t
+};
 
 fn ascii_str(bytes: &[u8]) -> &str {
     // Every constructor of the types below checks that their bytes are ASCII.
@@ -217,5 +225,57 @@ impl AsRef<str> for KeyId {
 impl serde::Serialize for KeyId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Yields 0, 1, 2, ... as bytes.
+    struct Counting(u8);
+
+    impl rand_core::TryRng for Counting {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            unimplemented_for_test()
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            unimplemented_for_test().map(u64::from)
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for b in dst {
+                *b = self.0;
+                self.0 = self.0.wrapping_add(1);
+            }
+            Ok(())
+        }
+    }
+
+    impl rand_core::TryCryptoRng for Counting {}
+
+    fn unimplemented_for_test() -> Result<u32, core::convert::Infallible> {
+        panic!("the UUID draw fills bytes")
+    }
+
+    #[test]
+    fn random_uuid_sets_version_and_variant_and_formats_lowercase() {
+        // Bytes 00..0f; byte 6 becomes 0x46 (version 4), byte 8 becomes 0x88 (variant 10xx),
+        // worked out by hand from RFC 9562's layout.
+        let id = random_uuid(&mut Counting(0)).unwrap();
+        assert_eq!(&id, b"00010203-0405-4607-8809-0a0b0c0d0e0f");
+        let id = random_uuid(&mut Counting(0xf0)).unwrap();
+        assert_eq!(&id, b"f0f1f2f3-f4f5-46f7-b8f9-fafbfcfdfeff");
+        assert!(is_lowercase_uuid(&id));
+    }
+
+    #[test]
+    fn uuid_text_is_checked_strictly() {
+        assert!(is_lowercase_uuid(b"2ab1a983-7072-4bbc-a582-584b5bd80000"));
+        assert!(!is_lowercase_uuid(b"2AB1A983-7072-4bbc-a582-584b5bd80000"));
+        assert!(!is_lowercase_uuid(b"2ab1a983x7072-4bbc-a582-584b5bd80000"));
+        assert!(!is_lowercase_uuid(b"2ab1a983-7072-4bbc-a582-584b5bd8000"));
+        assert!(!is_lowercase_uuid(b"2ab1a9837-072-4bbc-a582-584b5bd80000"));
+        assert!(!is_lowercase_uuid(b"2ab1a983-7072-4bbc-a582-584b5bd8000g"));
     }
 }

@@ -1,0 +1,596 @@
+//! The envelope header: writing it when sealing, parsing and checking it when opening.
+
+use core::fmt;
+
+use rand_core::TryCryptoRng;
+use subtle::ConstantTimeEq;
+
+use super::keys::{FileKey, derive};
+use super::{
+    DataKey, EnvelopeError, HEADER_FIXED_LEN, HEADER_PREFIX_LEN, HEADER_TAG_LEN, MAGIC,
+    MAX_CONTEXT_LEN, SALT_LEN, SealParams, VERSION, blob_len_for, segment_size,
+};
+use crate::KeyVersionId;
+use crate::blob::Blob;
+use crate::context::MAX_CONTEXT_CHARS;
+
+/// The fields of the first [`HEADER_PREFIX_LEN`] bytes, checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Prefix {
+    key_len: usize,
+    segment_size: u32,
+    blob_len: usize,
+    context_len: usize,
+}
+
+impl Prefix {
+    /// Reads and checks the prefix at the start of `input`. Input too short to hold it is
+    /// [`EnvelopeError::Truncated`], unless what there is already differs from the magic or
+    /// names another version.
+    fn parse(input: &[u8]) -> Result<Self, EnvelopeError> {
+        let n = input.len().min(MAGIC.len());
+        if input[..n] != MAGIC[..n] {
+            return Err(EnvelopeError::NotAnEnvelope);
+        }
+        match input.get(MAGIC.len()) {
+            Some(&version) if version != VERSION => {
+                return Err(EnvelopeError::UnsupportedVersion(version));
+            }
+            _ => {}
+        }
+        let p: &[u8; HEADER_PREFIX_LEN] = input
+            .get(..HEADER_PREFIX_LEN)
+            .and_then(|p| p.try_into().ok())
+            .ok_or(EnvelopeError::Truncated)?;
+        let malformed = EnvelopeError::MalformedHeader;
+        let key_len = usize::from(p[7]);
+        if key_len != 16 && key_len != 32 {
+            return Err(malformed);
+        }
+        let segment_size_field = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
+        segment_size(segment_size_field).map_err(|_| malformed)?;
+        let blob_len = usize::from(u16::from_be_bytes([p[12], p[13]]));
+        if blob_len != blob_len_for(key_len) {
+            return Err(malformed);
+        }
+        let context_len = usize::from(u16::from_be_bytes([p[14], p[15]]));
+        if !(2..=MAX_CONTEXT_LEN).contains(&context_len) {
+            return Err(malformed);
+        }
+        Ok(Self {
+            key_len,
+            segment_size: segment_size_field,
+            blob_len,
+            context_len,
+        })
+    }
+
+    fn header_len(&self) -> usize {
+        HEADER_FIXED_LEN + self.blob_len + self.context_len
+    }
+
+    fn blob_at(&self) -> usize {
+        HEADER_PREFIX_LEN + SALT_LEN
+    }
+
+    fn context_at(&self) -> usize {
+        self.blob_at() + self.blob_len
+    }
+
+    fn tag_at(&self) -> usize {
+        self.context_at() + self.context_len
+    }
+
+    fn write(&self, out: &mut [u8]) -> Result<(), EnvelopeError> {
+        let too_long = EnvelopeError::InvalidContext;
+        let out = out
+            .get_mut(..HEADER_PREFIX_LEN)
+            .ok_or(EnvelopeError::BufferTooSmall {
+                needed: HEADER_PREFIX_LEN,
+            })?;
+        out[..6].copy_from_slice(&MAGIC);
+        out[6] = VERSION;
+        out[7] = u8::try_from(self.key_len).map_err(|_| EnvelopeError::InvalidBlob)?;
+        out[8..12].copy_from_slice(&self.segment_size.to_be_bytes());
+        let blob_len = u16::try_from(self.blob_len).map_err(|_| EnvelopeError::InvalidBlob)?;
+        out[12..14].copy_from_slice(&blob_len.to_be_bytes());
+        let context_len = u16::try_from(self.context_len).map_err(|_| too_long)?;
+        out[14..16].copy_from_slice(&context_len.to_be_bytes());
+        Ok(())
+    }
+}
+
+/// The length of the header that `input` starts with, from its first [`HEADER_PREFIX_LEN`]
+/// bytes (more may follow; they are not looked at).
+///
+/// # Errors
+/// [`EnvelopeError::Truncated`] when `input` is shorter than the prefix (and what there is
+/// looks like one), [`EnvelopeError::NotAnEnvelope`], [`EnvelopeError::UnsupportedVersion`],
+/// [`EnvelopeError::MalformedHeader`] for a field out of range.
+pub fn peek_header_len(input: &[u8]) -> Result<usize, EnvelopeError> {
+    Prefix::parse(input).map(|p| p.header_len())
+}
+
+/// Writes the header for `params` into the start of `out`, with a fresh salt from `rng`, and
+/// returns the file key and the header's length.
+pub(crate) fn write_header<R: TryCryptoRng + ?Sized>(
+    data_key: &DataKey,
+    params: &SealParams<'_>,
+    rng: &mut R,
+    out: &mut [u8],
+) -> Result<(FileKey, usize), EnvelopeError> {
+    let segment_size_bytes = segment_size(params.segment_size)?;
+    let header_len = params.header_len(data_key.key_len())?;
+    let prefix = Prefix {
+        key_len: data_key.key_len(),
+        segment_size: params.segment_size,
+        blob_len: blob_len_for(data_key.key_len()),
+        context_len: header_len - HEADER_FIXED_LEN - blob_len_for(data_key.key_len()),
+    };
+    let out = out
+        .get_mut(..header_len)
+        .ok_or(EnvelopeError::BufferTooSmall { needed: header_len })?;
+    prefix.write(out)?;
+
+    let blob_out = &mut out[prefix.blob_at()..prefix.context_at()];
+    let blob = Blob::decode_base64(params.ciphertext_blob, blob_out)
+        .map_err(|_| EnvelopeError::InvalidBlob)?;
+    if blob.as_bytes().len() != prefix.blob_len {
+        return Err(EnvelopeError::InvalidBlob);
+    }
+    let context_out = &mut out[prefix.context_at()..prefix.tag_at()];
+    let written = crate::context::write_canonical(params.encryption_context, context_out)
+        .map_err(|_| EnvelopeError::InvalidContext)?;
+    if written != prefix.context_len {
+        return Err(EnvelopeError::InvalidContext);
+    }
+
+    let mut salt = [0u8; SALT_LEN];
+    rng.try_fill_bytes(&mut salt)
+        .map_err(|_| EnvelopeError::Rng)?;
+    out[HEADER_PREFIX_LEN..prefix.blob_at()].copy_from_slice(&salt);
+    let (body, tag_out) = out.split_at_mut(prefix.tag_at());
+    let (key, tag) = derive(data_key, &salt, body, segment_size_bytes)?;
+    tag_out.copy_from_slice(&tag);
+    Ok((key, header_len))
+}
+
+/// Checks that `canonical` is the canonical encoding of a valid context (spec §4): the pair
+/// count, pairs sorted by key with no two equal, non-empty UTF-8 keys, UTF-8 values, nothing
+/// after the last pair, and at most 8192 characters as JSON text.
+fn is_canonical_context(canonical: &[u8]) -> bool {
+    let Some(count) = canonical.get(..2) else {
+        return false;
+    };
+    let count = usize::from(u16::from_be_bytes([count[0], count[1]]));
+    let mut at = 2;
+    let mut pairs = 0usize;
+    let mut previous: Option<&[u8]> = None;
+    while at < canonical.len() {
+        let Some((key, next)) = field(canonical, at) else {
+            return false;
+        };
+        let Some((value, next)) = field(canonical, next) else {
+            return false;
+        };
+        if key.is_empty()
+            || core::str::from_utf8(key).is_err()
+            || core::str::from_utf8(value).is_err()
+            || previous.is_some_and(|p| p >= key)
+        {
+            return false;
+        }
+        previous = Some(key);
+        pairs += 1;
+        at = next;
+    }
+    pairs == count && json_chars(canonical) <= MAX_CONTEXT_CHARS
+}
+
+/// The length-prefixed field at `at`, and where the next one starts.
+fn field(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let len = buf.get(at..at + 2)?;
+    let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+    let start = at + 2;
+    Some((buf.get(start..start + len)?, start + len))
+}
+
+/// Where JSON text goes: nowhere (measuring) or into a buffer.
+struct JsonOut<'o> {
+    out: Option<&'o mut [u8]>,
+    len: usize,
+}
+
+impl JsonOut<'_> {
+    fn push(&mut self, bytes: &[u8]) -> Result<(), EnvelopeError> {
+        if let Some(out) = self.out.as_deref_mut() {
+            out.get_mut(self.len..self.len + bytes.len())
+                .ok_or(EnvelopeError::BufferTooSmall {
+                    needed: self.len + bytes.len(),
+                })?
+                .copy_from_slice(bytes);
+        }
+        self.len += bytes.len();
+        Ok(())
+    }
+
+    fn string(&mut self, s: &[u8]) -> Result<(), EnvelopeError> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        self.push(b"\"")?;
+        let mut run = 0;
+        for (i, &b) in s.iter().enumerate() {
+            let short: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0..=0x1f => b"",
+                _ => continue,
+            };
+            self.push(&s[run..i])?;
+            run = i + 1;
+            if short.is_empty() {
+                self.push(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ])?;
+            } else {
+                self.push(short)?;
+            }
+        }
+        self.push(&s[run..])?;
+        self.push(b"\"")
+    }
+}
+
+/// Writes a canonical context as the shortest JSON text of it: no white space, only the
+/// escapes JSON requires. Parsing that text gives the same canonical encoding back.
+fn write_json(canonical: &[u8], out: &mut JsonOut<'_>) -> Result<(), EnvelopeError> {
+    out.push(b"{")?;
+    for (i, (key, value)) in crate::context::pairs(canonical).enumerate() {
+        if i > 0 {
+            out.push(b",")?;
+        }
+        out.string(key)?;
+        out.push(b":")?;
+        out.string(value)?;
+    }
+    out.push(b"}")
+}
+
+fn json_len(canonical: &[u8]) -> usize {
+    let mut out = JsonOut { out: None, len: 0 };
+    match write_json(canonical, &mut out) {
+        Ok(()) => out.len,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// The JSON text's length in characters: escapes are ASCII, so only the UTF-8 continuation
+/// bytes of keys and values are not characters of their own.
+fn json_chars(canonical: &[u8]) -> usize {
+    let continuation = crate::context::pairs(canonical)
+        .flat_map(|(k, v)| k.iter().chain(v))
+        .filter(|&&b| b & 0xC0 == 0x80)
+        .count();
+    json_len(canonical).saturating_sub(continuation)
+}
+
+/// A parsed, well-formed envelope header, borrowed from the bytes it was read from.
+///
+/// Parsing checks every field's range and layout, but not the header tag: that takes the data
+/// key, and [`unlock`](Self::unlock) checks it. Until then, the blob and the context are what
+/// the file claims; Decrypt checks them against the KMS.
+#[derive(Clone, Copy)]
+pub struct Header<'h> {
+    bytes: &'h [u8],
+    prefix: Prefix,
+    blob: Blob<'h>,
+}
+
+impl<'h> Header<'h> {
+    /// Parses the header at the start of `input`; anything after it (the segments) is not
+    /// looked at. [`encoded_len`](Self::encoded_len) tells where the segments start.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::Truncated`] when `input` ends inside the header,
+    /// [`EnvelopeError::NotAnEnvelope`], [`EnvelopeError::UnsupportedVersion`],
+    /// [`EnvelopeError::MalformedHeader`].
+    pub fn parse(input: &'h [u8]) -> Result<Self, EnvelopeError> {
+        let prefix = Prefix::parse(input)?;
+        let bytes = input
+            .get(..prefix.header_len())
+            .ok_or(EnvelopeError::Truncated)?;
+        let malformed = EnvelopeError::MalformedHeader;
+        let blob =
+            Blob::from_bytes(&bytes[prefix.blob_at()..prefix.context_at()]).map_err(|_| malformed)?;
+        if !is_canonical_context(&bytes[prefix.context_at()..prefix.tag_at()]) {
+            return Err(malformed);
+        }
+        Ok(Self {
+            bytes,
+            prefix,
+            blob,
+        })
+    }
+
+    /// The header's length in bytes: where the first segment starts.
+    pub fn encoded_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The header's bytes.
+    pub fn as_bytes(&self) -> &'h [u8] {
+        self.bytes
+    }
+
+    /// The data key's length: 16 or 32 bytes.
+    pub fn data_key_len(&self) -> usize {
+        self.prefix.key_len
+    }
+
+    /// The segment size in bytes.
+    pub fn segment_size(&self) -> u32 {
+        self.prefix.segment_size
+    }
+
+    /// The file's salt.
+    pub fn salt(&self) -> &'h [u8] {
+        &self.bytes[HEADER_PREFIX_LEN..self.prefix.blob_at()]
+    }
+
+    /// The data key's blob.
+    pub fn blob(&self) -> Blob<'h> {
+        self.blob
+    }
+
+    /// The key version that sealed the data key.
+    pub fn key_version_id(&self) -> KeyVersionId {
+        self.blob.version()
+    }
+
+    /// The length of the CiphertextBlob text (Base64 of the blob).
+    pub fn ciphertext_blob_len(&self) -> usize {
+        crate::blob::base64_len(self.prefix.blob_len)
+    }
+
+    /// Writes the CiphertextBlob (Base64 of the blob, as Decrypt takes it) into `out`, which
+    /// needs [`ciphertext_blob_len`](Self::ciphertext_blob_len) bytes.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::BufferTooSmall`].
+    pub fn write_ciphertext_blob<'o>(&self, out: &'o mut [u8]) -> Result<&'o str, EnvelopeError> {
+        let needed = self.ciphertext_blob_len();
+        let out = out
+            .get_mut(..needed)
+            .ok_or(EnvelopeError::BufferTooSmall { needed })?;
+        base64ct::Encoding::encode(self.blob.as_bytes(), out)
+            .map_err(|_| EnvelopeError::BufferTooSmall { needed })
+            .map(|s| &*s)
+    }
+
+    /// The encryption context in its canonical encoding (module [`crate::context`]).
+    pub fn canonical_context(&self) -> &'h [u8] {
+        &self.bytes[self.prefix.context_at()..self.prefix.tag_at()]
+    }
+
+    /// The context's pairs, sorted by key.
+    pub fn context_pairs(&self) -> impl Iterator<Item = (&'h str, &'h str)> + use<'h> {
+        crate::context::pairs(self.canonical_context()).map(|(k, v)| {
+            (
+                core::str::from_utf8(k).unwrap_or_default(),
+                core::str::from_utf8(v).unwrap_or_default(),
+            )
+        })
+    }
+
+    /// The length of the context's JSON text as [`write_encryption_context`] writes it.
+    ///
+    /// [`write_encryption_context`]: Self::write_encryption_context
+    pub fn encryption_context_len(&self) -> usize {
+        json_len(self.canonical_context())
+    }
+
+    /// Writes the context as JSON text, as Decrypt takes it in `EncryptionContext`: pairs
+    /// sorted by key, no white space, only the escapes JSON requires (`{}` for the empty
+    /// context). `out` needs [`encryption_context_len`](Self::encryption_context_len) bytes.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::BufferTooSmall`].
+    pub fn write_encryption_context<'o>(
+        &self,
+        out: &'o mut [u8],
+    ) -> Result<&'o str, EnvelopeError> {
+        let mut sink = JsonOut {
+            out: Some(&mut *out),
+            len: 0,
+        };
+        write_json(self.canonical_context(), &mut sink)?;
+        let len = sink.len;
+        core::str::from_utf8(&out[..len]).map_err(|_| EnvelopeError::MalformedHeader)
+    }
+
+    /// The CiphertextBlob: Base64 of the blob, as Decrypt takes it (with `alloc`).
+    #[cfg(feature = "alloc")]
+    pub fn ciphertext_blob(&self) -> alloc::string::String {
+        base64ct::Base64::encode_string(self.blob.as_bytes())
+    }
+
+    /// The context as JSON text, as [`write_encryption_context`] writes it (with `alloc`).
+    ///
+    /// [`write_encryption_context`]: Self::write_encryption_context
+    #[cfg(feature = "alloc")]
+    pub fn encryption_context(&self) -> alloc::string::String {
+        let mut out = alloc::vec![0u8; self.encryption_context_len()];
+        let len = self.write_encryption_context(&mut out).map_or(0, str::len);
+        out.truncate(len);
+        alloc::string::String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Whether `text` (JSON, `None` for none) is the same context as the header's, by content
+    /// as spec §4 defines it (with `alloc`). Invalid text matches nothing.
+    #[cfg(feature = "alloc")]
+    pub fn context_matches(&self, text: Option<&str>) -> bool {
+        crate::context::EncryptionContext::parse(text)
+            .is_ok_and(|c| c.canonical_bytes() == self.canonical_context())
+    }
+
+    /// Calls Decrypt on the header's blob with the header's context, and returns the data key
+    /// (with `alloc`). The usual body of the closure [`super::open`] and
+    /// [`super::DecryptReader`] take.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::Kms`] with Decrypt's error; [`EnvelopeError::InvalidDataKey`] or
+    /// [`EnvelopeError::UnsupportedDataKeyLength`] when the blob does not hold a data key.
+    #[cfg(feature = "alloc")]
+    pub fn decrypt<P, R>(
+        &self,
+        provider: &P,
+        caller: &crate::Caller<'_>,
+        rng: &mut R,
+    ) -> Result<DataKey, EnvelopeError>
+    where
+        P: crate::KeyProvider + ?Sized,
+        R: TryCryptoRng + ?Sized,
+    {
+        let blob = self.ciphertext_blob();
+        let context = self.encryption_context();
+        let request = crate::DecryptRequest {
+            encryption_context: Some(&context),
+            ..crate::DecryptRequest::new(&blob)
+        };
+        let response =
+            crate::decrypt(provider, caller, &request, rng).map_err(EnvelopeError::Kms)?;
+        DataKey::try_from(&response)
+    }
+
+    /// Checks the header tag with `data_key` (in constant time) and derives the file key.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::DataKeyLengthMismatch`] when the key's length is not the header's,
+    /// [`EnvelopeError::HeaderAuthenticationFailed`] when the tag does not verify: the key is
+    /// not the one the blob holds, or the header was altered.
+    pub fn unlock(&self, data_key: &DataKey) -> Result<FileKey, EnvelopeError> {
+        if data_key.key_len() != self.prefix.key_len {
+            return Err(EnvelopeError::DataKeyLengthMismatch);
+        }
+        let tag_at = self.prefix.tag_at();
+        let salt: &[u8; SALT_LEN] = self
+            .salt()
+            .try_into()
+            .map_err(|_| EnvelopeError::MalformedHeader)?;
+        let segment_size = segment_size(self.prefix.segment_size)?;
+        let (key, tag) = derive(data_key, salt, &self.bytes[..tag_at], segment_size)?;
+        let stored = &self.bytes[tag_at..tag_at + HEADER_TAG_LEN];
+        if bool::from(tag.ct_eq(stored)) {
+            Ok(key)
+        } else {
+            Err(EnvelopeError::HeaderAuthenticationFailed)
+        }
+    }
+}
+
+impl fmt::Debug for Header<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Header")
+            .field("key_version_id", &self.key_version_id())
+            .field("data_key_len", &self.prefix.key_len)
+            .field("segment_size", &self.prefix.segment_size)
+            .field("context_pairs", &self.context_pairs().count())
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Collects a header from a stream pushed in pieces, in a caller's buffer (no allocator):
+/// [`HEADER_PREFIX_LEN`] bytes first, which give the header's length, then the rest.
+///
+/// The buffer needs the header's length (at most [`super::MAX_HEADER_LEN`]; 190 bytes for a
+/// 32-byte data key and an empty context). [`push`](Self::push) takes no byte past the header,
+/// so the rest of the input can go to an [`super::Opener`].
+#[derive(Debug)]
+pub struct HeaderReader<B> {
+    buffer: B,
+    filled: usize,
+    needed: usize,
+}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]>> HeaderReader<B> {
+    /// A reader that collects into `buffer`.
+    pub fn new(buffer: B) -> Self {
+        Self {
+            buffer,
+            filled: 0,
+            needed: HEADER_PREFIX_LEN,
+        }
+    }
+
+    /// Takes header bytes from the start of `input` and returns how many it took: all of
+    /// `input` until the header is complete, then none.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::NotAnEnvelope`], [`EnvelopeError::UnsupportedVersion`],
+    /// [`EnvelopeError::MalformedHeader`] as soon as the bytes show it;
+    /// [`EnvelopeError::BufferTooSmall`] when the header does not fit the buffer.
+    pub fn push(&mut self, input: &[u8]) -> Result<usize, EnvelopeError> {
+        let mut used = 0;
+        loop {
+            if self.filled == self.needed {
+                if self.needed != HEADER_PREFIX_LEN {
+                    return Ok(used);
+                }
+                let prefix = Prefix::parse(&self.buffer.as_ref()[..self.filled])?;
+                self.needed = prefix.header_len();
+                continue;
+            }
+            let take = (self.needed - self.filled).min(input.len() - used);
+            if take == 0 {
+                return Ok(used);
+            }
+            let needed = self.needed;
+            self.buffer
+                .as_mut()
+                .get_mut(self.filled..self.filled + take)
+                .ok_or(EnvelopeError::BufferTooSmall { needed })?
+                .copy_from_slice(&input[used..used + take]);
+            self.filled += take;
+            used += take;
+            if self.filled < HEADER_PREFIX_LEN {
+                // Refuse what is clearly not an envelope without waiting for more.
+                match Prefix::parse(&self.buffer.as_ref()[..self.filled]) {
+                    Err(EnvelopeError::Truncated) => {}
+                    Err(e) => return Err(e),
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Whether the whole header has been pushed.
+    pub fn is_complete(&self) -> bool {
+        self.needed != HEADER_PREFIX_LEN && self.filled == self.needed
+    }
+
+    /// The header, once complete.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::Truncated`] before it is complete; as [`Header::parse`].
+    pub fn header(&self) -> Result<Header<'_>, EnvelopeError> {
+        if !self.is_complete() {
+            return Err(EnvelopeError::Truncated);
+        }
+        Header::parse(&self.buffer.as_ref()[..self.filled])
+    }
+
+    /// The buffer back, for instance to give to an [`super::Opener`].
+    pub fn into_inner(self) -> B {
+        self.buffer
+    }
+}
