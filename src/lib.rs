@@ -8,6 +8,8 @@ extern crate alloc;
 
 pub mod blob;
 pub mod context;
+#[cfg(feature = "envelope")]
+pub mod envelope;
 mod error;
 pub mod fixed;
 mod ids;

@@ -309,8 +309,8 @@ impl<'h> Header<'h> {
             .get(..prefix.header_len())
             .ok_or(EnvelopeError::Truncated)?;
         let malformed = EnvelopeError::MalformedHeader;
-        let blob =
-            Blob::from_bytes(&bytes[prefix.blob_at()..prefix.context_at()]).map_err(|_| malformed)?;
+        let blob = Blob::from_bytes(&bytes[prefix.blob_at()..prefix.context_at()])
+            .map_err(|_| malformed)?;
         if !is_canonical_context(&bytes[prefix.context_at()..prefix.tag_at()]) {
             return Err(malformed);
         }
@@ -371,9 +371,8 @@ impl<'h> Header<'h> {
         let out = out
             .get_mut(..needed)
             .ok_or(EnvelopeError::BufferTooSmall { needed })?;
-        base64ct::Encoding::encode(self.blob.as_bytes(), out)
+        <base64ct::Base64 as base64ct::Encoding>::encode(self.blob.as_bytes(), out)
             .map_err(|_| EnvelopeError::BufferTooSmall { needed })
-            .map(|s| &*s)
     }
 
     /// The encryption context in its canonical encoding (module [`crate::context`]).
@@ -420,7 +419,7 @@ impl<'h> Header<'h> {
     /// The CiphertextBlob: Base64 of the blob, as Decrypt takes it (with `alloc`).
     #[cfg(feature = "alloc")]
     pub fn ciphertext_blob(&self) -> alloc::string::String {
-        base64ct::Base64::encode_string(self.blob.as_bytes())
+        <base64ct::Base64 as base64ct::Encoding>::encode_string(self.blob.as_bytes())
     }
 
     /// The context as JSON text, as [`write_encryption_context`] writes it (with `alloc`).

@@ -168,9 +168,9 @@ pub use header::{Header, HeaderReader, peek_header_len};
 #[cfg(feature = "std")]
 pub use io::{DecryptReader, EncryptWriter};
 pub use keys::FileKey;
+pub use stream::{Opener, Sealer};
 #[cfg(feature = "alloc")]
 pub use stream::{open, seal};
-pub use stream::{Opener, Sealer};
 
 /// The magic bytes every envelope starts with: ASCII `KMSENV`.
 pub const MAGIC: [u8; 6] = *b"KMSENV";
@@ -298,9 +298,9 @@ impl fmt::Display for EnvelopeError {
             Self::DataKeyLengthMismatch => {
                 f.write_str("the data key's length differs from the header's")
             }
-            Self::HeaderAuthenticationFailed => {
-                f.write_str("envelope header authentication failed (wrong data key or altered header)")
-            }
+            Self::HeaderAuthenticationFailed => f.write_str(
+                "envelope header authentication failed (wrong data key or altered header)",
+            ),
             Self::SegmentAuthenticationFailed { index } => {
                 write!(f, "envelope segment {index} failed authentication")
             }

@@ -1,0 +1,453 @@
+//! Push-style sealing and opening in a caller's buffer, and the one-shot forms (with `alloc`).
+
+use rand_core::TryCryptoRng;
+use zeroize::Zeroize;
+
+use super::header::write_header;
+use super::keys::FileKey;
+use super::{DataKey, EnvelopeError, MAX_PLAINTEXT_LEN, MAX_SEGMENTS, SEGMENT_TAG_LEN, SealParams};
+
+/// Counts one more segment of `len` plaintext bytes against the limits.
+fn count(index: u64, total: &mut u64, len: usize) -> Result<(), EnvelopeError> {
+    let len = u64::try_from(len).map_err(|_| EnvelopeError::TooLong)?;
+    let new_total = total.checked_add(len).ok_or(EnvelopeError::TooLong)?;
+    if index >= MAX_SEGMENTS || new_total > MAX_PLAINTEXT_LEN {
+        return Err(EnvelopeError::TooLong);
+    }
+    *total = new_total;
+    Ok(())
+}
+
+/// Seals a stream pushed in pieces of any size, in one caller buffer (no allocator).
+///
+/// Each call hands the envelope's bytes, header first, to an `emit` closure as they are
+/// made: whole sealed segments, `segment_size + 16` bytes each, and the final one at
+/// [`finish`](Self::finish). The last full segment of what was pushed is held back until
+/// more data or `finish` says whether it is the final one. Plaintext left in the buffer is
+/// zeroized when the sealer drops.
+///
+/// ```
+/// # fn main() -> Result<(), kms_core::envelope::EnvelopeError> {
+/// use kms_core::envelope::{DataKey, EnvelopeError, SealParams, Sealer};
+/// # use kms_core::rand_core::SeedableRng;
+/// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
+/// # let blob = "A".repeat(144); // stands for the CiphertextBlob of a 32-byte key
+/// # let data_key = DataKey::new(&[9; 32])?;
+/// let params = SealParams { segment_size: 4096, ..SealParams::new(&blob) };
+/// let mut buffer = [0u8; 4096 + 16]; // params.buffer_len(32)
+/// let mut sealer = Sealer::new(&data_key, &params, &mut rng, &mut buffer[..])?;
+/// let mut written = 0;
+/// let mut emit = |bytes: &[u8]| {
+///     written += bytes.len(); // write `bytes` to the file, flash, socket...
+///     Ok::<(), EnvelopeError>(())
+/// };
+/// sealer.push(b"hello, ", &mut emit)?;
+/// sealer.push(&[0u8; 10_000], &mut emit)?;
+/// sealer.finish(&mut emit)?;
+/// assert_eq!(written, 190 + 10_007 + 3 * 16);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Sealer<B: AsMut<[u8]>> {
+    key: FileKey,
+    buffer: B,
+    /// Header bytes at the start of the buffer, not emitted yet.
+    header_len: usize,
+    filled: usize,
+    index: u64,
+    total: u64,
+    poisoned: bool,
+}
+
+impl<B: AsMut<[u8]>> Sealer<B> {
+    /// Starts an envelope: draws the salt from `rng`, derives the file key and writes the
+    /// header into `buffer`, which needs [`SealParams::buffer_len`] bytes. The header is
+    /// emitted by the first [`push`](Self::push) or [`finish`](Self::finish).
+    ///
+    /// # Errors
+    /// [`EnvelopeError::InvalidSegmentSize`], [`EnvelopeError::InvalidBlob`],
+    /// [`EnvelopeError::InvalidContext`], [`EnvelopeError::BufferTooSmall`],
+    /// [`EnvelopeError::Rng`].
+    pub fn new<R: TryCryptoRng + ?Sized>(
+        data_key: &DataKey,
+        params: &SealParams<'_>,
+        rng: &mut R,
+        mut buffer: B,
+    ) -> Result<Self, EnvelopeError> {
+        let needed = params.buffer_len(data_key.key_len())?;
+        if buffer.as_mut().len() < needed {
+            return Err(EnvelopeError::BufferTooSmall { needed });
+        }
+        let (key, header_len) = write_header(data_key, params, rng, buffer.as_mut())?;
+        Ok(Self {
+            key,
+            buffer,
+            header_len,
+            filled: 0,
+            index: 0,
+            total: 0,
+            poisoned: false,
+        })
+    }
+
+    /// The segment size in bytes.
+    pub fn segment_size(&self) -> usize {
+        self.key.segment_size()
+    }
+
+    /// Plaintext bytes sealed or buffered so far.
+    pub fn plaintext_len(&self) -> u64 {
+        self.total + self.filled as u64
+    }
+
+    /// Seals what `input` completes and hands it to `emit`; keeps the rest (at most one
+    /// segment) for later. After an error (of the sealer or of `emit`) the sealer is poisoned.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::TooLong`] past the limits, [`EnvelopeError::Poisoned`], or what `emit`
+    /// returns.
+    pub fn push<E, F>(&mut self, input: &[u8], mut emit: F) -> Result<(), E>
+    where
+        E: From<EnvelopeError>,
+        F: FnMut(&[u8]) -> Result<(), E>,
+    {
+        if self.poisoned {
+            return Err(EnvelopeError::Poisoned.into());
+        }
+        self.poisoned = true;
+        self.push_inner(input, &mut emit)?;
+        self.poisoned = false;
+        Ok(())
+    }
+
+    /// Seals what is held as the final segment, emits it, and ends the envelope.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::TooLong`], [`EnvelopeError::Poisoned`], or what `emit` returns.
+    pub fn finish<E, F>(mut self, mut emit: F) -> Result<(), E>
+    where
+        E: From<EnvelopeError>,
+        F: FnMut(&[u8]) -> Result<(), E>,
+    {
+        // Only an empty plaintext ends in an empty segment; the push logic never leaves the
+        // buffer empty once a segment has been sealed.
+        if self.poisoned || (self.filled == 0 && self.index > 0) {
+            return Err(EnvelopeError::Poisoned.into());
+        }
+        self.poisoned = true;
+        self.emit_header(&mut emit)?;
+        self.seal_buffered(true, &mut emit)
+    }
+
+    fn emit_header<E, F>(&mut self, emit: &mut F) -> Result<(), E>
+    where
+        E: From<EnvelopeError>,
+        F: FnMut(&[u8]) -> Result<(), E>,
+    {
+        if self.header_len > 0 {
+            let len = core::mem::take(&mut self.header_len);
+            emit(&self.buffer.as_mut()[..len])?;
+        }
+        Ok(())
+    }
+
+    /// Seals the held plaintext in place as segment `index` and emits it.
+    fn seal_buffered<E, F>(&mut self, last: bool, emit: &mut F) -> Result<(), E>
+    where
+        E: From<EnvelopeError>,
+        F: FnMut(&[u8]) -> Result<(), E>,
+    {
+        let len = self.filled;
+        count(self.index, &mut self.total, len)?;
+        let buffer = self.buffer.as_mut();
+        let tag = self.key.seal(self.index, last, None, &mut buffer[..len])?;
+        buffer[len..len + SEGMENT_TAG_LEN].copy_from_slice(&tag);
+        self.index += 1;
+        self.filled = 0;
+        emit(&buffer[..len + SEGMENT_TAG_LEN])
+    }
+
+    fn push_inner<E, F>(&mut self, mut input: &[u8], emit: &mut F) -> Result<(), E>
+    where
+        E: From<EnvelopeError>,
+        F: FnMut(&[u8]) -> Result<(), E>,
+    {
+        let size = self.key.segment_size();
+        self.emit_header(emit)?;
+        if self.filled > 0 {
+            let take = (size - self.filled).min(input.len());
+            self.buffer.as_mut()[self.filled..self.filled + take].copy_from_slice(&input[..take]);
+            self.filled += take;
+            input = &input[take..];
+            if self.filled < size || input.is_empty() {
+                return Ok(());
+            }
+            // A full segment with more data after it: not the final one.
+            self.seal_buffered(false, emit)?;
+        }
+        // Whole segments straight from the input into the buffer, while more data follows.
+        while input.len() > size {
+            let (segment, rest) = input.split_at(size);
+            count(self.index, &mut self.total, size)?;
+            let buffer = self.buffer.as_mut();
+            let tag = self
+                .key
+                .seal(self.index, false, Some(segment), &mut buffer[..size])?;
+            buffer[size..size + SEGMENT_TAG_LEN].copy_from_slice(&tag);
+            self.index += 1;
+            emit(&buffer[..size + SEGMENT_TAG_LEN])?;
+            input = rest;
+        }
+        self.buffer.as_mut()[..input.len()].copy_from_slice(input);
+        self.filled = input.len();
+        Ok(())
+    }
+}
+
+impl<B: AsMut<[u8]>> Drop for Sealer<B> {
+    fn drop(&mut self) {
+        self.buffer.as_mut().zeroize();
+    }
+}
+
+impl<B: AsMut<[u8]>> core::fmt::Debug for Sealer<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sealer")
+            .field("segment_size", &self.key.segment_size())
+            .field("segments_sealed", &self.index)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the segments of an envelope pushed in pieces of any size, in one caller buffer of
+/// `segment_size + 16` bytes (no allocator).
+///
+/// Each segment's plaintext goes to `emit` once its tag has verified, never before. The last
+/// full segment pushed is held back until more data or [`finish`](Self::finish) tells whether
+/// it is the final one; only `finish` can tell a complete envelope from a truncated one, so
+/// treat what `emit` received as complete only once `finish` returns `Ok`. Plaintext left in
+/// the buffer is zeroized when the opener drops.
+pub struct Opener<B: AsMut<[u8]>> {
+    key: FileKey,
+    buffer: B,
+    filled: usize,
+    index: u64,
+    total: u64,
+    poisoned: bool,
+}
+
+impl<B: AsMut<[u8]>> Opener<B> {
+    /// An opener of the segments that follow the header `key` was unlocked from, working in
+    /// `buffer` ([`buffer_len`](Self::buffer_len) bytes at least).
+    ///
+    /// # Errors
+    /// [`EnvelopeError::BufferTooSmall`].
+    pub fn new(key: FileKey, mut buffer: B) -> Result<Self, EnvelopeError> {
+        let needed = Self::buffer_len(&key);
+        if buffer.as_mut().len() < needed {
+            return Err(EnvelopeError::BufferTooSmall { needed });
+        }
+        Ok(Self {
+            key,
+            buffer,
+            filled: 0,
+            index: 0,
+            total: 0,
+            poisoned: false,
+        })
+    }
+
+    /// The buffer an opener of `key` needs: a sealed segment, `segment_size + 16` bytes.
+    pub fn buffer_len(key: &FileKey) -> usize {
+        key.segment_size() + SEGMENT_TAG_LEN
+    }
+
+    /// Plaintext bytes released so far.
+    pub fn plaintext_len(&self) -> u64 {
+        self.total
+    }
+
+    /// Opens the segments that `input` completes and hands their plaintext to `emit`; keeps
+    /// the rest (at most one sealed segment) for later. After an error (of the opener or of
+    /// `emit`) the opener is poisoned: nothing more is opened.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::SegmentAuthenticationFailed`], [`EnvelopeError::TooLong`],
+    /// [`EnvelopeError::Poisoned`], or what `emit` returns.
+    pub fn push<E, F>(&mut self, input: &[u8], mut emit: F) -> Result<(), E>
+    where
+        E: From<EnvelopeError>,
+        F: FnMut(&[u8]) -> Result<(), E>,
+    {
+        if self.poisoned {
+            return Err(EnvelopeError::Poisoned.into());
+        }
+        self.poisoned = true;
+        self.push_inner(input, &mut emit)?;
+        self.poisoned = false;
+        Ok(())
+    }
+
+    /// Opens what is held as the final segment and emits its plaintext. `Ok` means the whole
+    /// envelope was authentic and complete.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::Truncated`] when less than a tag is held (the input ended early),
+    /// [`EnvelopeError::SegmentAuthenticationFailed`] when the held segment is not a final
+    /// one (the file was cut, or had data appended), [`EnvelopeError::Poisoned`], or what `emit`
+    /// returns.
+    pub fn finish<E, F>(mut self, mut emit: F) -> Result<(), E>
+    where
+        E: From<EnvelopeError>,
+        F: FnMut(&[u8]) -> Result<(), E>,
+    {
+        if self.poisoned {
+            return Err(EnvelopeError::Poisoned.into());
+        }
+        self.poisoned = true;
+        self.open_buffered(true, &mut emit)
+    }
+
+    /// Opens the held segment in place as segment `index` and emits its plaintext.
+    fn open_buffered<E, F>(&mut self, last: bool, emit: &mut F) -> Result<(), E>
+    where
+        E: From<EnvelopeError>,
+        F: FnMut(&[u8]) -> Result<(), E>,
+    {
+        let held = self.filled;
+        let len = held
+            .checked_sub(SEGMENT_TAG_LEN)
+            .ok_or(EnvelopeError::Truncated)?;
+        if last && len == 0 && self.index > 0 {
+            // The sealer never ends a non-empty plaintext with an empty segment.
+            return Err(EnvelopeError::SegmentAuthenticationFailed { index: self.index }.into());
+        }
+        count(self.index, &mut self.total, len)?;
+        let buffer = self.buffer.as_mut();
+        let mut tag = [0u8; SEGMENT_TAG_LEN];
+        tag.copy_from_slice(&buffer[len..held]);
+        self.key
+            .open(self.index, last, None, &mut buffer[..len], &tag)?;
+        self.index += 1;
+        self.filled = 0;
+        emit(&buffer[..len])
+    }
+
+    fn push_inner<E, F>(&mut self, mut input: &[u8], emit: &mut F) -> Result<(), E>
+    where
+        E: From<EnvelopeError>,
+        F: FnMut(&[u8]) -> Result<(), E>,
+    {
+        let size = self.key.segment_size();
+        let sealed = size + SEGMENT_TAG_LEN;
+        if self.filled > 0 {
+            let take = (sealed - self.filled).min(input.len());
+            self.buffer.as_mut()[self.filled..self.filled + take].copy_from_slice(&input[..take]);
+            self.filled += take;
+            input = &input[take..];
+            if self.filled < sealed || input.is_empty() {
+                return Ok(());
+            }
+            // A full segment with more data after it: it must be a non-final one.
+            self.open_buffered(false, emit)?;
+        }
+        // Whole segments straight from the input, while more data follows.
+        while input.len() > sealed {
+            let (segment, rest) = input.split_at(sealed);
+            let (ciphertext, tag) = segment.split_at(size);
+            let mut tag_bytes = [0u8; SEGMENT_TAG_LEN];
+            tag_bytes.copy_from_slice(tag);
+            count(self.index, &mut self.total, size)?;
+            let buffer = self.buffer.as_mut();
+            self.key.open(
+                self.index,
+                false,
+                Some(ciphertext),
+                &mut buffer[..size],
+                &tag_bytes,
+            )?;
+            self.index += 1;
+            emit(&buffer[..size])?;
+            input = rest;
+        }
+        self.buffer.as_mut()[..input.len()].copy_from_slice(input);
+        self.filled = input.len();
+        Ok(())
+    }
+}
+
+impl<B: AsMut<[u8]>> Drop for Opener<B> {
+    fn drop(&mut self) {
+        self.buffer.as_mut().zeroize();
+    }
+}
+
+impl<B: AsMut<[u8]>> core::fmt::Debug for Opener<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Opener")
+            .field("segment_size", &self.key.segment_size())
+            .field("segments_opened", &self.index)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Seals `plaintext` into a new envelope (with `alloc`).
+///
+/// # Errors
+/// As [`Sealer::new`] and [`Sealer::push`].
+#[cfg(feature = "alloc")]
+pub fn seal<R: TryCryptoRng + ?Sized>(
+    data_key: &DataKey,
+    params: &SealParams<'_>,
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Result<alloc::vec::Vec<u8>, EnvelopeError> {
+    let header_len = params.header_len(data_key.key_len())?;
+    let total = super::envelope_len(header_len, params.segment_size, plaintext.len() as u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or(EnvelopeError::TooLong)?;
+    let buffer = alloc::vec![0u8; params.buffer_len(data_key.key_len())?];
+    let mut sealer = Sealer::new(data_key, params, rng, buffer)?;
+    let mut out = alloc::vec::Vec::with_capacity(total);
+    let mut emit = |bytes: &[u8]| {
+        out.extend_from_slice(bytes);
+        Ok::<(), EnvelopeError>(())
+    };
+    sealer.push(plaintext, &mut emit)?;
+    sealer.finish(&mut emit)?;
+    Ok(out)
+}
+
+/// Opens a whole envelope (with `alloc`). `unlock` gets the parsed header and returns its data
+/// key, usually by calling Decrypt with the header's blob and context ([`super::Header::decrypt`]
+/// does that); it is the place to check the context is the one expected. The plaintext is
+/// returned only if the whole envelope is authentic and complete.
+///
+/// # Errors
+/// What `unlock` returns, and as [`super::Header::parse`], [`super::Header::unlock`],
+/// [`Opener::push`] and [`Opener::finish`].
+#[cfg(feature = "alloc")]
+pub fn open<F, E>(envelope: &[u8], unlock: F) -> Result<alloc::vec::Vec<u8>, E>
+where
+    F: FnOnce(&super::Header<'_>) -> Result<DataKey, E>,
+    E: From<EnvelopeError>,
+{
+    let header = super::Header::parse(envelope)?;
+    let key = {
+        let data_key = unlock(&header)?;
+        header.unlock(&data_key)?
+    };
+    let body = &envelope[header.encoded_len()..];
+    let buffer = alloc::vec![0u8; Opener::<&mut [u8]>::buffer_len(&key)];
+    let mut opener = Opener::new(key, buffer)?;
+    let mut out = zeroize::Zeroizing::new(alloc::vec::Vec::with_capacity(body.len()));
+    let mut emit = |bytes: &[u8]| {
+        out.extend_from_slice(bytes);
+        Ok::<(), EnvelopeError>(())
+    };
+    opener.push(body, &mut emit)?;
+    opener.finish(&mut emit)?;
+    Ok(core::mem::take(&mut *out))
+}
