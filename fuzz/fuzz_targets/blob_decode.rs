@@ -1,20 +1,15 @@
 //! CiphertextBlob decoding (spec §5): never panics; what decodes is canonical Base64 of a
-//! well-formed blob, and re-encodes to the same text.
+//! well-formed blob, and re-encodes to the same text. Besides the input as text, the input's
+//! bytes are also encoded (as is, and behind a valid version prefix) so that the well-formed
+//! path is reached as often as the malformed ones.
 #![no_main]
 
+use base64ct::{Base64, Encoding};
 use kms_core::blob::{self, Blob, OwnedBlob};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = Blob::from_bytes(data);
-    if let Ok(b) = OwnedBlob::from_bytes(data) {
-        assert_eq!(b.as_bytes(), data);
-        assert!((blob::MIN_BLOB_LEN..=blob::MAX_BLOB_LEN).contains(&data.len()));
-        assert!(kms_core::is_lowercase_uuid(&data[..blob::VERSION_ID_LEN]));
-    }
-    let Ok(text) = core::str::from_utf8(data) else {
-        return;
-    };
+/// Decodes `text` every way there is, checks they agree, and returns the blob's bytes.
+fn decode(text: &str) -> Option<Vec<u8>> {
     let owned = OwnedBlob::from_base64(text);
     let mut buf = vec![0u8; blob::decoded_len_bound(text.len())];
     let borrowed = Blob::decode_base64(text, &mut buf);
@@ -23,13 +18,16 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(owned.as_bytes(), borrowed.as_bytes());
         assert_eq!(owned.to_base64(), text, "accepted non-canonical Base64");
         let b = owned.as_blob();
-        assert_eq!(b.as_bytes().len(), blob::OVERHEAD + b.ciphertext().len());
-        assert_eq!(
-            b.version().as_bytes(),
-            &b.as_bytes()[..blob::VERSION_ID_LEN]
-        );
-        assert_eq!(&b.iv()[..], &b.as_bytes()[36..48]);
-        assert_eq!(&b.tag()[..], &b.as_bytes()[b.as_bytes().len() - 16..]);
+        let bytes = b.as_bytes();
+        assert_eq!(bytes.len(), blob::OVERHEAD + b.ciphertext().len());
+        assert_eq!(b.sealed_len(), b.ciphertext().len());
+        assert_eq!(b.version().as_bytes(), &bytes[..blob::VERSION_ID_LEN]);
+        assert_eq!(&b.iv()[..], &bytes[36..48]);
+        assert_eq!(&b.ciphertext()[..], &bytes[48..bytes.len() - 16]);
+        assert_eq!(&b.tag()[..], &bytes[bytes.len() - 16..]);
+        // Rebuilt from its parts, it is the same blob.
+        let rebuilt = OwnedBlob::new(&b.version(), b.iv(), b.ciphertext(), b.tag()).unwrap();
+        assert!(rebuilt == *owned);
     }
     // Any shorter buffer: an error or the same blob.
     for cut in [
@@ -45,6 +43,33 @@ fuzz_target!(|data: &[u8]| {
                 Some(b.as_bytes()),
                 owned.as_ref().ok().map(|o| o.as_bytes())
             );
+        }
+    }
+    owned.ok().map(|o| o.as_bytes().to_vec())
+}
+
+/// The raw-bytes check: `Blob::from_bytes` accepts exactly 65..=6208 bytes behind lowercase
+/// UUID text, and the Base64 of those bytes decodes to them.
+fn raw(data: &[u8]) {
+    let well_formed = (blob::MIN_BLOB_LEN..=blob::MAX_BLOB_LEN).contains(&data.len())
+        && kms_core::is_lowercase_uuid(&data[..blob::VERSION_ID_LEN.min(data.len())]);
+    assert_eq!(Blob::from_bytes(data).is_ok(), well_formed);
+    assert_eq!(OwnedBlob::from_bytes(data).is_ok(), well_formed);
+    let decoded = decode(&Base64::encode_string(data));
+    assert_eq!(decoded.is_some(), well_formed);
+    if let Some(d) = decoded {
+        assert_eq!(d, data);
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    raw(data);
+    let mut prefixed = b"3f4e2c1a-8b7d-4e6f-9a0b-1c2d3e4f5a6b".to_vec();
+    prefixed.extend_from_slice(data);
+    raw(&prefixed);
+    if let Ok(text) = core::str::from_utf8(data) {
+        if let Some(bytes) = decode(text) {
+            assert_eq!(Base64::encode_string(&bytes), text);
         }
     }
 });
