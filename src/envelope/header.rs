@@ -407,13 +407,16 @@ impl<'h> Header<'h> {
         &self,
         out: &'o mut [u8],
     ) -> Result<&'o str, EnvelopeError> {
+        let needed = self.encryption_context_len();
+        let out = out
+            .get_mut(..needed)
+            .ok_or(EnvelopeError::BufferTooSmall { needed })?;
         let mut sink = JsonOut {
             out: Some(&mut *out),
             len: 0,
         };
         write_json(self.canonical_context(), &mut sink)?;
-        let len = sink.len;
-        core::str::from_utf8(&out[..len]).map_err(|_| EnvelopeError::MalformedHeader)
+        core::str::from_utf8(out).map_err(|_| EnvelopeError::MalformedHeader)
     }
 
     /// The CiphertextBlob: Base64 of the blob, as Decrypt takes it (with `alloc`).

@@ -58,6 +58,85 @@
 //! # }
 //! ```
 //!
+//! Without an allocator, the same flow goes through the `*_in` operations, a
+//! [`FixedCapacityProvider`](crate::FixedCapacityProvider) and caller buffers:
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn core::error::Error>> {
+//! use kms_core::envelope::{DataKey, EnvelopeError, HeaderReader, Opener, SealParams, Sealer};
+//! use kms_core::rand_core::SeedableRng;
+//! use kms_core::{
+//!     Caller, DecryptRequest, FixedCapacityProvider, GenerateDataKeyRequest, MasterKeySpec,
+//!     decrypt_in, generate_data_key_in,
+//! };
+//!
+//! let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
+//! let caller = Caller::new("1234567890123456", "cn-shanghai");
+//! let mut provider: FixedCapacityProvider<1> =
+//!     FixedCapacityProvider::new(caller.account, caller.region).unwrap();
+//! let key_id = provider.create_key(&mut rng, MasterKeySpec::Aes256)?;
+//!
+//! // Seal 10 000 bytes in 4 KiB segments into `file`.
+//! let mut file = [0u8; 10_400];
+//! let mut file_len = 0;
+//! {
+//!     let request = GenerateDataKeyRequest {
+//!         encryption_context: Some(r#"{"sensor":"7"}"#),
+//!         ..GenerateDataKeyRequest::new(key_id.as_str())
+//!     };
+//!     let mut workspace = [0u8; 512];
+//!     let out = generate_data_key_in(&mut provider, &caller, &request, &mut rng, &mut workspace)?;
+//!     let params = SealParams {
+//!         encryption_context: request.encryption_context,
+//!         segment_size: 4096,
+//!         ..SealParams::new(out.ciphertext_blob)
+//!     };
+//!     let mut buffer = [0u8; 4096 + 16];
+//!     assert_eq!(params.buffer_len(32)?, buffer.len());
+//!     let data_key = DataKey::try_from(&out)?;
+//!     let mut sealer = Sealer::new(&data_key, &params, &mut rng, &mut buffer[..])?;
+//!     let mut emit = |bytes: &[u8]| {
+//!         file[file_len..file_len + bytes.len()].copy_from_slice(bytes);
+//!         file_len += bytes.len();
+//!         Ok::<(), EnvelopeError>(())
+//!     };
+//!     sealer.push(b"reading: ", &mut emit)?;
+//!     sealer.push(&[0x42; 9_991], &mut emit)?;
+//!     sealer.finish(&mut emit)?;
+//! } // the data key, its text and the plaintext in the buffer are zeroized here
+//! assert_eq!(file_len, 201 + 10_000 + 3 * 16);
+//!
+//! // Open: read the header, Decrypt its blob with its context, open the segments.
+//! let mut reader = HeaderReader::new([0u8; 256]);
+//! let header_len = reader.push(&file[..file_len])?;
+//! let header = reader.header()?;
+//! let (mut blob, mut context) = ([0u8; 144], [0u8; 64]);
+//! let request = DecryptRequest {
+//!     encryption_context: Some(header.write_encryption_context(&mut context)?),
+//!     ..DecryptRequest::new(header.write_ciphertext_blob(&mut blob)?)
+//! };
+//! let mut workspace = [0u8; 512];
+//! let opened = decrypt_in(&provider, &caller, &request, &mut rng, &mut workspace)?;
+//! let key = header.unlock(&DataKey::try_from(&opened)?)?;
+//! drop(opened);
+//!
+//! let mut buffer = [0u8; 4096 + 16];
+//! let mut opener = Opener::new(key, &mut buffer[..])?;
+//! let (mut plaintext, mut n) = ([0u8; 10_000], 0);
+//! let mut emit = |bytes: &[u8]| {
+//!     plaintext[n..n + bytes.len()].copy_from_slice(bytes);
+//!     n += bytes.len();
+//!     Ok::<(), EnvelopeError>(())
+//! };
+//! for piece in file[header_len..file_len].chunks(1000) {
+//!     opener.push(piece, &mut emit)?;
+//! }
+//! opener.finish(&mut emit)?; // only now is the whole file known to be authentic
+//! assert_eq!((&plaintext[..9], n), (&b"reading: "[..], 10_000));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Format, version 1
 //!
 //! All integers are big-endian. An envelope is a header followed by one or more segments.
@@ -315,7 +394,7 @@ impl fmt::Display for EnvelopeError {
 impl core::error::Error for EnvelopeError {}
 
 /// A plaintext data key of 16 or 32 bytes, the input of every file key. Zeroized on drop,
-/// redacted in `Debug`, not `Clone`.
+/// redacted in `Debug`, not `Clone`, compared in constant time.
 ///
 /// Make one from a GenerateDataKey result when sealing, from a Decrypt result when opening
 /// (both `TryFrom`), or from raw bytes or their Base64 text.
@@ -383,6 +462,21 @@ impl fmt::Debug for DataKey {
         write!(f, "DataKey({} bytes, [REDACTED])", self.len)
     }
 }
+
+impl subtle::ConstantTimeEq for DataKey {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.expose().ct_eq(other.expose())
+    }
+}
+
+impl PartialEq for DataKey {
+    /// Constant time in the contents (the lengths are not secret).
+    fn eq(&self, other: &Self) -> bool {
+        subtle::ConstantTimeEq::ct_eq(self, other).into()
+    }
+}
+
+impl Eq for DataKey {}
 
 impl TryFrom<&crate::GenerateDataKeyOutput<'_>> for DataKey {
     type Error = EnvelopeError;

@@ -26,28 +26,7 @@ fn count(index: u64, total: &mut u64, len: usize) -> Result<(), EnvelopeError> {
 /// more data or `finish` says whether it is the final one. Plaintext left in the buffer is
 /// zeroized when the sealer drops.
 ///
-/// ```
-/// # fn main() -> Result<(), kms_core::envelope::EnvelopeError> {
-/// use kms_core::envelope::{DataKey, EnvelopeError, SealParams, Sealer};
-/// # use kms_core::rand_core::SeedableRng;
-/// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
-/// # let blob = "A".repeat(144); // stands for the CiphertextBlob of a 32-byte key
-/// # let data_key = DataKey::new(&[9; 32])?;
-/// let params = SealParams { segment_size: 4096, ..SealParams::new(&blob) };
-/// let mut buffer = [0u8; 4096 + 16]; // params.buffer_len(32)
-/// let mut sealer = Sealer::new(&data_key, &params, &mut rng, &mut buffer[..])?;
-/// let mut written = 0;
-/// let mut emit = |bytes: &[u8]| {
-///     written += bytes.len(); // write `bytes` to the file, flash, socket...
-///     Ok::<(), EnvelopeError>(())
-/// };
-/// sealer.push(b"hello, ", &mut emit)?;
-/// sealer.push(&[0u8; 10_000], &mut emit)?;
-/// sealer.finish(&mut emit)?;
-/// assert_eq!(written, 190 + 10_007 + 3 * 16);
-/// # Ok(())
-/// # }
-/// ```
+/// The module documentation shows one in use without an allocator.
 pub struct Sealer<B: AsMut<[u8]>> {
     key: FileKey,
     buffer: B,
@@ -404,6 +383,7 @@ pub fn seal<R: TryCryptoRng + ?Sized>(
     plaintext: &[u8],
     rng: &mut R,
 ) -> Result<alloc::vec::Vec<u8>, EnvelopeError> {
+    super::segment_size(params.segment_size)?;
     let header_len = params.header_len(data_key.key_len())?;
     let total = super::envelope_len(header_len, params.segment_size, plaintext.len() as u64)
         .and_then(|n| usize::try_from(n).ok())
@@ -450,4 +430,31 @@ where
     opener.push(body, &mut emit)?;
     opener.finish(&mut emit)?;
     Ok(core::mem::take(&mut *out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EnvelopeError, MAX_PLAINTEXT_LEN, MAX_SEGMENTS, count};
+
+    #[test]
+    fn limits_of_a_file() {
+        let mut total = 0;
+        assert_eq!(count(0, &mut total, 10), Ok(()));
+        assert_eq!(total, 10);
+        // The last segment index a file may use, and the one after it.
+        assert_eq!(count(MAX_SEGMENTS - 1, &mut total, 10), Ok(()));
+        assert_eq!(
+            count(MAX_SEGMENTS, &mut total, 0),
+            Err(EnvelopeError::TooLong)
+        );
+        assert_eq!(total, 20);
+        // Up to 2^48 plaintext bytes, not one more.
+        let mut total = MAX_PLAINTEXT_LEN - 5;
+        assert_eq!(count(7, &mut total, 5), Ok(()));
+        assert_eq!(total, MAX_PLAINTEXT_LEN);
+        assert_eq!(count(8, &mut total, 1), Err(EnvelopeError::TooLong));
+        assert_eq!(total, MAX_PLAINTEXT_LEN);
+        let mut total = u64::MAX;
+        assert_eq!(count(0, &mut total, 1), Err(EnvelopeError::TooLong));
+    }
 }

@@ -113,3 +113,50 @@ pub fn segment_at(header_len: usize, segment_size: usize, i: usize) -> usize {
 pub fn segment_count(len: usize, segment_size: usize) -> usize {
     len.div_ceil(segment_size).max(1)
 }
+
+/// The error of [`FailingRng`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RngFailure;
+
+impl std::fmt::Display for RngFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("rng failure")
+    }
+}
+
+impl core::error::Error for RngFailure {}
+
+/// An RNG whose every draw fails.
+#[derive(Debug, Default)]
+pub struct FailingRng;
+
+impl kms_core::rand_core::TryRng for FailingRng {
+    type Error = RngFailure;
+
+    fn try_next_u32(&mut self) -> Result<u32, RngFailure> {
+        Err(RngFailure)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, RngFailure> {
+        Err(RngFailure)
+    }
+
+    fn try_fill_bytes(&mut self, _dst: &mut [u8]) -> Result<(), RngFailure> {
+        Err(RngFailure)
+    }
+}
+
+impl kms_core::rand_core::TryCryptoRng for FailingRng {}
+
+/// Checks what an opener released from a damaged envelope: whole segments from the start of
+/// the plaintext, and exactly `segments` of them.
+pub fn assert_released(released: &[u8], plaintext: &[u8], segment_size: usize, segments: usize) {
+    let expected = (segments * segment_size).min(plaintext.len());
+    assert_eq!(
+        released.len(),
+        expected,
+        "released {} bytes, expected {segments} segments",
+        released.len()
+    );
+    assert_eq!(released, &plaintext[..expected]);
+}
