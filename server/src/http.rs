@@ -1,0 +1,130 @@
+//! The HTTP frontend: an axum router that hands every request to the [`Service`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+
+use crate::error::ApiError;
+use crate::service::{MAX_BODY, RawRequest, Reply, Service};
+
+/// The router: every method and path goes to the service, which answers unknown ones with
+/// an error body.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .fallback(handle)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(service)
+}
+
+fn to_response(reply: Reply) -> Response {
+    let mut response = (
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        reply.body,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
+    if let Ok(v) = HeaderValue::from_str(&reply.request_id) {
+        headers.insert("x-acs-request-id", v);
+    }
+    if let Some(ms) = reply.retry_after_ms {
+        headers.insert("x-acs-retry-after", HeaderValue::from(ms));
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(ms.div_ceil(1000)));
+    }
+    response
+}
+
+async fn handle(
+    State(service): State<Arc<Service>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let too_large = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY as u64);
+    let body: Result<Bytes, ApiError> = if too_large {
+        Err(ApiError::too_large(MAX_BODY))
+    } else {
+        axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .map_err(|_| ApiError::too_large(MAX_BODY))
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            // Answer through the service's renderer so the body has the usual shape.
+            return to_response(service.error_reply(&e));
+        }
+    };
+    let service2 = Arc::clone(&service);
+    let reply = {
+        let request = RawRequest {
+            method: method.as_str(),
+            path: uri.path(),
+            query: uri.query(),
+            headers: &headers,
+            body: &body,
+        };
+        service.handle(&request, SystemTime::now())
+    };
+    if reply.save_keyring {
+        let saved = tokio::task::spawn_blocking(move || service2.save()).await;
+        if !matches!(saved, Ok(Ok(()))) {
+            eprintln!("kms-server: writing the keyring failed: {saved:?}");
+            return to_response(service.error_reply(&ApiError::internal()));
+        }
+    }
+    to_response(reply)
+}
+
+/// Serves `service` on `listener` until `shutdown` completes, with housekeeping (due
+/// deletions, seal counts written) every `tick` interval; then writes the keyring once more.
+///
+/// # Errors
+/// An I/O error from the listener.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<Service>,
+    tick: std::time::Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let ticker = {
+        let service = Arc::clone(&service);
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                let service = Arc::clone(&service);
+                let result =
+                    tokio::task::spawn_blocking(move || service.tick(SystemTime::now())).await;
+                if let Ok(Err(e)) = result {
+                    eprintln!("kms-server: writing the keyring failed: {e}");
+                }
+            }
+        })
+    };
+    let result = axum::serve(listener, router(Arc::clone(&service)))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    ticker.abort();
+    let final_save = tokio::task::spawn_blocking(move || service.save()).await;
+    if let Ok(Err(e)) = final_save {
+        eprintln!("kms-server: writing the keyring at shutdown failed: {e}");
+    }
+    result
+}

@@ -1,0 +1,35 @@
+//! `kms-server`: a local, Alibaba-Cloud-KMS-compatible HTTP service (RPC style, API version
+//! 2016-01-20) over the I/O-free `kms-core`.
+//!
+//! The pieces, one concern each:
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | [`auth`] | signature V1 and V3: canonical forms, signing, verification, the nonce cache |
+//! | [`params`] | query string and form body decoding |
+//! | [`service`] | one request to one reply: authentication, rate limit, dispatch to the core |
+//! | [`wire`] | JSON and XML bodies, results and errors |
+//! | [`error`] | the errors on the wire: the core's and the frontend's own |
+//! | [`keyring`] | the keyring snapshot and AccessKey files, written atomically |
+//! | [`config`] | AccessKey pairs, region, rate limit |
+//! | [`http`] | the axum router and the serve loop |
+//! | [`client`] | a signing client (tests, load generator, scripts) |
+//!
+//! See `server/README.md` for how to run it and point the official SDK at it.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod keyring;
+pub mod params;
+pub mod service;
+pub mod wire;
+
+pub use config::{AccessKey, Config};
+pub use error::ApiError;
+pub use service::{Action, Service};
