@@ -1,0 +1,113 @@
+//! Shared test helpers: an in-process server on an ephemeral loopback port, and a client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kms_core::InMemoryProvider;
+use kms_server::client::{Client, Credentials};
+use kms_server::{AccessKey, Config, Service};
+use tokio::sync::oneshot;
+
+/// The AccessKey of account A (the main test account).
+pub const AK_A: &str = "LTAItestaccountA000001";
+/// Its secret.
+pub const SK_A: &str = "secret-of-account-a";
+/// Account A.
+pub const ACCOUNT_A: &str = "1111111111111111";
+/// The AccessKey of account B.
+pub const AK_B: &str = "LTAItestaccountB000001";
+/// Its secret.
+pub const SK_B: &str = "secret-of-account-b";
+/// Account B.
+pub const ACCOUNT_B: &str = "2222222222222222";
+
+/// A running in-process server.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub service: Arc<Service>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// A client signing as account A.
+    pub fn client(&self) -> Client {
+        Client::new(
+            self.addr,
+            Credentials {
+                access_key_id: AK_A.into(),
+                access_key_secret: SK_A.into(),
+            },
+        )
+    }
+
+    /// A client signing as account B.
+    pub fn client_b(&self) -> Client {
+        Client::new(
+            self.addr,
+            Credentials {
+                access_key_id: AK_B.into(),
+                access_key_secret: SK_B.into(),
+            },
+        )
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+/// The default test configuration: accounts A and B.
+pub fn config() -> Config {
+    Config::new(vec![
+        AccessKey::new(AK_A, SK_A, ACCOUNT_A),
+        AccessKey::new(AK_B, SK_B, ACCOUNT_B),
+    ])
+}
+
+/// Starts a server with `config` on 127.0.0.1:0.
+pub async fn start_with(config: Config) -> TestServer {
+    let service = Arc::new(Service::new(config, InMemoryProvider::new(), None));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(kms_server::http::serve(
+        listener,
+        Arc::clone(&service),
+        Duration::from_secs(3600),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    TestServer {
+        addr,
+        service,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+/// Starts a server with the default configuration.
+pub async fn start() -> TestServer {
+    start_with(config()).await
+}
+
+/// Creates a key over HTTP as `client` and returns its ID.
+pub async fn create_key(client: &Client) -> String {
+    let r = client.call("CreateKey", &[]).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!id.is_empty(), "{}", r.text());
+    id
+}
