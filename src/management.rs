@@ -24,6 +24,10 @@
 //!
 //! CreateKeyVersion of a key that has no material of its own (external or asymmetric) is
 //! `UnsupportedOperation`.
+//!
+//! Each operation draws its request ID (when the frontend supplies none) after checking its
+//! parameters and before changing anything, so an RNG failure never reports an error for a
+//! change that was made.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -384,10 +388,13 @@ pub fn create_key<R: TryCryptoRng + ?Sized>(
         .origin(origin)
         .description(description)
         .created(now);
+    // The request ID first: a failure after the key is made would report an error for a
+    // change that happened.
+    let request_id = request_id(request.request_id, rng)?;
     let key_id = provider.create_key(rng, &options)?;
     Ok(KeyMetadataResponse {
         key_metadata: metadata(provider, &key_id)?,
-        request_id: request_id(request.request_id, rng)?,
+        request_id,
     })
 }
 
@@ -528,10 +535,9 @@ pub fn create_alias<R: TryCryptoRng + ?Sized>(
     provider.delete_expired(now);
     let alias = alias_name(request)?;
     let key_id = owned_key(provider, caller, request.key_id)?;
+    let request_id = request_id(request.request_id, rng)?;
     provider.create_alias(alias, &key_id)?;
-    Ok(EmptyResponse {
-        request_id: request_id(request.request_id, rng)?,
-    })
+    Ok(EmptyResponse { request_id })
 }
 
 /// UpdateAlias: points an existing alias at another key.
@@ -548,10 +554,9 @@ pub fn update_alias<R: TryCryptoRng + ?Sized>(
     provider.delete_expired(now);
     let alias = alias_name(request)?;
     let key_id = owned_key(provider, caller, request.key_id)?;
+    let request_id = request_id(request.request_id, rng)?;
     provider.update_alias(alias, &key_id)?;
-    Ok(EmptyResponse {
-        request_id: request_id(request.request_id, rng)?,
-    })
+    Ok(EmptyResponse { request_id })
 }
 
 /// DeleteAlias.
@@ -567,10 +572,9 @@ pub fn delete_alias<R: TryCryptoRng + ?Sized>(
 ) -> Result<EmptyResponse, Error> {
     provider.delete_expired(now);
     let alias = required(request.alias_name, Parameter::AliasName)?;
+    let request_id = request_id(request.request_id, rng)?;
     provider.delete_alias(caller.account, caller.region, alias)?;
-    Ok(EmptyResponse {
-        request_id: request_id(request.request_id, rng)?,
-    })
+    Ok(EmptyResponse { request_id })
 }
 
 fn simple<R: TryCryptoRng + ?Sized>(
@@ -583,10 +587,9 @@ fn simple<R: TryCryptoRng + ?Sized>(
 ) -> Result<EmptyResponse, Error> {
     provider.delete_expired(now);
     let key_id = owned_key(provider, caller, request.key_id)?;
+    let request_id = request_id(request.request_id, rng)?;
     change(provider, &key_id)?;
-    Ok(EmptyResponse {
-        request_id: request_id(request.request_id, rng)?,
-    })
+    Ok(EmptyResponse { request_id })
 }
 
 /// EnableKey.
@@ -679,10 +682,9 @@ pub fn schedule_key_deletion<R: TryCryptoRng + ?Sized>(
     if !(7..=366).contains(&days) {
         return Err(invalid);
     }
+    let request_id = request_id(request.request_id, rng)?;
     provider.schedule_key_deletion_at(&key_id, now + Duration::from_secs(days * 86_400))?;
-    Ok(EmptyResponse {
-        request_id: request_id(request.request_id, rng)?,
-    })
+    Ok(EmptyResponse { request_id })
 }
 
 /// CreateKeyVersion: rotation; the new version becomes primary.
@@ -703,6 +705,7 @@ pub fn create_key_version<R: TryCryptoRng + ?Sized>(
     if details.state != KeyState::Enabled {
         return Err(Error::StateModifiedFailed);
     }
+    let request_id = request_id(request.request_id, rng)?;
     let version = provider.rotate_key_at(&key_id, rng, now)?;
     Ok(CreateKeyVersionResponse {
         key_version: KeyVersion {
@@ -710,7 +713,7 @@ pub fn create_key_version<R: TryCryptoRng + ?Sized>(
             key_version_id: version,
             creation_date: Timestamp(now).to_string(),
         },
-        request_id: request_id(request.request_id, rng)?,
+        request_id,
     })
 }
 
@@ -743,8 +746,7 @@ pub fn import_key_material<R: TryCryptoRng + ?Sized>(
     if material.spec() != details.record.spec {
         return Err(invalid);
     }
+    let request_id = request_id(request.request_id, rng)?;
     provider.import_key_material(&key_id, material)?;
-    Ok(EmptyResponse {
-        request_id: request_id(request.request_id, rng)?,
-    })
+    Ok(EmptyResponse { request_id })
 }
