@@ -1,0 +1,352 @@
+//! The `kms-server` binary: first start (demo key, alias and AccessKey printed), a crash and
+//! a restart with `--keyring` that keeps keys, aliases, states and AccessKeys and decrypts old
+//! blobs; wrong or damaged keyrings are refused at start.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use kms_server::client::{Client, Credentials};
+
+const WRAPPING_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+    lines: Vec<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("kms-server-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn command(args: &[&str], envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kms-server"));
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("KMS_SERVER_ACCESS_KEYS")
+        .env_remove("KMS_SERVER_LISTEN")
+        .env_remove("KMS_SERVER_KEYRING")
+        .env_remove("KMS_KEYRING_KEY")
+        .env_remove("KMS_SERVER_RATE_LIMIT")
+        .env_remove("KMS_SERVER_REGION")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Starts the binary and waits for its "listening on" line.
+fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
+    let mut child = command(args, envs).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no 'listening on' line; got {lines:?}"));
+        if let Some(rest) = line.strip_prefix("kms-server: listening on http://") {
+            let addr = rest.split(' ').next().unwrap().parse().unwrap();
+            lines.push(line);
+            return Running { child, addr, lines };
+        }
+        lines.push(line);
+    }
+}
+
+/// Runs the binary to its exit; returns (success, stderr).
+fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
+    let out = command(args, envs).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn value_after(lines: &[String], prefix: &str) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} in {lines:?}"))
+        .to_owned()
+}
+
+fn keyring_args(path: &Path) -> Vec<String> {
+    vec!["--keyring".into(), path.display().to_string()]
+}
+
+#[tokio::test]
+async fn restart_with_keyring_keeps_keys_and_decrypts_old_blobs() {
+    let dir = temp_dir("restart");
+    let keyring = dir.join("keyring.bin");
+    let args = keyring_args(&keyring);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env = [("KMS_KEYRING_KEY", WRAPPING_KEY)];
+
+    // Without a wrapping key, --keyring refuses to start.
+    let (ok, err) = run_to_exit(&args, &[]);
+    assert!(!ok);
+    assert!(err.contains("KMS_KEYRING_KEY"), "{err}");
+
+    // First start: a demo pair and a demo key with its alias, printed.
+    let first = start(&args, &env);
+    let id = value_after(&first.lines, "kms-server: demo AccessKeyId: ");
+    let secret = value_after(&first.lines, "kms-server: demo AccessKeySecret: ");
+    let demo = value_after(&first.lines, "kms-server: demo key: ");
+    assert!(demo.contains("(alias/demo)"), "{demo}");
+    let credentials = Credentials {
+        access_key_id: id.clone(),
+        access_key_secret: secret.clone(),
+    };
+    let c = Client::new(first.addr, credentials.clone());
+
+    let r = c
+        .call(
+            "GenerateDataKey",
+            &[
+                ("KeyId", "alias/demo"),
+                ("EncryptionContext", r#"{"a":"b"}"#),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (plain1, blob1) = (r.field("Plaintext"), r.field("CiphertextBlob"));
+    let demo_key = r.field("KeyId");
+
+    // Rotation, a second key with an alias, a disabled third key.
+    let r = c
+        .call("CreateKeyVersion", &[("KeyId", "alias/demo")])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = c
+        .call("CreateKey", &[("Description", "second")])
+        .await
+        .unwrap();
+    let key2 = r.json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = c
+        .call(
+            "CreateAlias",
+            &[("AliasName", "alias/second"), ("KeyId", &key2)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = c
+        .call(
+            "Encrypt",
+            &[
+                ("KeyId", "alias/second"),
+                ("Plaintext", "kept across restarts"),
+            ],
+        )
+        .await
+        .unwrap();
+    let blob2 = r.field("CiphertextBlob");
+    let r = c
+        .call("GenerateDataKey", &[("KeyId", "alias/demo")])
+        .await
+        .unwrap();
+    let (plain3, blob3) = (r.field("Plaintext"), r.field("CiphertextBlob"));
+    let r = c.call("CreateKey", &[]).await.unwrap();
+    let key3 = r.json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = c.call("DisableKey", &[("KeyId", &key3)]).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // A crash: SIGKILL, no shutdown path. Every change was written before its reply.
+    drop(first);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Restart: no new demo key or pair; the saved pair authenticates.
+    let second = start(&args, &env);
+    assert!(
+        !second.lines.iter().any(|l| l.contains("demo key")),
+        "{:?}",
+        second.lines
+    );
+    assert!(
+        second
+            .lines
+            .iter()
+            .any(|l| l.contains(&format!("AccessKeyId {id}"))),
+        "{:?}",
+        second.lines
+    );
+    assert!(
+        !second.lines.iter().any(|l| l.contains(&secret)),
+        "the secret is printed only once"
+    );
+    let c = Client::new(second.addr, credentials.clone());
+    let r = c
+        .call(
+            "Decrypt",
+            &[
+                ("CiphertextBlob", &blob1),
+                ("EncryptionContext", r#"{"a":"b"}"#),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.field("Plaintext"), plain1);
+    let r = c
+        .call("Decrypt", &[("CiphertextBlob", &blob2)])
+        .await
+        .unwrap();
+    assert_eq!(r.field("Plaintext"), "kept across restarts");
+    let r = c
+        .call("Decrypt", &[("CiphertextBlob", &blob3)])
+        .await
+        .unwrap();
+    assert_eq!(r.field("Plaintext"), plain3);
+    let r = c.call("ListKeys", &[]).await.unwrap();
+    assert_eq!(r.json()["TotalCount"], 3, "{}", r.text());
+    let r = c.call("ListAliases", &[]).await.unwrap();
+    assert_eq!(r.json()["TotalCount"], 2, "{}", r.text());
+    let r = c.call("DescribeKey", &[("KeyId", &key3)]).await.unwrap();
+    assert_eq!(r.json()["KeyMetadata"]["KeyState"], "Disabled");
+    let r = c
+        .call("GenerateDataKey", &[("KeyId", "alias/demo")])
+        .await
+        .unwrap();
+    assert_eq!(r.field("KeyId"), demo_key);
+
+    // A graceful stop (SIGTERM) exits cleanly.
+    let mut second = second;
+    let status = Command::new("kill")
+        .args(["-TERM", &second.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = second.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+
+    // The wrong wrapping key, from a file: refused.
+    let key_file = dir.join("wrong.key");
+    std::fs::write(&key_file, format!("{}\n", "ab".repeat(32))).unwrap();
+    let mut wrong_args = args.clone();
+    let key_file_text = key_file.display().to_string();
+    wrong_args.extend(["--keyring-key-file", key_file_text.as_str()]);
+    let (ok, err) = run_to_exit(&wrong_args, &[]);
+    assert!(!ok);
+    assert!(err.contains("does not authenticate"), "{err}");
+
+    // A truncated keyring: refused, and the good one is untouched.
+    let good = std::fs::read(&keyring).unwrap();
+    let damaged = dir.join("damaged.bin");
+    std::fs::write(&damaged, &good[..good.len() - 1]).unwrap();
+    let damaged_text = damaged.display().to_string();
+    let (ok, err) = run_to_exit(&["--keyring", &damaged_text], &env);
+    assert!(!ok);
+    assert!(err.contains("keyring"), "{err}");
+
+    // The right key from a file works.
+    let good_key_file = dir.join("good.key");
+    std::fs::write(&good_key_file, WRAPPING_KEY).unwrap();
+    let good_key_text = good_key_file.display().to_string();
+    let mut file_args = args.clone();
+    file_args.extend(["--keyring-key-file", good_key_text.as_str()]);
+    let third = start(&file_args, &[]);
+    let c = Client::new(third.addr, credentials);
+    let r = c
+        .call("Decrypt", &[("CiphertextBlob", &blob2)])
+        .await
+        .unwrap();
+    assert_eq!(r.field("Plaintext"), "kept across restarts");
+    drop(third);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn configured_access_keys_and_region() {
+    let pair = "LTAIconfigured0000001:configured-secret:5555555555555555";
+    let running = start(
+        &["--region", "cn-shanghai"],
+        &[("KMS_SERVER_ACCESS_KEYS", pair)],
+    );
+    assert!(
+        !running
+            .lines
+            .iter()
+            .any(|l| l.contains("demo AccessKeySecret")),
+        "{:?}",
+        running.lines
+    );
+    assert!(
+        running
+            .lines
+            .iter()
+            .any(|l| l.contains("account 5555555555555555")),
+        "{:?}",
+        running.lines
+    );
+    let c = Client::new(
+        running.addr,
+        Credentials {
+            access_key_id: "LTAIconfigured0000001".into(),
+            access_key_secret: "configured-secret".into(),
+        },
+    );
+    let r = c
+        .call("DescribeKey", &[("KeyId", "alias/demo")])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let arn = r.json()["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    assert!(
+        arn.starts_with("acs:kms:cn-shanghai:5555555555555555:key/"),
+        "{arn}"
+    );
+    // An ARN naming another region does not resolve here.
+    let other_region = arn.replace("cn-shanghai", "cn-hangzhou");
+    let r = c
+        .call("GenerateDataKey", &[("KeyId", &other_region)])
+        .await
+        .unwrap();
+    assert_eq!(r.field("Code"), "Forbidden.KeyNotFound");
+    drop(running);
+
+    // A malformed list is refused at start, without echoing the secret.
+    let (ok, err) = run_to_exit(&[], &[("KMS_SERVER_ACCESS_KEYS", "LTAIx:topsecret")]);
+    assert!(!ok);
+    assert!(!err.contains("topsecret"), "{err}");
+}
