@@ -68,17 +68,21 @@ fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
         }
     });
     let mut lines = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("no 'listening on' line; got {lines:?}"));
+    let mut addr = None;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
         if let Some(rest) = line.strip_prefix("kms-server: listening on http://") {
-            let addr = rest.split(' ').next().unwrap().parse().unwrap();
+            addr = rest.split(' ').next().and_then(|a| a.parse().ok());
             lines.push(line);
-            return Running { child, addr, lines };
+            break;
         }
         lines.push(line);
     }
+    let Some(addr) = addr else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no 'listening on' line; got {lines:?}");
+    };
+    Running { child, addr, lines }
 }
 
 /// Runs the binary to its exit; returns (success, stderr).
