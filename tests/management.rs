@@ -335,9 +335,8 @@ fn a_failed_create_key_makes_no_key() {
     }
 }
 
-/// BUG: CreateKey draws its RequestId after the key is made, so when that draw fails the caller
-/// gets a 500 `InternalFailure` while the key exists. A client that retries makes a second key.
-/// Every mutating management operation commits before drawing its RequestId in the same way.
+/// A CreateKey that reports `InternalFailure` must not have made a key: a client that retries
+/// would make a second one. (Found here: the RequestId used to be drawn after the key was made.)
 #[test]
 fn create_key_that_reports_internal_failure_has_made_no_key() {
     let mut k = Kms::new(10);
@@ -357,6 +356,126 @@ fn create_key_that_reports_internal_failure_has_made_no_key() {
         Vec::<KeyId>::new(),
         "CreateKey returned InternalFailure but left a key behind"
     );
+}
+
+/// Everything a failed operation could have changed about the owner's keys and aliases.
+fn snapshot_of(
+    k: &mut Kms,
+) -> (
+    Vec<kms_core::management::KeyMetadata>,
+    Vec<(String, KeyId)>,
+    usize,
+) {
+    let keys = k.all_keys_of(&owner());
+    let described = keys
+        .iter()
+        .map(|key| k.describe(key.as_str()).unwrap())
+        .collect();
+    let versions = keys
+        .iter()
+        .map(|key| k.provider.versions(key).unwrap().count())
+        .sum();
+    (described, k.all_aliases_of(&owner()), versions)
+}
+
+fn key(id: &KeyId) -> KeyRequest<'_> {
+    KeyRequest::new(id.as_str())
+}
+
+fn alias<'a>(name: &'a str, id: &'a KeyId) -> management::AliasRequest<'a> {
+    management::AliasRequest {
+        alias_name: Some(name),
+        key_id: Some(id.as_str()),
+        request_id: None,
+    }
+}
+
+#[test]
+fn a_mutation_that_reports_internal_failure_has_changed_nothing() {
+    // Every mutating operation, with an RNG that fails at its first draw, or (for those that
+    // draw more) part-way. Whatever it reports as InternalFailure must have left no trace.
+    let names = [
+        "CreateKey",
+        "EnableKey",
+        "DisableKey",
+        "ScheduleKeyDeletion",
+        "CancelKeyDeletion",
+        "CreateAlias",
+        "UpdateAlias",
+        "DeleteAlias",
+        "CreateKeyVersion",
+        "ImportKeyMaterial",
+    ];
+    for budget in [0, 16, 32, 48, 64] {
+        for (op, name) in names.iter().enumerate() {
+            let mut k = Kms::new(60);
+            let enabled = k.key();
+            let disabled = k.key();
+            k.disable(disabled.as_str()).unwrap();
+            let pending = k.key();
+            k.schedule(pending.as_str(), "7").unwrap();
+            let external = k.external_key("Aliyun_AES_256");
+            k.create_alias("alias/x", enabled.as_str()).unwrap();
+            let before = snapshot_of(&mut k);
+            let mut failing = LimitedRng::new(61, budget);
+            let (p, c, now) = (&mut k.provider, owner(), k.now);
+            let material = Base64::encode_string(&[3u8; 32]);
+            let r: Result<(), Error> = match op {
+                0 => management::create_key(p, &c, &CreateKeyRequest::default(), &mut failing, now)
+                    .map(drop),
+                1 => management::enable_key(p, &c, &key(&disabled), &mut failing, now).map(drop),
+                2 => management::disable_key(p, &c, &key(&enabled), &mut failing, now).map(drop),
+                3 => management::schedule_key_deletion(
+                    p,
+                    &c,
+                    &ScheduleKeyDeletionRequest {
+                        key_id: Some(enabled.as_str()),
+                        pending_window_in_days: Some("7"),
+                        request_id: None,
+                    },
+                    &mut failing,
+                    now,
+                )
+                .map(drop),
+                4 => management::cancel_key_deletion(p, &c, &key(&pending), &mut failing, now)
+                    .map(drop),
+                5 => {
+                    management::create_alias(p, &c, &alias("alias/y", &enabled), &mut failing, now)
+                        .map(drop)
+                }
+                6 => {
+                    management::update_alias(p, &c, &alias("alias/x", &disabled), &mut failing, now)
+                        .map(drop)
+                }
+                7 => {
+                    management::delete_alias(p, &c, &alias("alias/x", &enabled), &mut failing, now)
+                        .map(drop)
+                }
+                8 => management::create_key_version(p, &c, &key(&enabled), &mut failing, now)
+                    .map(drop),
+                _ => management::import_key_material(
+                    p,
+                    &c,
+                    &ImportKeyMaterialRequest {
+                        key_id: Some(external.as_str()),
+                        key_material: Some(&material),
+                        request_id: None,
+                    },
+                    &mut failing,
+                    now,
+                )
+                .map(drop),
+            };
+            match r {
+                Err(e) => {
+                    assert_internal::<()>(Err(e));
+                    assert_eq!(snapshot_of(&mut k), before, "{name}, budget {budget}");
+                }
+                // Enough randomness for the whole operation: it must have done something.
+                Ok(()) => assert_ne!(snapshot_of(&mut k), before, "{name}, budget {budget}"),
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
