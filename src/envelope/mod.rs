@@ -198,8 +198,10 @@
 //! - **An authenticated, key-committing header.** The header tag is an HMAC-SHA256 output
 //!   (HKDF-Expand) over the hash of every other header byte, keyed from the data key: a changed
 //!   field, or a data key that is not the one the blob holds, is refused before any segment is
-//!   opened, and since HMAC commits to its key, no header opens under two data keys. The hash is
-//!   also part of the file key's derivation, so every segment is bound to its header too.
+//!   opened. Unlike a GCM tag, it commits to the key: two data keys that give a header the same
+//!   tag would be a SHA-256 collision, so an envelope opens under one data key only (AES-GCM
+//!   alone does not promise that). The hash is also part of the file key's derivation, so every
+//!   segment is bound to its header too.
 //! - **The blob and context travel with the data.** The header holds the blob raw (108 bytes
 //!   for a 32-byte data key instead of 144 in Base64) and the context in the canonical encoding
 //!   the KMS binds, so Decrypt can be called with nothing but the file. The context is
