@@ -226,6 +226,19 @@ fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What a verified signature vouches for: the AccessKey, and the signed timestamp, nonce,
+/// action and version.
+struct Verified<'k> {
+    key: &'k AccessKey,
+    timestamp: String,
+    nonce: String,
+    action: Option<String>,
+    version: Option<String>,
+}
+
+/// A body or an error, each with whether the keyring must be written before the reply.
+type Outcome = Result<(Vec<u8>, bool), (ApiError, bool)>;
+
 /// Who is calling, once authenticated, and what for.
 struct Authenticated {
     account: String,
@@ -381,14 +394,13 @@ impl Service {
         }
     }
 
-    #[allow(clippy::type_complexity)]
     fn handle_inner(
         &self,
         request: &RawRequest<'_>,
         now: SystemTime,
         request_id: RequestId,
         format: &mut Format,
-    ) -> Result<(Vec<u8>, bool), (ApiError, bool)> {
+    ) -> Outcome {
         let no_save = |e: ApiError| (e, false);
         if request.method != "GET" && request.method != "POST" {
             return Err(no_save(ApiError::method_not_allowed()));
@@ -453,7 +465,13 @@ impl Service {
         now: SystemTime,
     ) -> Result<Authenticated, ApiError> {
         let authorization = header(request.headers, "authorization")?;
-        let (key, timestamp, nonce, action, version) = if let Some(authorization) = authorization {
+        let Verified {
+            key,
+            timestamp,
+            nonce,
+            action,
+            version,
+        } = if let Some(authorization) = authorization {
             self.verify_v3(request, params, &authorization)?
         } else {
             self.verify_v1(request, params)?
@@ -487,13 +505,12 @@ impl Service {
             .ok_or_else(ApiError::access_key_not_found)
     }
 
-    /// Signature V1: returns the key, timestamp, nonce, action and version.
-    #[allow(clippy::type_complexity)]
+    /// Signature V1.
     fn verify_v1(
         &self,
         request: &RawRequest<'_>,
         params: &Params,
-    ) -> Result<(&AccessKey, String, String, Option<String>, Option<String>), ApiError> {
+    ) -> Result<Verified<'_>, ApiError> {
         let access_key_id = params.get("AccessKeyId");
         let signature = params.get("Signature");
         let (access_key_id, signature) = match (access_key_id, signature) {
@@ -533,23 +550,22 @@ impl Service {
         let nonce = params.get("SignatureNonce").ok_or_else(|| {
             ApiError::incomplete_signature("the SignatureNonce parameter is missing")
         })?;
-        Ok((
+        Ok(Verified {
             key,
-            timestamp.to_owned(),
-            nonce.to_owned(),
-            params.get("Action").map(str::to_owned),
-            params.get("Version").map(str::to_owned),
-        ))
+            timestamp: timestamp.to_owned(),
+            nonce: nonce.to_owned(),
+            action: params.get("Action").map(str::to_owned),
+            version: params.get("Version").map(str::to_owned),
+        })
     }
 
-    /// Signature V3: returns the key, timestamp, nonce, action and version.
-    #[allow(clippy::type_complexity)]
+    /// Signature V3.
     fn verify_v3(
         &self,
         request: &RawRequest<'_>,
         params: &Params,
         authorization: &str,
-    ) -> Result<(&AccessKey, String, String, Option<String>, Option<String>), ApiError> {
+    ) -> Result<Verified<'_>, ApiError> {
         let parsed = V3Authorization::parse(authorization).ok_or_else(|| {
             ApiError::incomplete_signature(
                 "the Authorization header is not ACS3-HMAC-SHA256 Credential=...,SignedHeaders=...,Signature=...",
@@ -620,11 +636,16 @@ impl Service {
             Some(v) => Some(v),
             None => params.get("Version").map(str::to_owned),
         };
-        Ok((key, timestamp, nonce, value_of("x-acs-action"), version))
+        Ok(Verified {
+            key,
+            timestamp,
+            nonce,
+            action: value_of("x-acs-action"),
+            version,
+        })
     }
 
     /// Runs an authenticated, admitted operation.
-    #[allow(clippy::type_complexity)]
     fn dispatch(
         &self,
         action: Action,
@@ -633,7 +654,7 @@ impl Service {
         request_id: RequestId,
         now: SystemTime,
         format: Format,
-    ) -> Result<(Vec<u8>, bool), (ApiError, bool)> {
+    ) -> Outcome {
         let p = |name: &str| params.get(name);
         let root = format!("{}Response", action.name());
         let rid = Some(request_id);
