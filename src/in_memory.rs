@@ -13,7 +13,7 @@ use hashbrown::{Equivalent, HashMap};
 use rand_core::TryCryptoRng;
 
 use crate::blob::{IV_LEN, TAG_LEN};
-use crate::key_id::is_valid_alias;
+use crate::key_id::{is_reserved_alias, is_valid_alias};
 use crate::provider::{Action, KeyProvider, ProviderError, VersionCipher};
 use crate::{
     Caller, Error, KeyHandle, KeyId, KeyOrigin, KeyRecord, KeyState, KeyUsage, KeyVersionId,
@@ -123,7 +123,9 @@ struct Version {
     id: KeyVersionId,
     /// `None` until material exists (a key pending import) and for asymmetric keys, whose
     /// material this provider does not model.
-    cipher: Option<VersionCipher>,
+    /// Boxed, so the material never moves when the version list grows: a reallocation would
+    /// free the old copy without zeroizing it.
+    cipher: Option<Box<VersionCipher>>,
     seals: u64,
     created: Duration,
 }
@@ -389,10 +391,10 @@ impl InMemoryProvider {
             (KeyOrigin::External, _) => (KeyState::PendingImport, None),
             (KeyOrigin::Kms, true) => (
                 KeyState::Enabled,
-                Some(VersionCipher::new(MasterKeyMaterial::random(
+                Some(Box::new(VersionCipher::new(MasterKeyMaterial::random(
                     options.spec,
                     rng,
-                )?)),
+                )?))),
             ),
             (KeyOrigin::Kms, false) => (KeyState::Enabled, None),
         };
@@ -418,6 +420,13 @@ impl InMemoryProvider {
             delete_at: None,
         });
         Ok(key_id)
+    }
+
+    /// Makes room for `additional` more keys (of one version each) without rehashing.
+    pub fn reserve(&mut self, additional: usize) {
+        self.keys.reserve(additional);
+        self.by_id.reserve(additional);
+        self.by_version.reserve(additional);
     }
 
     /// Puts a key in a new slot and indexes it (and its versions, and its deletion date).
@@ -812,7 +821,7 @@ impl InMemoryProvider {
             return Err(Error::UnsupportedOperation);
         }
         let primary = key.primary;
-        key.versions[primary].cipher = Some(VersionCipher::new(material));
+        key.versions[primary].cipher = Some(Box::new(VersionCipher::new(material)));
         key.state = KeyState::Enabled;
         Ok(())
     }
@@ -867,7 +876,7 @@ impl InMemoryProvider {
         }
         let spec = key.spec;
         let id = self.fresh_version_id(rng)?;
-        let cipher = VersionCipher::new(MasterKeyMaterial::random(spec, rng)?);
+        let cipher = Box::new(VersionCipher::new(MasterKeyMaterial::random(spec, rng)?));
         let key = self.key_at_mut(index)?;
         key.versions.push(Version {
             id,
@@ -927,7 +936,7 @@ impl InMemoryProvider {
 }
 
 fn check_alias_name(alias: &str) -> Result<(), Error> {
-    if is_valid_alias(alias) && !alias.starts_with("alias/acs/") {
+    if is_valid_alias(alias) && !is_reserved_alias(alias) {
         Ok(())
     } else {
         Err(Error::InvalidParameter(Parameter::AliasName))

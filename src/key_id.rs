@@ -63,6 +63,12 @@ pub fn is_valid_alias(alias: &str) -> bool {
     })
 }
 
+/// Whether `alias` is reserved for the service's own keys: `alias/acs` and everything under
+/// `alias/acs/`. Such aliases can be looked up but not created.
+pub fn is_reserved_alias(alias: &str) -> bool {
+    alias == "alias/acs" || alias.starts_with("alias/acs/")
+}
+
 fn is_region(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()

@@ -37,7 +37,7 @@ use base64ct::{Base64, Encoding};
 use rand_core::TryCryptoRng;
 
 use crate::in_memory::{InMemoryProvider, KeyOptions};
-use crate::key_id::{KeyReference, is_valid_alias};
+use crate::key_id::{KeyReference, is_reserved_alias, is_valid_alias};
 use crate::ops::resolve;
 use crate::time::Timestamp;
 use crate::{
@@ -310,18 +310,31 @@ fn request_id<R: TryCryptoRng + ?Sized>(
     supplied.map_or_else(|| RequestId::random(rng), Ok)
 }
 
+/// Step 1 for a `KeyId` parameter.
+fn key_reference<'a>(text: Option<&'a str>) -> Result<KeyReference<'a>, Error> {
+    KeyReference::parse(required(text, Parameter::KeyId)?, Parameter::KeyId)
+}
+
 /// Resolves a key the caller owns: the data path's resolution (step 2), then ownership.
+fn owned(
+    provider: &InMemoryProvider,
+    caller: &Caller<'_>,
+    reference: &KeyReference<'_>,
+) -> Result<KeyId, Error> {
+    let record = resolve(provider, caller, reference)?;
+    if *provider.details(&record.key_id)?.account != *caller.account {
+        return Err(Error::NoPermission);
+    }
+    Ok(record.key_id)
+}
+
+/// [`key_reference`] then [`owned`], for operations whose only parameter is the key.
 fn owned_key(
     provider: &InMemoryProvider,
     caller: &Caller<'_>,
     text: Option<&str>,
 ) -> Result<KeyId, Error> {
-    let reference = KeyReference::parse(required(text, Parameter::KeyId)?, Parameter::KeyId)?;
-    let record = resolve(provider, caller, &reference)?;
-    if *provider.details(&record.key_id)?.account != *caller.account {
-        return Err(Error::NoPermission);
-    }
-    Ok(record.key_id)
+    owned(provider, caller, &key_reference(text)?)
 }
 
 fn metadata(provider: &InMemoryProvider, key_id: &KeyId) -> Result<KeyMetadata, Error> {
@@ -513,7 +526,7 @@ pub fn list_aliases<R: TryCryptoRng + ?Sized>(
 
 fn alias_name<'a>(request: &AliasRequest<'a>) -> Result<&'a str, Error> {
     let alias = required(request.alias_name, Parameter::AliasName)?;
-    if is_valid_alias(alias) && !alias.starts_with("alias/acs/") && alias != "alias/acs" {
+    if is_valid_alias(alias) && !is_reserved_alias(alias) {
         Ok(alias)
     } else {
         Err(Error::InvalidParameter(Parameter::AliasName))
@@ -562,7 +575,7 @@ pub fn update_alias<R: TryCryptoRng + ?Sized>(
 /// DeleteAlias.
 ///
 /// # Errors
-/// `MissingParameter AliasName`; `Forbidden.AliasNotFound`.
+/// `MissingParameter` / `InvalidParameter AliasName`; `Forbidden.AliasNotFound`.
 pub fn delete_alias<R: TryCryptoRng + ?Sized>(
     provider: &mut InMemoryProvider,
     caller: &Caller<'_>,
@@ -571,7 +584,7 @@ pub fn delete_alias<R: TryCryptoRng + ?Sized>(
     now: Duration,
 ) -> Result<EmptyResponse, Error> {
     provider.delete_expired(now);
-    let alias = required(request.alias_name, Parameter::AliasName)?;
+    let alias = alias_name(request)?;
     let request_id = request_id(request.request_id, rng)?;
     provider.delete_alias(caller.account, caller.region, alias)?;
     Ok(EmptyResponse { request_id })
@@ -669,7 +682,7 @@ pub fn schedule_key_deletion<R: TryCryptoRng + ?Sized>(
     now: Duration,
 ) -> Result<EmptyResponse, Error> {
     provider.delete_expired(now);
-    let key_id = owned_key(provider, caller, request.key_id)?;
+    let reference = key_reference(request.key_id)?;
     let days = required(
         request.pending_window_in_days,
         Parameter::PendingWindowInDays,
@@ -682,8 +695,12 @@ pub fn schedule_key_deletion<R: TryCryptoRng + ?Sized>(
     if !(7..=366).contains(&days) {
         return Err(invalid);
     }
+    let delete_at = now
+        .checked_add(Duration::from_secs(days * 86_400))
+        .ok_or(invalid)?;
+    let key_id = owned(provider, caller, &reference)?;
     let request_id = request_id(request.request_id, rng)?;
-    provider.schedule_key_deletion_at(&key_id, now + Duration::from_secs(days * 86_400))?;
+    provider.schedule_key_deletion_at(&key_id, delete_at)?;
     Ok(EmptyResponse { request_id })
 }
 
@@ -730,7 +747,7 @@ pub fn import_key_material<R: TryCryptoRng + ?Sized>(
     now: Duration,
 ) -> Result<EmptyResponse, Error> {
     provider.delete_expired(now);
-    let key_id = owned_key(provider, caller, request.key_id)?;
+    let reference = key_reference(request.key_id)?;
     let text = required(request.key_material, Parameter::KeyMaterial)?;
     let invalid = Error::InvalidParameter(Parameter::KeyMaterial);
     let mut raw = zeroize::Zeroizing::new([0u8; 33]);
@@ -739,6 +756,7 @@ pub fn import_key_material<R: TryCryptoRng + ?Sized>(
     }
     let bytes = Base64::decode(text, &mut raw[..]).map_err(|_| invalid)?;
     let material = MasterKeyMaterial::from_slice(bytes).ok_or(invalid)?;
+    let key_id = owned(provider, caller, &reference)?;
     let details = provider.details(&key_id)?;
     if details.origin != KeyOrigin::External || details.state != KeyState::PendingImport {
         return Err(Error::StateModifiedFailed);

@@ -1007,14 +1007,14 @@ fn decode(body: &[u8]) -> Body {
     let mut keys = Vec::new();
     for _ in 0..d.u32() {
         let id = d.str(1);
-        let account = d.str(2);
-        let region = d.str(2);
+        let account = d.str(4);
+        let region = d.str(4);
         let (spec, usage, origin, state, unavailable) = (d.u8(), d.u8(), d.u8(), d.u8(), d.u8());
         let description = d.bytes(4);
         let created = d.time();
         let delete_at = (d.u8() == 1).then(|| d.time());
         let primary = d.u32();
-        let policy = (0..d.u16()).map(|_| (d.str(2), d.u8())).collect();
+        let policy = (0..d.u16()).map(|_| (d.str(4), d.u8())).collect();
         let versions = (0..d.u32())
             .map(|_| {
                 let id = String::from_utf8(d.take(36)).unwrap();
@@ -1046,8 +1046,8 @@ fn decode(body: &[u8]) -> Body {
     }
     let aliases = (0..d.u32())
         .map(|_| SnapAlias {
-            account: d.str(2),
-            region: d.str(2),
+            account: d.str(4),
+            region: d.str(4),
             alias: d.str(2),
             key_id: d.str(1),
         })
@@ -1097,8 +1097,8 @@ fn encode(body: &Body) -> Vec<u8> {
     e.u32(body.keys.len() as u32);
     for k in &body.keys {
         e.bytes(k.id.as_bytes(), 1);
-        e.bytes(k.account.as_bytes(), 2);
-        e.bytes(k.region.as_bytes(), 2);
+        e.bytes(k.account.as_bytes(), 4);
+        e.bytes(k.region.as_bytes(), 4);
         for b in [k.spec, k.usage, k.origin, k.state, k.unavailable] {
             e.u8(b);
         }
@@ -1114,7 +1114,7 @@ fn encode(body: &Body) -> Vec<u8> {
         e.u32(k.primary);
         e.u16(k.policy.len() as u16);
         for (account, actions) in &k.policy {
-            e.bytes(account.as_bytes(), 2);
+            e.bytes(account.as_bytes(), 4);
             e.u8(*actions);
         }
         e.u32(k.versions.len() as u32);
@@ -1127,8 +1127,8 @@ fn encode(body: &Body) -> Vec<u8> {
     }
     e.u32(body.aliases.len() as u32);
     for a in &body.aliases {
-        e.bytes(a.account.as_bytes(), 2);
-        e.bytes(a.region.as_bytes(), 2);
+        e.bytes(a.account.as_bytes(), 4);
+        e.bytes(a.region.as_bytes(), 4);
         e.bytes(a.alias.as_bytes(), 2);
         e.bytes(a.key_id.as_bytes(), 1);
     }
@@ -1428,7 +1428,7 @@ fn bodies_with_bad_lengths_are_malformed() {
     let mut huge_aliases = raw.clone();
     let n = huge_aliases.len();
     // The alias count is right after the keys: find it from the end (one alias of known size).
-    let alias_len = 2 + ACCOUNT.len() + 2 + REGION.len() + 2 + "alias/hand".len() + 1 + 25;
+    let alias_len = 4 + ACCOUNT.len() + 4 + REGION.len() + 2 + "alias/hand".len() + 1 + 25;
     huge_aliases[n - alias_len - 4..n - alias_len].copy_from_slice(&u32::MAX.to_be_bytes());
     for body in [huge_keys, huge_aliases] {
         assert_eq!(
@@ -1440,7 +1440,7 @@ fn bodies_with_bad_lengths_are_malformed() {
     body.keys[0].description = vec![b'x'; 10];
     let mut raw = encode(&body);
     // The description's length field says 4 GiB.
-    let at = 9 + 4 + (1 + 25) + (2 + ACCOUNT.len()) + (2 + REGION.len()) + 5;
+    let at = 9 + 4 + (1 + 25) + (4 + ACCOUNT.len()) + (4 + REGION.len()) + 5;
     assert_eq!(raw[at..at + 4], 10u32.to_be_bytes());
     raw[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
     assert_eq!(

@@ -11,17 +11,17 @@
 //! body     = u64 seal_limit || u8 on_seal_limit (0 rotate, 1 refuse)
 //!         || u32 key_count || key * key_count
 //!         || u32 alias_count || alias * alias_count
-//! key      = str8 key_id || str16 account || str16 region
+//! key      = str8 key_id || str32 account || str32 region
 //!         || u8 spec (0 Aliyun_AES_256, 1 Aliyun_AES_128, 2 RSA_2048, 3 EC_P256)
 //!         || u8 usage (0 ENCRYPT/DECRYPT, 1 SIGN/VERIFY) || u8 origin (0 Aliyun_KMS, 1 EXTERNAL)
 //!         || u8 state (0 Enabled, 1 Disabled, 2 PendingDeletion, 3 PendingImport)
 //!         || u8 unavailable (0, 1) || str32 description || time created
 //!         || u8 has_delete_date (0, 1) || [time delete_at]
 //!         || u32 primary (index into the versions)
-//!         || u16 policy_count || (str16 account || u8 actions) * policy_count
+//!         || u16 policy_count || (str32 account || u8 actions) * policy_count
 //!         || u32 version_count || version * version_count
 //! version  = id (36 bytes) || u8 material_len (0, 16, 32) || material || u64 seals || time created
-//! alias    = str16 account || str16 region || str16 alias || str8 key_id
+//! alias    = str32 account || str32 region || str16 alias || str8 key_id
 //! time     = u64 seconds || u32 nanoseconds, since the Unix epoch
 //! strN     = uN length || UTF-8 bytes
 //! ```
@@ -106,20 +106,32 @@ fn state_code(state: KeyState) -> u8 {
     }
 }
 
-struct Writer(Zeroizing<Vec<u8>>);
+/// Writes the body, or (with no buffer) only counts its bytes: export counts first and then
+/// writes into a buffer of exactly that size, which never grows, so no copy of the material is
+/// ever freed without being zeroized.
+struct Writer {
+    buf: Option<Zeroizing<Vec<u8>>>,
+    len: usize,
+}
 
 impl Writer {
+    fn bytes(&mut self, b: &[u8]) {
+        self.len += b.len();
+        if let Some(buf) = &mut self.buf {
+            buf.extend_from_slice(b);
+        }
+    }
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        self.bytes(&[v]);
     }
     fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_be_bytes());
+        self.bytes(&v.to_be_bytes());
     }
     fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
+        self.bytes(&v.to_be_bytes());
     }
     fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_be_bytes());
+        self.bytes(&v.to_be_bytes());
     }
     fn len(&mut self, n: usize, width: usize) -> Result<(), Error> {
         match width {
@@ -131,7 +143,7 @@ impl Writer {
     }
     fn str(&mut self, s: &str, width: usize) -> Result<(), Error> {
         self.len(s.len(), width)?;
-        self.0.extend_from_slice(s.as_bytes());
+        self.bytes(s.as_bytes());
         Ok(())
     }
     fn time(&mut self, t: Duration) {
@@ -224,12 +236,30 @@ impl InMemoryProvider {
         let mut iv = [0u8; 12];
         rng.try_fill_bytes(&mut iv)
             .map_err(|_| Error::InternalFailure)?;
-        let mut w = Writer(Zeroizing::new(Vec::with_capacity(
-            HEADER_LEN + 64 + self.live * 200 + TAG_LEN,
-        )));
-        w.0.extend_from_slice(MAGIC);
+        let mut count = Writer { buf: None, len: 0 };
+        self.write_body(&mut count)?;
+        let total = HEADER_LEN + count.len + TAG_LEN;
+        let mut w = Writer {
+            buf: Some(Zeroizing::new(Vec::with_capacity(total))),
+            len: 0,
+        };
+        w.bytes(MAGIC);
         w.u16(FORMAT_VERSION);
-        w.0.extend_from_slice(&iv);
+        w.bytes(&iv);
+        self.write_body(&mut w)?;
+        let mut out = w.buf.ok_or(Error::InternalFailure)?;
+        let cipher = Aes256Gcm::new(wrapping_key.into());
+        let (header, body) = out.split_at_mut(HEADER_LEN);
+        let tag = cipher
+            .encrypt_inout_detached(&iv.into(), &header[..10], body.into())
+            .map_err(|_| Error::InternalFailure)?;
+        out.extend_from_slice(&tag);
+        debug_assert_eq!(out.len(), total);
+        // The body is ciphertext now: hand the bytes over without the zeroizing wrapper.
+        Ok(core::mem::take(&mut *out))
+    }
+
+    fn write_body(&self, w: &mut Writer) -> Result<(), Error> {
         w.u64(self.seal_limit);
         w.u8(match self.on_seal_limit {
             SealLimitAction::Rotate => 0,
@@ -237,24 +267,17 @@ impl InMemoryProvider {
         });
         w.len(self.live, 4)?;
         for key in self.keys.iter().flatten() {
-            write_key(&mut w, key)?;
+            write_key(w, key)?;
         }
         w.len(self.aliases.len(), 4)?;
         for (alias, &index) in &self.aliases {
             let key = self.key_at(index)?;
-            w.str(&alias.account, 2)?;
-            w.str(&alias.region, 2)?;
+            w.str(&alias.account, 4)?;
+            w.str(&alias.region, 4)?;
             w.str(&alias.alias, 2)?;
             w.str(key.key_id.as_str(), 1)?;
         }
-        let cipher = Aes256Gcm::new(wrapping_key.into());
-        let (header, body) = w.0.split_at_mut(HEADER_LEN);
-        let tag = cipher
-            .encrypt_inout_detached(&iv.into(), &header[..10], body.into())
-            .map_err(|_| Error::InternalFailure)?;
-        w.0.extend_from_slice(&tag);
-        // The body is ciphertext now: hand the bytes over without the zeroizing wrapper.
-        Ok(core::mem::take(&mut *w.0))
+        Ok(())
     }
 
     /// Builds a provider from a snapshot made by [`export_snapshot`](Self::export_snapshot).
@@ -293,8 +316,8 @@ impl InMemoryProvider {
 
 fn write_key(w: &mut Writer, key: &Key) -> Result<(), Error> {
     w.str(key.key_id.as_str(), 1)?;
-    w.str(&key.account, 2)?;
-    w.str(&key.region, 2)?;
+    w.str(&key.account, 4)?;
+    w.str(&key.region, 4)?;
     w.u8(spec_code(key.spec));
     w.u8(match key.usage {
         KeyUsage::EncryptDecrypt => 0,
@@ -318,16 +341,16 @@ fn write_key(w: &mut Writer, key: &Key) -> Result<(), Error> {
     w.len(key.primary, 4)?;
     w.len(key.policy.len(), 2)?;
     for (account, actions) in &key.policy {
-        w.str(account, 2)?;
+        w.str(account, 4)?;
         w.u8(actions.0);
     }
     w.len(key.versions.len(), 4)?;
     for version in &key.versions {
-        w.0.extend_from_slice(version.id.as_bytes());
+        w.bytes(version.id.as_bytes());
         let material = version.cipher.as_ref().map(|c| c.material().expose());
         let material = material.unwrap_or(&[]);
         w.len(material.len(), 1)?;
-        w.0.extend_from_slice(material);
+        w.bytes(material);
         w.u64(version.seals);
         w.time(version.created);
     }
@@ -347,6 +370,7 @@ fn parse_body(body: &[u8]) -> Result<InMemoryProvider, SnapshotError> {
         return Err(SnapshotError::Malformed);
     }
     let keys = r.count(true, 60)?;
+    provider.reserve(keys);
     for _ in 0..keys {
         let key = parse_key(&mut r)?;
         if provider.by_id.contains_key(&key.key_id)
@@ -359,10 +383,10 @@ fn parse_body(body: &[u8]) -> Result<InMemoryProvider, SnapshotError> {
         }
         provider.insert_key(key);
     }
-    let aliases = r.count(true, 8)?;
+    let aliases = r.count(true, 12)?;
     for _ in 0..aliases {
-        let account = r.str(2)?;
-        let region = r.str(2)?;
+        let account = r.str(4)?;
+        let region = r.str(4)?;
         let alias = r.str(2)?;
         let key_id = KeyId::parse(r.str(1)?).ok_or(SnapshotError::Malformed)?;
         let index = *provider
@@ -394,8 +418,8 @@ fn parse_body(body: &[u8]) -> Result<InMemoryProvider, SnapshotError> {
 fn parse_key(r: &mut Reader<'_>) -> Result<Key, SnapshotError> {
     let malformed = SnapshotError::Malformed;
     let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
-    let account: Box<str> = r.str(2)?.into();
-    let region: Box<str> = r.str(2)?.into();
+    let account: Box<str> = r.str(4)?.into();
+    let region: Box<str> = r.str(4)?.into();
     let spec = match r.u8()? {
         0 => MasterKeySpec::Aes256,
         1 => MasterKeySpec::Aes128,
@@ -425,10 +449,10 @@ fn parse_key(r: &mut Reader<'_>) -> Result<Key, SnapshotError> {
     let created = r.time()?;
     let delete_at = if r.flag()? { Some(r.time()?) } else { None };
     let primary = r.u32()? as usize;
-    let policies = r.count(false, 3)?;
+    let policies = r.count(false, 5)?;
     let mut policy = Vec::with_capacity(policies);
     for _ in 0..policies {
-        let account: Box<str> = r.str(2)?.into();
+        let account: Box<str> = r.str(4)?.into();
         policy.push((account, ActionSet(r.u8()?)));
     }
     let count = r.count(true, 36 + 1 + 8 + 12)?;
@@ -443,7 +467,7 @@ fn parse_key(r: &mut Reader<'_>) -> Result<Key, SnapshotError> {
                 if material.spec() != spec {
                     return Err(malformed);
                 }
-                Some(VersionCipher::new(material))
+                Some(Box::new(VersionCipher::new(material)))
             }
         };
         let seals = r.u64()?;
