@@ -474,6 +474,17 @@ fn truncation_at_every_byte_is_refused() {
     let file = made.seal(7, &data, 1);
     let header_len = Header::parse(&file).unwrap().encoded_len();
     for cut in 0..file.len() {
+        let mut out = vec![0u8; 1000];
+        let one_shot = envelope::open_into(
+            &file[..cut],
+            |h| h.decrypt(&provider, &caller(), &mut rng(1)),
+            &mut out,
+        );
+        assert!(one_shot.is_err(), "cut at {cut}");
+        assert!(
+            out.iter().all(|&b| b == 0),
+            "cut at {cut}: plaintext left behind"
+        );
         for chunk in [1, 5, 23, 1000] {
             let (released, result) = open_observed(&provider, &file[..cut], chunk);
             let err = result.expect_err("a truncated file opened");
@@ -1044,4 +1055,59 @@ fn works_without_an_allocator_over_the_fixed_provider() {
         .unwrap();
     opener.finish(&mut emit).unwrap();
     assert_eq!(&plain, b"no allocator here");
+}
+
+#[test]
+fn whole_buffer_forms_seal_and_open_in_place_all_or_nothing() {
+    let (mut provider, key) = provider();
+    let made = data_key_made(&mut provider, &key);
+    let unlock = |h: &Header<'_>| h.decrypt(&provider, &caller(), &mut rng(1));
+    for n in [0usize, 1, 99, 100, 101, 1000] {
+        let data: Vec<u8> = (0..n).map(|i| (i * 7) as u8).collect();
+        let params = made.params(100);
+        let header_len = params.header_len(32).unwrap();
+        let len = envelope::envelope_len(header_len, 100, n as u64).unwrap() as usize;
+        let mut out = vec![0xee; len + 10];
+        assert_eq!(
+            envelope::seal_into(
+                &made.data_key,
+                &params,
+                &data,
+                &mut rng(5),
+                &mut out[..len - 1]
+            ),
+            Err(EnvelopeError::BufferTooSmall { needed: len })
+        );
+        let written =
+            envelope::seal_into(&made.data_key, &params, &data, &mut rng(5), &mut out).unwrap();
+        assert_eq!(written, len);
+        assert_eq!(&out[..len], made.seal(100, &data, 5));
+        assert_eq!(&out[len..], &[0xee; 10]);
+
+        let file = &out[..len];
+        let mut plain = vec![0u8; n + 3];
+        assert_eq!(envelope::open_into(file, unlock, &mut plain), Ok(n));
+        assert_eq!(&plain[..n], &data[..]);
+        if n > 0 {
+            assert_eq!(
+                envelope::open_into(file, unlock, &mut plain[..n - 1]),
+                Err(EnvelopeError::BufferTooSmall { needed: n })
+            );
+        }
+        // Damage in the last segment: the segments before it were opened into the buffer,
+        // and are wiped again.
+        let mut damaged = file.to_vec();
+        *damaged.last_mut().unwrap() ^= 1;
+        let mut plain = vec![0u8; n];
+        assert!(envelope::open_into(&damaged, unlock, &mut plain).is_err());
+        assert!(
+            plain.iter().all(|&b| b == 0),
+            "{n} bytes: plaintext left behind"
+        );
+        // Cut at each segment boundary and inside the last segment.
+        for cut in (header_len..len).step_by(29) {
+            assert!(envelope::open_into(&file[..cut], unlock, &mut plain).is_err());
+            assert!(plain.iter().all(|&b| b == 0));
+        }
+    }
 }

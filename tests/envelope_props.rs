@@ -32,6 +32,13 @@ fn world() -> &'static World {
     })
 }
 
+/// The closure the one-shot opener takes: Decrypt against the world's provider.
+fn unlock(
+    w: &'static World,
+) -> impl FnOnce(&Header<'_>) -> Result<kms_core::envelope::DataKey, EnvelopeError> {
+    |h| h.decrypt(&w.provider, &caller(), &mut rng(1))
+}
+
 /// A tiny deterministic generator for piece sizes (splitmix64).
 struct Pieces(u64);
 
@@ -121,6 +128,8 @@ proptest! {
         let (released, result) = open_observed(&w.provider, &file, chunk);
         prop_assert_eq!(result, Ok(()));
         prop_assert!(released == data, "opened to other bytes");
+        let opened = envelope::open(&file, unlock(w)).unwrap();
+        prop_assert!(opened == data, "the one-shot open gave other bytes");
     }
 }
 
@@ -140,6 +149,7 @@ proptest! {
         let cut = cut.index(file.len());
         let (released, result) = open_observed(&w.provider, &file[..cut], chunk);
         prop_assert!(result.is_err(), "a file cut at {} of {} opened", cut, file.len());
+        prop_assert!(envelope::open(&file[..cut], unlock(w)).is_err());
         let expected = if cut < header_len {
             0
         } else {
@@ -163,6 +173,7 @@ proptest! {
         file[at] ^= 1 << bit;
         let (released, result) = open_observed(&w.provider, &file, chunk);
         prop_assert!(result.is_err(), "bit {} of byte {} flipped and the file opened", bit, at);
+        prop_assert!(envelope::open(&file, unlock(w)).is_err());
         let expected = if at < header_len {
             0
         } else {

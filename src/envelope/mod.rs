@@ -7,20 +7,25 @@
 //! to open the data. This module is that flow's file format, so that nobody has to invent the
 //! framing, the nonces and the key handling again:
 //!
-//! - **Sealing**: [`Sealer`] (push-style, no allocator), [`seal`] (one shot, with `alloc`) or
-//!   [`EncryptWriter`] (a `std::io::Write`, with `std`). They take the data key
+//! - **Sealing**: [`Sealer`] (push-style, no allocator), [`seal_into`] (a whole buffer, no
+//!   allocator), [`seal`] (one shot, with `alloc`) or [`EncryptWriter`] (a `std::io::Write`,
+//!   with `std`). They take the data key
 //!   ([`DataKey`], from a GenerateDataKey result) and [`SealParams`]: the CiphertextBlob, the
 //!   encryption context it was bound to, and the segment size.
 //! - **Opening**: parse the [`Header`] (or feed a [`HeaderReader`]), call Decrypt with the
 //!   blob and context it carries ([`Header::decrypt`] does it against a provider), check the
 //!   resulting [`DataKey`] with [`Header::unlock`], and stream the segments through an
-//!   [`Opener`]. [`open`] (with `alloc`) and [`DecryptReader`] (a `std::io::Read`, with `std`)
-//!   take a closure that calls Decrypt and do the rest.
+//!   [`Opener`]. [`open_into`] (a whole buffer, no allocator), [`open`] (with `alloc`) and
+//!   [`DecryptReader`] (a `std::io::Read`, with `std`) take a closure that calls Decrypt and do
+//!   the rest.
 //!
 //! Memory is bounded by the segment size, whatever the size of the data: a [`Sealer`] or an
 //! [`Opener`] works in one buffer of `segment_size + 16` bytes (a sealer's buffer must also hold
 //! the header), so a 10 GiB file goes through 64 KiB at a time. Nothing unauthenticated is
-//! ever released: each segment's plaintext is handed out only after its tag verifies.
+//! ever released: each segment's plaintext is handed out only after its tag verifies, and the
+//! whole-buffer forms return plaintext only when the whole envelope is authentic (they wipe
+//! what they wrote otherwise). The whole-buffer forms seal and open each segment straight
+//! between the caller's buffers, without copies.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -249,7 +254,7 @@ pub use header::{Header, HeaderReader, peek_header_len};
 #[cfg(feature = "std")]
 pub use io::{DecryptReader, EncryptWriter};
 pub use keys::FileKey;
-pub use stream::{Opener, Sealer};
+pub use stream::{Opener, Sealer, open_into, seal_into};
 #[cfg(feature = "alloc")]
 pub use stream::{open, seal};
 

@@ -372,44 +372,76 @@ impl<B: AsMut<[u8]>> core::fmt::Debug for Opener<B> {
     }
 }
 
-/// Seals `plaintext` into a new envelope (with `alloc`).
+/// The number of segments of `len` plaintext bytes, checked against the limits.
+fn segment_count(len: usize, size: usize) -> Result<usize, EnvelopeError> {
+    let segments = len.div_ceil(size).max(1);
+    if segments as u64 > MAX_SEGMENTS || len as u64 > MAX_PLAINTEXT_LEN {
+        return Err(EnvelopeError::TooLong);
+    }
+    Ok(segments)
+}
+
+/// Seals `plaintext` into a new envelope written to the start of `out`, which needs
+/// [`super::envelope_len`] bytes, and returns the envelope's length (no allocator). Each
+/// segment is sealed straight from `plaintext` into `out`: no copies.
 ///
 /// # Errors
-/// As [`Sealer::new`] and [`Sealer::push`].
-#[cfg(feature = "alloc")]
-pub fn seal<R: TryCryptoRng + ?Sized>(
+/// [`EnvelopeError::BufferTooSmall`], [`EnvelopeError::TooLong`], and as [`Sealer::new`].
+pub fn seal_into<R: TryCryptoRng + ?Sized>(
     data_key: &DataKey,
     params: &SealParams<'_>,
     plaintext: &[u8],
     rng: &mut R,
-) -> Result<alloc::vec::Vec<u8>, EnvelopeError> {
-    super::segment_size(params.segment_size)?;
+    out: &mut [u8],
+) -> Result<usize, EnvelopeError> {
+    let size = super::segment_size(params.segment_size)?;
     let header_len = params.header_len(data_key.key_len())?;
-    let total = super::envelope_len(header_len, params.segment_size, plaintext.len() as u64)
+    let segments = segment_count(plaintext.len(), size)?;
+    let needed = super::envelope_len(header_len, params.segment_size, plaintext.len() as u64)
         .and_then(|n| usize::try_from(n).ok())
         .ok_or(EnvelopeError::TooLong)?;
-    let buffer = alloc::vec![0u8; params.buffer_len(data_key.key_len())?];
-    let mut sealer = Sealer::new(data_key, params, rng, buffer)?;
-    let mut out = alloc::vec::Vec::with_capacity(total);
-    let mut emit = |bytes: &[u8]| {
-        out.extend_from_slice(bytes);
-        Ok::<(), EnvelopeError>(())
-    };
-    sealer.push(plaintext, &mut emit)?;
-    sealer.finish(&mut emit)?;
-    Ok(out)
+    let out = out
+        .get_mut(..needed)
+        .ok_or(EnvelopeError::BufferTooSmall { needed })?;
+    let (key, header_len) = write_header(data_key, params, rng, out)?;
+    let mut at = header_len;
+    for index in 0..segments {
+        let start = index * size;
+        let segment = &plaintext[start..(start + size).min(plaintext.len())];
+        let (ciphertext, rest) = out[at..].split_at_mut(segment.len());
+        let last = index + 1 == segments;
+        let tag = key.seal(index as u64, last, Some(segment), ciphertext)?;
+        rest[..SEGMENT_TAG_LEN].copy_from_slice(&tag);
+        at += segment.len() + SEGMENT_TAG_LEN;
+    }
+    Ok(at)
 }
 
-/// Opens a whole envelope (with `alloc`). `unlock` gets the parsed header and returns its data
-/// key, usually by calling Decrypt with the header's blob and context ([`super::Header::decrypt`]
-/// does that); it is the place to check the context is the one expected. The plaintext is
-/// returned only if the whole envelope is authentic and complete.
+/// The plaintext length of an envelope body of `body_len` bytes in segments of `size`;
+/// [`EnvelopeError::Truncated`] when the last segment is too short to hold a tag.
+fn plaintext_len(body_len: usize, size: usize) -> Result<usize, EnvelopeError> {
+    let sealed = size + SEGMENT_TAG_LEN;
+    let segments = body_len.div_ceil(sealed).max(1);
+    let last = body_len.saturating_sub((segments - 1) * sealed);
+    if last < SEGMENT_TAG_LEN {
+        return Err(EnvelopeError::Truncated);
+    }
+    Ok(body_len - segments * SEGMENT_TAG_LEN)
+}
+
+/// Opens a whole envelope into the start of `out` and returns the plaintext's length (no
+/// allocator). `unlock` gets the parsed header and returns its data key, usually by calling
+/// Decrypt with the header's blob and context ([`super::Header::decrypt`] does that, with
+/// `alloc`); it is the place to check the context is the one expected. Each segment is opened
+/// straight from `envelope` into `out` once its tag verifies; if any segment fails, what was
+/// written is zeroized: the plaintext is returned only if the whole envelope is authentic and
+/// complete. `out` needs the envelope's length less the header and 16 bytes per segment
+/// (the envelope's length is always enough).
 ///
 /// # Errors
-/// What `unlock` returns, and as [`super::Header::parse`], [`super::Header::unlock`],
-/// [`Opener::push`] and [`Opener::finish`].
-#[cfg(feature = "alloc")]
-pub fn open<F, E>(envelope: &[u8], unlock: F) -> Result<alloc::vec::Vec<u8>, E>
+/// What `unlock` returns; [`EnvelopeError::BufferTooSmall`]; as [`super::Header::parse`],
+/// [`super::Header::unlock`], [`Opener::push`] and [`Opener::finish`].
+pub fn open_into<F, E>(envelope: &[u8], unlock: F, out: &mut [u8]) -> Result<usize, E>
 where
     F: FnOnce(&super::Header<'_>) -> Result<DataKey, E>,
     E: From<EnvelopeError>,
@@ -420,15 +452,84 @@ where
         header.unlock(&data_key)?
     };
     let body = &envelope[header.encoded_len()..];
-    let buffer = alloc::vec![0u8; Opener::<&mut [u8]>::buffer_len(&key)];
-    let mut opener = Opener::new(key, buffer)?;
-    let mut out = zeroize::Zeroizing::new(alloc::vec::Vec::with_capacity(body.len()));
-    let mut emit = |bytes: &[u8]| {
-        out.extend_from_slice(bytes);
-        Ok::<(), EnvelopeError>(())
-    };
-    opener.push(body, &mut emit)?;
-    opener.finish(&mut emit)?;
+    let size = key.segment_size();
+    let needed = plaintext_len(body.len(), size)?;
+    let out = out
+        .get_mut(..needed)
+        .ok_or(EnvelopeError::BufferTooSmall { needed })?;
+    let segments = body.len().div_ceil(size + SEGMENT_TAG_LEN);
+    if segments as u64 > MAX_SEGMENTS || needed as u64 > MAX_PLAINTEXT_LEN {
+        return Err(EnvelopeError::TooLong.into());
+    }
+    let mut at = 0;
+    let result = body
+        .chunks(size + SEGMENT_TAG_LEN)
+        .enumerate()
+        .try_for_each(|(index, segment)| {
+            let last = index + 1 == segments;
+            let len = segment
+                .len()
+                .checked_sub(SEGMENT_TAG_LEN)
+                .ok_or(EnvelopeError::Truncated)?;
+            if last && len == 0 && index > 0 {
+                return Err(EnvelopeError::SegmentAuthenticationFailed {
+                    index: index as u64,
+                });
+            }
+            let (ciphertext, tag) = segment.split_at(len);
+            let mut tag_bytes = [0u8; SEGMENT_TAG_LEN];
+            tag_bytes.copy_from_slice(tag);
+            let plaintext = out.get_mut(at..at + len).ok_or(EnvelopeError::Truncated)?;
+            key.open(index as u64, last, Some(ciphertext), plaintext, &tag_bytes)?;
+            at += len;
+            Ok(())
+        });
+    if let Err(e) = result {
+        out[..at].zeroize();
+        return Err(e.into());
+    }
+    Ok(at)
+}
+
+/// Seals `plaintext` into a new envelope (with `alloc`): [`seal_into`] a vector of the right
+/// length.
+///
+/// # Errors
+/// As [`seal_into`].
+#[cfg(feature = "alloc")]
+pub fn seal<R: TryCryptoRng + ?Sized>(
+    data_key: &DataKey,
+    params: &SealParams<'_>,
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Result<alloc::vec::Vec<u8>, EnvelopeError> {
+    super::segment_size(params.segment_size)?;
+    let header_len = params.header_len(data_key.key_len())?;
+    segment_count(plaintext.len(), params.segment_size as usize)?;
+    let len = super::envelope_len(header_len, params.segment_size, plaintext.len() as u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or(EnvelopeError::TooLong)?;
+    let mut out = alloc::vec![0u8; len];
+    let written = seal_into(data_key, params, plaintext, rng, &mut out)?;
+    out.truncate(written);
+    Ok(out)
+}
+
+/// Opens a whole envelope (with `alloc`): [`open_into`] a vector, returned only if the whole
+/// envelope is authentic and complete.
+///
+/// # Errors
+/// As [`open_into`].
+#[cfg(feature = "alloc")]
+pub fn open<F, E>(envelope: &[u8], unlock: F) -> Result<alloc::vec::Vec<u8>, E>
+where
+    F: FnOnce(&super::Header<'_>) -> Result<DataKey, E>,
+    E: From<EnvelopeError>,
+{
+    // The plaintext is shorter than the envelope: this bounds the allocation by the input.
+    let mut out = zeroize::Zeroizing::new(alloc::vec![0u8; envelope.len()]);
+    let len = open_into(envelope, unlock, &mut out)?;
+    out.truncate(len);
     Ok(core::mem::take(&mut *out))
 }
 
