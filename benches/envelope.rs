@@ -3,10 +3,13 @@
 //!
 //! The floor is one AES-256-GCM call over the whole 64 MiB in place, with a cached cipher: no
 //! key derivation, no segments, no copies; `aes_gcm_seal_64KiB_pieces` is the same in 64 KiB
-//! messages, which stay in cache between the CTR and GHASH passes. The envelope runs derive the file key (HKDF), write
-//! or check the header, and go through the push API in 64 KiB segments; `to_vec` hands every
-//! sealed segment or plaintext to an `emit` that copies it into a preallocated output (as a
-//! file writer would), `sink` to one that discards it (the cost of the format alone).
+//! messages, which stay in cache between the CTR and GHASH passes.
+//!
+//! Every envelope run derives the file key (HKDF) and writes or checks the header, then goes
+//! through 1024 segments of 64 KiB. `seal_into` and `open_into` work between whole buffers,
+//! each segment straight from input to output. The push API (`push_*`) hands each sealed
+//! segment or plaintext to an `emit` closure: `to_vec` copies it into a preallocated output (as
+//! a file writer would), `sink` discards it (the cost of the format alone).
 //!
 //! Run with `cargo bench --bench envelope --features envelope`.
 
@@ -15,7 +18,9 @@ use std::hint::black_box;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kms_core::envelope::{DataKey, EnvelopeError, Header, Opener, SealParams, Sealer};
+use kms_core::envelope::{
+    DataKey, EnvelopeError, Header, Opener, SealParams, Sealer, envelope_len, open_into, seal_into,
+};
 use kms_core::rand_core::SeedableRng;
 use kms_core::{Caller, GenerateDataKeyRequest, InMemoryProvider, KeyOptions, generate_data_key};
 use rand_chacha::ChaCha20Rng;
@@ -80,10 +85,32 @@ fn envelope(c: &mut Criterion) {
     });
     drop(sealed_bare);
 
-    // Sealing: a fresh salt and file key per run, the header, 1024 segments.
+    // Whole buffers: each segment sealed or opened straight between the caller's buffers.
+    let header_len = params.header_len(32).unwrap();
+    let sealed_len = envelope_len(header_len, params.segment_size, LEN as u64).unwrap() as usize;
+    let mut sealed = vec![0u8; sealed_len];
+    g.bench_function("seal_into", |b| {
+        b.iter(|| seal_into(&data_key, &params, black_box(&data), &mut rng, &mut sealed).unwrap())
+    });
+    let mut opened = vec![0u8; LEN];
+    g.bench_function("open_into", |b| {
+        b.iter(|| {
+            open_into(
+                black_box(&sealed),
+                |_: &Header<'_>| DataKey::new(data_key.expose()),
+                &mut opened,
+            )
+            .unwrap()
+        })
+    });
+    assert_eq!(opened, data);
+    drop(opened);
+    drop(sealed);
+
+    // The push API: a fresh salt and file key per run, the header, 1024 segments.
     let mut out: Vec<u8> = Vec::with_capacity(LEN + LEN / 4096 + 4096);
     let mut seal_buffer = vec![0u8; params.buffer_len(32).unwrap()];
-    g.bench_function("seal/to_vec", |b| {
+    g.bench_function("push_seal/to_vec", |b| {
         b.iter(|| {
             out.clear();
             let mut sealer =
@@ -97,7 +124,7 @@ fn envelope(c: &mut Criterion) {
             out.len()
         })
     });
-    g.bench_function("seal/sink", |b| {
+    g.bench_function("push_seal/sink", |b| {
         b.iter(|| {
             let mut sealer =
                 Sealer::new(&data_key, &params, &mut rng, &mut seal_buffer[..]).unwrap();
@@ -132,7 +159,7 @@ fn envelope(c: &mut Criterion) {
             .unwrap();
         opener.finish(emit).unwrap();
     };
-    g.bench_function("open/to_vec", |b| {
+    g.bench_function("push_open/to_vec", |b| {
         b.iter(|| {
             out.clear();
             open(&mut |bytes: &[u8]| {
@@ -142,7 +169,7 @@ fn envelope(c: &mut Criterion) {
             out.len()
         })
     });
-    g.bench_function("open/sink", |b| {
+    g.bench_function("push_open/sink", |b| {
         b.iter(|| {
             open(&mut |bytes: &[u8]| {
                 black_box(bytes);
