@@ -40,14 +40,14 @@ pub use key_state::{
     KeyHandle, KeyOrigin, KeyRecord, KeyState, KeyUsage, MasterKeySpec, UsableKey,
 };
 pub use ops::{
-    DecryptOutput, DecryptRequest, EncryptOutput, EncryptRequest, GenerateDataKeyOutput,
-    GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextOutput, ReEncryptOutput,
-    ReEncryptRequest, decrypt_in, encrypt_in, generate_data_key_in,
+    CiphertextOutput, DecryptOutput, DecryptRequest, EncryptOutput, EncryptRequest,
+    GenerateDataKeyOutput, GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextOutput,
+    ReEncryptOutput, ReEncryptRequest, decrypt_in, encrypt_in, generate_data_key_in,
     generate_data_key_without_plaintext_in, re_encrypt_in,
 };
 #[cfg(feature = "alloc")]
 pub use ops::{
-    DecryptResponse, EncryptResponse, GenerateDataKeyResponse,
+    CiphertextResponse, DecryptResponse, EncryptResponse, GenerateDataKeyResponse,
     GenerateDataKeyWithoutPlaintextResponse, ReEncryptResponse, decrypt, encrypt,
     generate_data_key, generate_data_key_without_plaintext, re_encrypt,
 };

@@ -191,12 +191,13 @@ where
     P: KeyProvider + ?Sized,
     R: TryCryptoRng + ?Sized,
 {
-    let mut workspace = zeroize::Zeroizing::new(alloc::vec![0u8; request.workspace_len()]);
-    let out = decrypt_in(provider, caller, request, rng, &mut workspace)?;
-    Ok(DecryptResponse {
-        key_id: out.key_id,
-        key_version_id: out.key_version_id,
-        plaintext: crate::SecretString::new(out.plaintext.expose()),
-        request_id: out.request_id,
+    super::with_workspace(request.workspace_len(), |ws| {
+        let out = decrypt_in(provider, caller, request, rng, ws)?;
+        Ok(DecryptResponse {
+            key_id: out.key_id,
+            key_version_id: out.key_version_id,
+            plaintext: crate::SecretString::new(out.plaintext.expose()),
+            request_id: out.request_id,
+        })
     })
 }

@@ -3,12 +3,14 @@
 
 use rand_core::TryCryptoRng;
 
+#[cfg(feature = "alloc")]
+use super::CiphertextResponse;
 use super::{BODY, aad_len, aad_len_bound, authorize_key, check_workspace, end_checks, request_id};
-use super::{seal_blob, take};
+use super::{CiphertextOutput, seal_blob, take};
 use crate::blob::{self, MAX_SEALED_LEN, OVERHEAD};
 use crate::key_id::KeyReference;
 use crate::provider::{Action, KeyProvider};
-use crate::{Caller, Error, KeyId, KeyVersionId, Parameter, RequestId};
+use crate::{Caller, Error, Parameter, RequestId};
 
 /// An Encrypt request, its parameters as the text that came over the wire.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
@@ -56,17 +58,11 @@ impl<'a> EncryptRequest<'a> {
 }
 
 /// What Encrypt returns (no allocation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EncryptOutput<'w> {
-    /// The canonical ID of the master key.
-    pub key_id: KeyId,
-    /// The version that sealed: the key's primary version.
-    pub key_version_id: KeyVersionId,
-    /// The CiphertextBlob: Base64 of the blob.
-    pub ciphertext_blob: &'w str,
-    /// The request ID.
-    pub request_id: RequestId,
-}
+pub type EncryptOutput<'w> = CiphertextOutput<'w>;
+
+/// What Encrypt returns, owned (with `alloc`).
+#[cfg(feature = "alloc")]
+pub type EncryptResponse = CiphertextResponse;
 
 /// Encrypt into a caller-provided workspace, without allocating. Parameters are checked in the
 /// order `KeyId`, `Plaintext`, `EncryptionContext` **\[decided\]**. Draws the IV, then the request
@@ -115,29 +111,12 @@ where
     let blob_text = take(&mut workspace, blob::base64_len(OVERHEAD + plaintext.len()))?;
     blob_bytes[BODY..BODY + plaintext.len()].copy_from_slice(plaintext.as_bytes());
     let ciphertext_blob = seal_blob(provider, rng, &key, aad, blob_bytes, blob_text)?;
-    Ok(EncryptOutput {
+    Ok(CiphertextOutput {
         key_id: key.key_id(),
         key_version_id: key.version(),
         ciphertext_blob,
         request_id: request_id(request.request_id, rng)?,
     })
-}
-
-/// What Encrypt returns, owned (with `alloc`). Serializes (with `serde`) as `KeyId`,
-/// `KeyVersionId`, `CiphertextBlob`, `RequestId`.
-#[cfg(feature = "alloc")]
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "PascalCase"))]
-pub struct EncryptResponse {
-    /// The canonical ID of the master key.
-    pub key_id: KeyId,
-    /// The version that sealed.
-    pub key_version_id: KeyVersionId,
-    /// The CiphertextBlob: Base64 of the blob.
-    pub ciphertext_blob: alloc::string::String,
-    /// The request ID.
-    pub request_id: RequestId,
 }
 
 /// Encrypt, returning an owned response (with `alloc`).
@@ -155,12 +134,7 @@ where
     P: KeyProvider + ?Sized,
     R: TryCryptoRng + ?Sized,
 {
-    let mut workspace = zeroize::Zeroizing::new(alloc::vec![0u8; request.workspace_len()]);
-    let out = encrypt_in(provider, caller, request, rng, &mut workspace)?;
-    Ok(EncryptResponse {
-        key_id: out.key_id,
-        key_version_id: out.key_version_id,
-        ciphertext_blob: out.ciphertext_blob.into(),
-        request_id: out.request_id,
+    super::with_workspace(request.workspace_len(), |ws| {
+        encrypt_in(provider, caller, request, rng, ws).map(Into::into)
     })
 }

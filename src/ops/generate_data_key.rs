@@ -4,9 +4,11 @@
 use base64ct::{Base64, Encoding};
 use rand_core::TryCryptoRng;
 
+#[cfg(feature = "alloc")]
+use super::CiphertextResponse;
 use super::{
-    BODY, aad_len, aad_len_bound, authorize_key, check_workspace, end_checks, request_id,
-    seal_blob, take,
+    BODY, CiphertextOutput, aad_len, aad_len_bound, authorize_key, check_workspace, end_checks,
+    request_id, seal_blob, take,
 };
 use crate::blob::{self, OVERHEAD};
 use crate::key_id::KeyReference;
@@ -121,20 +123,38 @@ pub fn generate_data_key_in<'w, P, R>(
     caller: &Caller<'_>,
     request: &GenerateDataKeyRequest<'_>,
     rng: &mut R,
+    workspace: &'w mut [u8],
+) -> Result<GenerateDataKeyOutput<'w>, Error>
+where
+    P: KeyProvider + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    generate(
+        provider,
+        caller,
+        request,
+        rng,
+        workspace,
+        Action::GenerateDataKey,
+    )
+}
+
+/// GenerateDataKey and GenerateDataKeyWithoutPlaintext, which differ only in their permission
+/// and in what they give back.
+fn generate<'w, P, R>(
+    provider: &mut P,
+    caller: &Caller<'_>,
+    request: &GenerateDataKeyRequest<'_>,
+    rng: &mut R,
     mut workspace: &'w mut [u8],
+    action: Action,
 ) -> Result<GenerateDataKeyOutput<'w>, Error>
 where
     P: KeyProvider + ?Sized,
     R: TryCryptoRng + ?Sized,
 {
     let dry_run = super::parse_dry_run(request.dry_run)?;
-    let checks = check(
-        provider,
-        caller,
-        request,
-        Action::GenerateDataKey,
-        &mut workspace,
-    );
+    let checks = check(provider, caller, request, action, &mut workspace);
     let (checked, aad) = end_checks(dry_run, checks)?;
     let sealed = seal_new_data_key(provider, rng, &checked, aad, workspace)?;
     Ok(GenerateDataKeyOutput {
@@ -234,29 +254,24 @@ where
     P: KeyProvider + ?Sized,
     R: TryCryptoRng + ?Sized,
 {
-    let mut workspace = zeroize::Zeroizing::new(alloc::vec![0u8; request.workspace_len()]);
-    let out = generate_data_key_in(provider, caller, request, rng, &mut workspace)?;
-    Ok(GenerateDataKeyResponse {
-        key_id: out.key_id,
-        key_version_id: out.key_version_id,
-        ciphertext_blob: out.ciphertext_blob.into(),
-        plaintext: crate::SecretString::new(out.plaintext.expose()),
-        request_id: out.request_id,
+    super::with_workspace(request.workspace_len(), |ws| {
+        let out = generate_data_key_in(provider, caller, request, rng, ws)?;
+        Ok(GenerateDataKeyResponse {
+            key_id: out.key_id,
+            key_version_id: out.key_version_id,
+            ciphertext_blob: out.ciphertext_blob.into(),
+            plaintext: crate::SecretString::new(out.plaintext.expose()),
+            request_id: out.request_id,
+        })
     })
 }
 
 /// What GenerateDataKeyWithoutPlaintext returns (no allocation): the blob only.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GenerateDataKeyWithoutPlaintextOutput<'w> {
-    /// The canonical ID of the master key.
-    pub key_id: KeyId,
-    /// The version that sealed: the key's primary version.
-    pub key_version_id: KeyVersionId,
-    /// The CiphertextBlob: Base64 of the blob.
-    pub ciphertext_blob: &'w str,
-    /// The request ID.
-    pub request_id: RequestId,
-}
+pub type GenerateDataKeyWithoutPlaintextOutput<'w> = CiphertextOutput<'w>;
+
+/// What GenerateDataKeyWithoutPlaintext returns, owned (with `alloc`).
+#[cfg(feature = "alloc")]
+pub type GenerateDataKeyWithoutPlaintextResponse = CiphertextResponse;
 
 /// GenerateDataKeyWithoutPlaintext into a caller-provided workspace, without allocating: as
 /// [`generate_data_key_in`], with the same request and checks, but the data key never leaves
@@ -270,49 +285,20 @@ pub fn generate_data_key_without_plaintext_in<'w, P, R>(
     caller: &Caller<'_>,
     request: &GenerateDataKeyRequest<'_>,
     rng: &mut R,
-    mut workspace: &'w mut [u8],
-) -> Result<GenerateDataKeyWithoutPlaintextOutput<'w>, Error>
+    workspace: &'w mut [u8],
+) -> Result<CiphertextOutput<'w>, Error>
 where
     P: KeyProvider + ?Sized,
     R: TryCryptoRng + ?Sized,
 {
-    let dry_run = super::parse_dry_run(request.dry_run)?;
-    let checks = check(
-        provider,
-        caller,
-        request,
-        Action::GenerateDataKeyWithoutPlaintext,
-        &mut workspace,
-    );
-    let (checked, aad) = end_checks(dry_run, checks)?;
-    let sealed = seal_new_data_key(provider, rng, &checked, aad, workspace)?;
-    // Dropping the secrets zeroizes the raw key and its text in the workspace.
-    let SealedDataKey {
-        ciphertext_blob, ..
-    } = sealed;
-    Ok(GenerateDataKeyWithoutPlaintextOutput {
-        key_id: checked.key.key_id(),
-        key_version_id: checked.key.version(),
-        ciphertext_blob,
-        request_id: request_id(request.request_id, rng)?,
+    let action = Action::GenerateDataKeyWithoutPlaintext;
+    // Dropping the secrets of the full output zeroizes the raw key and its text.
+    generate(provider, caller, request, rng, workspace, action).map(|out| CiphertextOutput {
+        key_id: out.key_id,
+        key_version_id: out.key_version_id,
+        ciphertext_blob: out.ciphertext_blob,
+        request_id: out.request_id,
     })
-}
-
-/// What GenerateDataKeyWithoutPlaintext returns, owned (with `alloc`). Serializes (with `serde`)
-/// as `KeyId`, `KeyVersionId`, `CiphertextBlob`, `RequestId`.
-#[cfg(feature = "alloc")]
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "PascalCase"))]
-pub struct GenerateDataKeyWithoutPlaintextResponse {
-    /// The canonical ID of the master key.
-    pub key_id: KeyId,
-    /// The version that sealed: the key's primary version.
-    pub key_version_id: KeyVersionId,
-    /// The CiphertextBlob: Base64 of the blob.
-    pub ciphertext_blob: alloc::string::String,
-    /// The request ID.
-    pub request_id: RequestId,
 }
 
 /// GenerateDataKeyWithoutPlaintext, returning an owned response (with `alloc`).
@@ -325,18 +311,12 @@ pub fn generate_data_key_without_plaintext<P, R>(
     caller: &Caller<'_>,
     request: &GenerateDataKeyRequest<'_>,
     rng: &mut R,
-) -> Result<GenerateDataKeyWithoutPlaintextResponse, Error>
+) -> Result<CiphertextResponse, Error>
 where
     P: KeyProvider + ?Sized,
     R: TryCryptoRng + ?Sized,
 {
-    let mut workspace = zeroize::Zeroizing::new(alloc::vec![0u8; request.workspace_len()]);
-    let out =
-        generate_data_key_without_plaintext_in(provider, caller, request, rng, &mut workspace)?;
-    Ok(GenerateDataKeyWithoutPlaintextResponse {
-        key_id: out.key_id,
-        key_version_id: out.key_version_id,
-        ciphertext_blob: out.ciphertext_blob.into(),
-        request_id: out.request_id,
+    super::with_workspace(request.workspace_len(), |ws| {
+        generate_data_key_without_plaintext_in(provider, caller, request, rng, ws).map(Into::into)
     })
 }

@@ -25,7 +25,7 @@ use rand_core::TryCryptoRng;
 use crate::key_id::KeyReference;
 use crate::key_state::check_usable;
 use crate::provider::{Action, KeyProvider};
-use crate::{Caller, Error, KeyRecord, KeyVersionId, Parameter, RequestId, UsableKey};
+use crate::{Caller, Error, KeyId, KeyRecord, KeyVersionId, Parameter, RequestId, UsableKey};
 
 /// Parses `DryRun`: absent or `false` is a real run, `true` a dry run; anything else (`True`,
 /// `1`, the empty string) is `InvalidParameter DryRun`.
@@ -266,6 +266,60 @@ where
     tag_out.copy_from_slice(&tag);
     <base64ct::Base64 as base64ct::Encoding>::encode(blob, blob_text)
         .map_err(|_| Error::InternalFailure)
+}
+
+/// What the operations that return only a blob give back (Encrypt,
+/// GenerateDataKeyWithoutPlaintext, ReEncrypt), borrowed from the workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CiphertextOutput<'w> {
+    /// The canonical ID of the key that sealed.
+    pub key_id: KeyId,
+    /// The version that sealed: the key's primary version.
+    pub key_version_id: KeyVersionId,
+    /// The CiphertextBlob: Base64 of the blob.
+    pub ciphertext_blob: &'w str,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+/// [`CiphertextOutput`], owned (with `alloc`). Serializes (with `serde`) as `KeyId`,
+/// `KeyVersionId`, `CiphertextBlob`, `RequestId`.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "PascalCase"))]
+pub struct CiphertextResponse {
+    /// The canonical ID of the key that sealed.
+    pub key_id: KeyId,
+    /// The version that sealed: the key's primary version.
+    pub key_version_id: KeyVersionId,
+    /// The CiphertextBlob: Base64 of the blob.
+    pub ciphertext_blob: alloc::string::String,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+#[cfg(feature = "alloc")]
+impl From<CiphertextOutput<'_>> for CiphertextResponse {
+    fn from(out: CiphertextOutput<'_>) -> Self {
+        Self {
+            key_id: out.key_id,
+            key_version_id: out.key_version_id,
+            ciphertext_blob: out.ciphertext_blob.into(),
+            request_id: out.request_id,
+        }
+    }
+}
+
+/// Runs a `*_in` operation in a workspace of `len` bytes allocated for it, zeroized and freed
+/// before returning: the owned form of every operation.
+#[cfg(feature = "alloc")]
+pub(crate) fn with_workspace<T>(
+    len: usize,
+    operation: impl FnOnce(&mut [u8]) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut workspace = zeroize::Zeroizing::new(alloc::vec![0u8; len]);
+    operation(&mut workspace)
 }
 
 /// Checks a workspace is at least `needed` bytes.

@@ -3,12 +3,17 @@
 
 use rand_core::TryCryptoRng;
 
+#[cfg(feature = "alloc")]
+use super::CiphertextResponse;
 use super::decrypt::{open_blob, parse_blob, parse_blob_len};
-use super::{BODY, Resolved, aad_len, aad_len_bound, end_checks, request_id, seal_blob, take};
+use super::{
+    BODY, CiphertextOutput, Resolved, aad_len, aad_len_bound, end_checks, request_id, seal_blob,
+    take,
+};
 use crate::blob::{self, OVERHEAD};
 use crate::key_id::KeyReference;
 use crate::provider::{Action, KeyProvider};
-use crate::{Caller, Error, KeyId, KeyVersionId, Parameter, RequestId};
+use crate::{Caller, Error, Parameter, RequestId};
 
 /// A ReEncrypt request, its parameters as the text that came over the wire.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,18 +54,13 @@ impl<'a> ReEncryptRequest<'a> {
     }
 }
 
-/// What ReEncrypt returns (no allocation): the destination's key, version and blob.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReEncryptOutput<'w> {
-    /// The canonical ID of the destination key.
-    pub key_id: KeyId,
-    /// The destination version that sealed: its key's primary version **\[decided\]**.
-    pub key_version_id: KeyVersionId,
-    /// The new CiphertextBlob.
-    pub ciphertext_blob: &'w str,
-    /// The request ID.
-    pub request_id: RequestId,
-}
+/// What ReEncrypt returns (no allocation): the destination's key, version (its primary
+/// **\[decided\]**) and blob.
+pub type ReEncryptOutput<'w> = CiphertextOutput<'w>;
+
+/// What ReEncrypt returns, owned (with `alloc`).
+#[cfg(feature = "alloc")]
+pub type ReEncryptResponse = CiphertextResponse;
 
 /// ReEncrypt into a caller-provided workspace, without allocating.
 ///
@@ -123,29 +123,12 @@ where
     drop(text);
     // Sealed in place: no plaintext is left behind, on success or failure.
     let ciphertext_blob = seal_blob(provider, rng, &to, dest_aad, dest_blob, dest_text)?;
-    Ok(ReEncryptOutput {
+    Ok(CiphertextOutput {
         key_id: to.key_id(),
         key_version_id: to.version(),
         ciphertext_blob,
         request_id: request_id(request.request_id, rng)?,
     })
-}
-
-/// What ReEncrypt returns, owned (with `alloc`). Serializes (with `serde`) as `KeyId`,
-/// `KeyVersionId`, `CiphertextBlob`, `RequestId`.
-#[cfg(feature = "alloc")]
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "PascalCase"))]
-pub struct ReEncryptResponse {
-    /// The canonical ID of the destination key.
-    pub key_id: KeyId,
-    /// The destination version that sealed.
-    pub key_version_id: KeyVersionId,
-    /// The new CiphertextBlob.
-    pub ciphertext_blob: alloc::string::String,
-    /// The request ID.
-    pub request_id: RequestId,
 }
 
 /// ReEncrypt, returning an owned response (with `alloc`).
@@ -163,12 +146,7 @@ where
     P: KeyProvider + ?Sized,
     R: TryCryptoRng + ?Sized,
 {
-    let mut workspace = zeroize::Zeroizing::new(alloc::vec![0u8; request.workspace_len()]);
-    let out = re_encrypt_in(provider, caller, request, rng, &mut workspace)?;
-    Ok(ReEncryptResponse {
-        key_id: out.key_id,
-        key_version_id: out.key_version_id,
-        ciphertext_blob: out.ciphertext_blob.into(),
-        request_id: out.request_id,
+    super::with_workspace(request.workspace_len(), |ws| {
+        re_encrypt_in(provider, caller, request, rng, ws).map(Into::into)
     })
 }
