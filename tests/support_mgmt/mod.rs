@@ -14,20 +14,16 @@ use kms_core::management::{
     self, AliasRequest, CreateKeyRequest, ImportKeyMaterialRequest, KeyMetadata, KeyRequest,
     ListAliasesResponse, ListKeysResponse, PageRequest, ScheduleKeyDeletionRequest,
 };
-use kms_core::rand_core::{SeedableRng, TryCryptoRng, TryRng};
 use kms_core::{
     Caller, DecryptRequest, DecryptResponse, Error, GenerateDataKeyRequest,
     GenerateDataKeyResponse, InMemoryProvider, KeyId, KeyVersionId, decrypt, generate_data_key,
 };
 use rand_chacha::ChaCha20Rng;
 
-pub const ACCOUNT: &str = "1234567890123456";
-pub const OTHER_ACCOUNT: &str = "6543210987654321";
-pub const REGION: &str = "cn-hangzhou";
-pub const OTHER_REGION: &str = "cn-shanghai";
+#[path = "../common/base.rs"]
+mod base;
+pub use base::*;
 
-/// A well-formed key ID (UUID form) that names no key.
-pub const UNKNOWN_KEY_ID: &str = "1234abcd-12ab-34cd-56ef-123456789012";
 /// A well-formed key ID (`key-` form) that names no key.
 pub const UNKNOWN_KEY_ID_SHORT: &str = "key-hzz630494463ejqjx1234";
 
@@ -50,20 +46,8 @@ pub fn elsewhere() -> Caller<'static> {
     Caller::new(ACCOUNT, OTHER_REGION)
 }
 
-pub fn rng(seed: u64) -> ChaCha20Rng {
-    ChaCha20Rng::seed_from_u64(seed)
-}
-
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
-}
-
-pub fn key_arn(region: &str, account: &str, key: &KeyId) -> String {
-    format!("acs:kms:{region}:{account}:key/{key}")
-}
-
-pub fn alias_arn(region: &str, account: &str, alias: &str) -> String {
-    format!("acs:kms:{region}:{account}:{alias}")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -643,67 +627,3 @@ pub fn open_with_material(material: &[u8], blob_text: &str) -> Option<Vec<u8>> {
     };
     result.ok().map(|()| body)
 }
-
-// ---------------------------------------------------------------------------------------------
-// RNGs
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RngFailure;
-
-impl core::fmt::Display for RngFailure {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("rng failure")
-    }
-}
-
-impl core::error::Error for RngFailure {}
-
-/// An RNG that hands out `budget` bytes from a seeded ChaCha20, then fails every draw that would
-/// go past it.
-#[derive(Debug)]
-pub struct LimitedRng {
-    inner: ChaCha20Rng,
-    pub budget: usize,
-}
-
-impl LimitedRng {
-    pub fn new(seed: u64, budget: usize) -> Self {
-        Self {
-            inner: rng(seed),
-            budget,
-        }
-    }
-
-    fn spend(&mut self, n: usize) -> Result<(), RngFailure> {
-        if n > self.budget {
-            self.budget = 0;
-            return Err(RngFailure);
-        }
-        self.budget -= n;
-        Ok(())
-    }
-}
-
-impl TryRng for LimitedRng {
-    type Error = RngFailure;
-
-    fn try_next_u32(&mut self) -> Result<u32, RngFailure> {
-        self.spend(4)?;
-        Ok(self.inner.try_next_u32().unwrap_or_else(|e| match e {}))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, RngFailure> {
-        self.spend(8)?;
-        Ok(self.inner.try_next_u64().unwrap_or_else(|e| match e {}))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), RngFailure> {
-        self.spend(dst.len())?;
-        self.inner
-            .try_fill_bytes(dst)
-            .unwrap_or_else(|e| match e {});
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for LimitedRng {}

@@ -5,7 +5,7 @@
 use core::fmt;
 
 use base64ct::{Base64, Encoding};
-use kms_core::rand_core::{SeedableRng, TryCryptoRng, TryRng};
+use kms_core::rand_core::{TryCryptoRng, TryRng};
 use kms_core::{
     Caller, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, Error,
     InMemoryProvider, KeyId, KeyOptions, KeyState, KeyVersionId, Parameter, ParameterProblem,
@@ -13,17 +13,9 @@ use kms_core::{
 };
 use rand_chacha::ChaCha20Rng;
 
-/// The account that owns the keys of most tests.
-pub const ACCOUNT: &str = "1234567890123456";
-/// Another account, with keys of its own.
-pub const OTHER_ACCOUNT: &str = "6543210987654321";
-/// The region of most tests.
-pub const REGION: &str = "cn-hangzhou";
-/// Another region.
-pub const OTHER_REGION: &str = "cn-shanghai";
-
-/// A well-formed key ID that names no key.
-pub const UNKNOWN_KEY_ID: &str = "1234abcd-12ab-34cd-56ef-123456789012";
+#[path = "../common/base.rs"]
+mod base;
+pub use base::*;
 
 /// The spec's messages (§8), written out here rather than taken from the crate.
 pub const MSG_UNSUPPORTED: &str = "This action is not supported.";
@@ -34,24 +26,12 @@ pub const MSG_DRY_RUN: &str = "The request would have succeeded, but the DryRun 
 pub const MSG_THROTTLING: &str = "QPS Limit Exceeded";
 pub const MSG_INTERNAL: &str = "Internal Failure.";
 
-pub fn rng(seed: u64) -> ChaCha20Rng {
-    ChaCha20Rng::seed_from_u64(seed)
-}
-
 pub fn owner() -> Caller<'static> {
     Caller::new(ACCOUNT, REGION)
 }
 
 pub fn other() -> Caller<'static> {
     Caller::new(OTHER_ACCOUNT, REGION)
-}
-
-pub fn key_arn(region: &str, account: &str, key: &KeyId) -> String {
-    format!("acs:kms:{region}:{account}:key/{key}")
-}
-
-pub fn alias_arn(region: &str, account: &str, alias: &str) -> String {
-    format!("acs:kms:{region}:{account}:{alias}")
 }
 
 /// A provider, an RNG, and one default key of [`ACCOUNT`] in [`REGION`]. Two worlds made from
