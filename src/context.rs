@@ -163,9 +163,31 @@ impl Parser<'_> {
         char::from_u32(cp).ok_or(InvalidContext)
     }
 
+    /// One `"key" : "value"` pair at the cursor, written to `sink` as two length-prefixed
+    /// strings.
+    fn pair(&mut self, sink: &mut Sink<'_>) -> Result<(), InvalidContext> {
+        let key_at = sink.reserve_len()?;
+        self.string(sink)?;
+        if sink.pos == key_at + 2 {
+            return Err(InvalidContext); // empty key [decided]
+        }
+        sink.fill_len(key_at)?;
+        self.skip_ws();
+        self.expect(b':')?;
+        self.skip_ws();
+        let value_at = sink.reserve_len()?;
+        self.string(sink)?;
+        sink.fill_len(value_at)
+    }
+
     /// The whole text: one object of string values. Writes `u16be(count)` and the pairs, in
-    /// text order, to `sink`; returns the pair count.
-    fn object(&mut self, sink: &mut Sink<'_>) -> Result<u16, InvalidContext> {
+    /// text order, to `sink`, noting in `index` where each pair starts in the output and in the
+    /// text; returns the pair count.
+    fn object(
+        &mut self,
+        sink: &mut Sink<'_>,
+        mut index: Option<&mut PairIndex>,
+    ) -> Result<u16, InvalidContext> {
         let count_at = sink.reserve_len()?;
         let mut count: u16 = 0;
         self.skip_ws();
@@ -175,18 +197,10 @@ impl Parser<'_> {
             self.i += 1;
         } else {
             loop {
-                let key_at = sink.reserve_len()?;
-                self.string(sink)?;
-                if sink.pos == key_at + 2 {
-                    return Err(InvalidContext); // empty key [decided]
+                if let Some(index) = index.as_deref_mut() {
+                    index.push(sink.pos, self.i);
                 }
-                sink.fill_len(key_at)?;
-                self.skip_ws();
-                self.expect(b':')?;
-                self.skip_ws();
-                let value_at = sink.reserve_len()?;
-                self.string(sink)?;
-                sink.fill_len(value_at)?;
+                self.pair(sink)?;
                 count = count.checked_add(1).ok_or(InvalidContext)?;
                 self.skip_ws();
                 match self.peek() {
@@ -210,6 +224,64 @@ impl Parser<'_> {
             out[count_at..count_at + 2].copy_from_slice(&count.to_be_bytes());
         }
         Ok(count)
+    }
+}
+
+/// How many pairs the sort indexes on the stack; larger contexts use the heap (with `alloc`) or
+/// an in-place insertion sort (without).
+const STACK_PAIRS: usize = 64;
+
+/// Where each pair starts: in the output (for comparing keys) and in the text (for writing the
+/// pair again, in order).
+struct PairIndex {
+    stack: [(u32, u32); STACK_PAIRS],
+    len: usize,
+    #[cfg(feature = "alloc")]
+    heap: alloc::vec::Vec<(u32, u32)>,
+    overflowed: bool,
+}
+
+impl PairIndex {
+    fn new() -> Self {
+        Self {
+            stack: [(0, 0); STACK_PAIRS],
+            len: 0,
+            #[cfg(feature = "alloc")]
+            heap: alloc::vec::Vec::new(),
+            overflowed: false,
+        }
+    }
+
+    fn push(&mut self, out_at: usize, text_at: usize) {
+        // Contexts are at most 8192 characters (32 KiB of text), so offsets fit in u32.
+        let entry = (out_at as u32, text_at as u32);
+        if self.len < STACK_PAIRS {
+            self.stack[self.len] = entry;
+            self.len += 1;
+            return;
+        }
+        #[cfg(feature = "alloc")]
+        {
+            if self.heap.is_empty() {
+                self.heap.extend_from_slice(&self.stack);
+            }
+            self.heap.push(entry);
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            self.overflowed = true;
+        }
+    }
+
+    fn entries(&mut self) -> Option<&mut [(u32, u32)]> {
+        if self.overflowed {
+            return None;
+        }
+        #[cfg(feature = "alloc")]
+        if !self.heap.is_empty() {
+            return Some(&mut self.heap);
+        }
+        Some(&mut self.stack[..self.len])
     }
 }
 
@@ -242,7 +314,7 @@ pub fn canonical_len(text: Option<&str>) -> Result<usize, InvalidContext> {
         s: text.as_bytes(),
         i: 0,
     }
-    .object(&mut sink)?;
+    .object(&mut sink, None)?;
     Ok(sink.pos)
 }
 
@@ -260,17 +332,40 @@ pub fn write_canonical(text: Option<&str>, out: &mut [u8]) -> Result<usize, Inva
             .copy_from_slice(&EMPTY_CANONICAL);
         return Ok(EMPTY_CANONICAL.len());
     }
+    let bytes = text.as_bytes();
+    let mut index = PairIndex::new();
     let mut sink = Sink {
         out: Some(&mut *out),
         pos: 0,
     };
-    Parser {
-        s: text.as_bytes(),
-        i: 0,
-    }
-    .object(&mut sink)?;
+    Parser { s: bytes, i: 0 }.object(&mut sink, Some(&mut index))?;
     let len = sink.pos;
-    sort_pairs(&mut out[2..len])?;
+    let Some(entries) = index.entries() else {
+        // Many pairs and no allocator: sort the written records in place.
+        sort_pairs(&mut out[2..len])?;
+        return Ok(len);
+    };
+    // Sort by the unescaped keys just written, reject equal neighbours, then write the pairs
+    // again from the text in that order, over the unsorted ones.
+    entries.sort_unstable_by(|a, b| field(out, a.0 as usize).cmp(field(out, b.0 as usize)));
+    if entries
+        .windows(2)
+        .any(|w| field(out, w[0].0 as usize) == field(out, w[1].0 as usize))
+    {
+        return Err(InvalidContext);
+    }
+    let mut sink = Sink {
+        out: Some(&mut *out),
+        pos: 2,
+    };
+    for &(_, text_at) in entries.iter() {
+        let mut parser = Parser {
+            s: bytes,
+            i: text_at as usize,
+        };
+        parser.pair(&mut sink)?;
+    }
+    debug_assert_eq!(sink.pos, len);
     Ok(len)
 }
 
@@ -387,5 +482,80 @@ impl EncryptionContext {
 impl fmt::Debug for EncryptionContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.pairs()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::format;
+    use std::string::String;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// A context of `n` pairs whose keys arrive out of order (a fixed permutation), some
+    /// escaped; and, when `dup`, with the first key repeated (escaped) as the last.
+    fn context(n: usize, dup: bool) -> String {
+        let mut pairs: Vec<String> = (0..n)
+            .map(|i| (i * 37) % n)
+            .map(|k| {
+                let key = if k % 3 == 0 {
+                    format!("k\\u00{:02x}{k:03}", 0x41 + (k % 26))
+                } else {
+                    format!("k{}{k:03}", char::from(b'A' + (k % 26) as u8))
+                };
+                format!("\"{key}\":\"v{k}\"")
+            })
+            .collect();
+        if dup {
+            pairs.push(String::from("\"k\\u0041000\":\"again\""));
+        }
+        format!("{{{}}}", pairs.join(","))
+    }
+
+    /// The canonical bytes through the in-place insertion sort, the path without an allocator.
+    fn insertion_sorted(text: &str) -> Result<Vec<u8>, InvalidContext> {
+        let len = canonical_len(Some(text))?;
+        let mut out = vec![0u8; len];
+        let mut sink = Sink {
+            out: Some(&mut out),
+            pos: 0,
+        };
+        Parser {
+            s: text.as_bytes(),
+            i: 0,
+        }
+        .object(&mut sink, None)?;
+        sort_pairs(&mut out[2..])?;
+        Ok(out)
+    }
+
+    #[test]
+    fn both_sorts_agree_below_and_above_the_stack_index() {
+        for n in [1, 2, 10, STACK_PAIRS - 1, STACK_PAIRS, STACK_PAIRS + 1, 300] {
+            let text = context(n, false);
+            let fast = EncryptionContext::parse(Some(&text)).unwrap();
+            assert_eq!(
+                fast.canonical_bytes(),
+                insertion_sorted(&text).unwrap().as_slice(),
+                "{n} pairs"
+            );
+            let keys: Vec<&str> = fast.pairs().map(|(k, _)| k).collect();
+            assert!(
+                keys.windows(2).all(|w| w[0] < w[1]),
+                "{n} pairs: not sorted"
+            );
+            assert_eq!(keys.len(), n);
+        }
+    }
+
+    #[test]
+    fn both_sorts_refuse_a_key_repeated_after_unescaping() {
+        for n in [1, 10, STACK_PAIRS, 300] {
+            let text = context(n, true);
+            assert_eq!(EncryptionContext::parse(Some(&text)), Err(InvalidContext));
+            assert_eq!(insertion_sorted(&text), Err(InvalidContext), "{n} pairs");
+        }
     }
 }

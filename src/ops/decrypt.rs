@@ -2,9 +2,7 @@
 
 use rand_core::TryCryptoRng;
 
-use super::{
-    aad_len, aad_len_bound, authorize_version, check_workspace, end_checks, request_id, take,
-};
+use super::{aad_len_bound, authorize_version, check_workspace, end_checks, request_id, take};
 use crate::blob::{self, Blob, VERSION_ID_LEN};
 use crate::provider::{Action, KeyProvider};
 use crate::secret::SecretText;
@@ -83,9 +81,7 @@ pub(crate) fn parse_blob<'w>(
     let blob_buf = take(workspace, blob::decoded_len_bound(blob_text.len()))?;
     let blob = Blob::decode_base64(blob_text, blob_buf).map_err(|_| invalid_blob)?;
     let (version, used) = (blob.version(), blob.as_bytes().len());
-    let aad_len = aad_len(context, context_parameter)?;
-    let aad = &mut take(workspace, aad_len_bound(context))?[..aad_len];
-    super::write_context(context, aad, context_parameter)?;
+    let aad = super::write_context(context, workspace, context_parameter)?;
     aad[..VERSION_ID_LEN].copy_from_slice(version.as_bytes());
     Ok(ParsedBlob {
         version,

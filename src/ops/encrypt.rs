@@ -5,7 +5,7 @@ use rand_core::TryCryptoRng;
 
 #[cfg(feature = "alloc")]
 use super::CiphertextResponse;
-use super::{BODY, aad_len, aad_len_bound, authorize_key, check_workspace, end_checks, request_id};
+use super::{BODY, aad_len_bound, authorize_key, check_workspace, end_checks, request_id};
 use super::{CiphertextOutput, seal_blob, take};
 use crate::blob::{self, MAX_SEALED_LEN, OVERHEAD};
 use crate::key_id::KeyReference;
@@ -95,12 +95,10 @@ where
         if !(blob::MIN_SEALED_LEN..=MAX_SEALED_LEN).contains(&plaintext.len()) {
             return Err(Error::InvalidParameter(Parameter::Plaintext));
         }
-        let aad_len = aad_len(request.encryption_context, Parameter::EncryptionContext)?;
         check_workspace(workspace, request.workspace_len())?;
-        let aad = &mut take(&mut workspace, aad_len_bound(request.encryption_context))?[..aad_len];
-        super::write_context(
+        let aad = super::write_context(
             request.encryption_context,
-            aad,
+            &mut workspace,
             Parameter::EncryptionContext,
         )?;
         let key = authorize_key(provider, caller, &reference, Action::Encrypt)?;

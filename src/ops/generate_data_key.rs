@@ -7,8 +7,8 @@ use rand_core::TryCryptoRng;
 #[cfg(feature = "alloc")]
 use super::CiphertextResponse;
 use super::{
-    BODY, CiphertextOutput, aad_len, aad_len_bound, authorize_key, check_workspace, end_checks,
-    request_id, seal_blob, take,
+    BODY, CiphertextOutput, aad_len_bound, authorize_key, check_workspace, end_checks, request_id,
+    seal_blob, take, write_context,
 };
 use crate::blob::{self, OVERHEAD};
 use crate::key_id::KeyReference;
@@ -96,12 +96,10 @@ pub(crate) fn check<'w, P: KeyProvider + ?Sized>(
         .ok_or(Error::MissingParameter(Parameter::KeyId))?;
     let reference = KeyReference::parse(key_id, Parameter::KeyId)?;
     let len = DataKeyLength::resolve(request.key_spec, request.number_of_bytes)?;
-    let aad_len = aad_len(request.encryption_context, Parameter::EncryptionContext)?;
     check_workspace(workspace, request.workspace_len())?;
-    let aad = &mut take(workspace, aad_len_bound(request.encryption_context))?[..aad_len];
-    super::write_context(
+    let aad = write_context(
         request.encryption_context,
-        aad,
+        workspace,
         Parameter::EncryptionContext,
     )?;
     let key = authorize_key(provider, caller, &reference, action)?;

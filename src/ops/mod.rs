@@ -189,26 +189,23 @@ pub(crate) fn take<'w>(ws: &mut &'w mut [u8], n: usize) -> Result<&'w mut [u8], 
     Ok(head)
 }
 
-/// Writes the associated data of spec §4 (version ID, then the canonical context) into `aad`,
-/// which must be exactly `36 + canonical_len` bytes; `parameter` names the context in errors.
-pub(crate) fn write_context(
+/// Takes room for the associated data of spec §4 from the workspace ([`aad_len_bound`] bytes),
+/// writes the canonical context after the 36 bytes the version ID will fill, and returns the
+/// associated data, exactly `36 + canonical length` bytes. Parsing, validation and encoding are
+/// one pass over the text (and a second to write the pairs in order); `parameter` names the
+/// context in errors.
+pub(crate) fn write_context<'w>(
     text: Option<&str>,
-    aad: &mut [u8],
+    workspace: &mut &'w mut [u8],
     parameter: Parameter,
-) -> Result<(), Error> {
-    crate::context::write_canonical(text, &mut aad[crate::blob::VERSION_ID_LEN..])
-        .map(|_| ())
-        .map_err(|_| Error::InvalidParameter(parameter))
+) -> Result<&'w mut [u8], Error> {
+    let region = take(workspace, aad_len_bound(text))?;
+    let len = crate::context::write_canonical(text, &mut region[crate::blob::VERSION_ID_LEN..])
+        .map_err(|_| Error::InvalidParameter(parameter))?;
+    Ok(&mut region[..crate::blob::VERSION_ID_LEN + len])
 }
 
-/// `36 + canonical_len(text)`, or `InvalidParameter {parameter}`.
-pub(crate) fn aad_len(text: Option<&str>, parameter: Parameter) -> Result<usize, Error> {
-    crate::context::canonical_len(text)
-        .map(|n| n + crate::blob::VERSION_ID_LEN)
-        .map_err(|_| Error::InvalidParameter(parameter))
-}
-
-/// An upper bound on [`aad_len`] that needs no parsing: canonical encodings are never longer
+/// An upper bound on the length of the associated data that needs no parsing: canonical encodings are never longer
 /// than their JSON text (every pair's quotes and colon outweigh its length prefixes, and escapes
 /// only shrink), and the empty context takes two bytes.
 pub(crate) const fn aad_len_bound(text: Option<&str>) -> usize {

@@ -7,8 +7,7 @@ use rand_core::TryCryptoRng;
 use super::CiphertextResponse;
 use super::decrypt::{open_blob, parse_blob, parse_blob_len};
 use super::{
-    BODY, CiphertextOutput, Resolved, aad_len, aad_len_bound, end_checks, request_id, seal_blob,
-    take,
+    BODY, CiphertextOutput, Resolved, aad_len_bound, end_checks, request_id, seal_blob, take,
 };
 use crate::blob::{self, OVERHEAD};
 use crate::key_id::KeyReference;
@@ -98,11 +97,9 @@ where
             .ok_or(Error::MissingParameter(Parameter::DestinationKeyId))?;
         let destination_ref = KeyReference::parse(destination_id, Parameter::DestinationKeyId)?;
         let dest_context = request.destination_encryption_context;
-        let dest_aad_len = aad_len(dest_context, Parameter::DestinationEncryptionContext)?;
-        let dest_aad = &mut take(&mut workspace, aad_len_bound(dest_context))?[..dest_aad_len];
-        super::write_context(
+        let dest_aad = super::write_context(
             dest_context,
-            dest_aad,
+            &mut workspace,
             Parameter::DestinationEncryptionContext,
         )?;
 
