@@ -105,12 +105,11 @@ impl Parser<'_> {
         self.expect(b'"')?;
         loop {
             let start = self.i;
-            while let Some(c) = self.peek() {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
+            let rest = self.s.get(start..).unwrap_or_default();
+            self.i += rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(rest.len());
             sink.push(&self.s[start..self.i])?;
             match self.peek() {
                 Some(b'"') => {
@@ -347,11 +346,13 @@ pub fn write_canonical(text: Option<&str>, out: &mut [u8]) -> Result<usize, Inva
     };
     // Sort by the unescaped keys just written, reject equal neighbours, then write the pairs
     // again from the text in that order, over the unsorted ones.
-    entries.sort_unstable_by(|a, b| field(out, a.0 as usize).cmp(field(out, b.0 as usize)));
-    if entries
-        .windows(2)
-        .any(|w| field(out, w[0].0 as usize) == field(out, w[1].0 as usize))
-    {
+    let key = |entry: &(u32, u32)| field(out, entry.0 as usize);
+    if entries.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+        // Already in order, as many serialisers write maps: the pairs written are final.
+        return Ok(len);
+    }
+    entries.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+    if entries.windows(2).any(|w| key(&w[0]) == key(&w[1])) {
         return Err(InvalidContext);
     }
     let mut sink = Sink {
