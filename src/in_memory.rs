@@ -380,12 +380,7 @@ impl InMemoryProvider {
         rng: &mut R,
         options: &KeyOptions<'_>,
     ) -> Result<KeyId, Error> {
-        let key_id = loop {
-            let id = KeyId::random(rng)?;
-            if !self.by_id.contains_key(&id) {
-                break id;
-            }
-        };
+        let key_id = fresh(rng, KeyId::random, |id| self.by_id.contains_key(id))?;
         let version = self.fresh_version_id(rng)?;
         let (state, cipher) = match (options.origin, options.spec.is_symmetric()) {
             (KeyOrigin::External, _) => (KeyState::PendingImport, None),
@@ -465,12 +460,9 @@ impl InMemoryProvider {
         &self,
         rng: &mut R,
     ) -> Result<KeyVersionId, Error> {
-        loop {
-            let id = KeyVersionId::random(rng)?;
-            if !self.by_version.contains_key(&id) {
-                return Ok(id);
-            }
-        }
+        fresh(rng, KeyVersionId::random, |id| {
+            self.by_version.contains_key(id)
+        })
     }
 
     /// The key's current record.
@@ -935,6 +927,22 @@ impl InMemoryProvider {
     }
 }
 
+/// Draws IDs until one is not `taken`. A collision of random 122-bit IDs means a broken RNG: after
+/// a few tries it is an error, not a loop that never ends.
+fn fresh<R: TryCryptoRng + ?Sized, T>(
+    rng: &mut R,
+    draw: impl Fn(&mut R) -> Result<T, Error>,
+    taken: impl Fn(&T) -> bool,
+) -> Result<T, Error> {
+    for _ in 0..8 {
+        let id = draw(rng)?;
+        if !taken(&id) {
+            return Ok(id);
+        }
+    }
+    Err(Error::InternalFailure)
+}
+
 fn check_alias_name(alias: &str) -> Result<(), Error> {
     if is_valid_alias(alias) && !is_reserved_alias(alias) {
         Ok(())
@@ -1048,5 +1056,45 @@ impl KeyProvider for InMemoryProvider {
             .as_ref()
             .ok_or(ProviderError::Internal)?
             .open(iv, aad, in_out, tag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A broken RNG: every byte is the same.
+    struct Constant;
+
+    impl rand_core::TryRng for Constant {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(7)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            Ok(7)
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            dst.fill(7);
+            Ok(())
+        }
+    }
+
+    impl rand_core::TryCryptoRng for Constant {}
+
+    #[test]
+    fn an_rng_that_repeats_itself_is_an_error_not_a_hang() {
+        let mut provider = InMemoryProvider::new();
+        let options = KeyOptions::new("1", "r");
+        let first = provider.create_key(&mut Constant, &options).unwrap();
+        assert_eq!(
+            provider.create_key(&mut Constant, &options),
+            Err(Error::InternalFailure)
+        );
+        assert_eq!(
+            provider.rotate_key(&first, &mut Constant),
+            Err(Error::InternalFailure)
+        );
+        assert_eq!(provider.len(), 1);
     }
 }
