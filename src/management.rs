@@ -39,6 +39,7 @@ use rand_core::TryCryptoRng;
 use crate::in_memory::{InMemoryProvider, KeyOptions};
 use crate::key_id::{KeyReference, is_reserved_alias, is_valid_alias};
 use crate::ops::resolve;
+use crate::spec::decimal_in;
 use crate::time::Timestamp;
 use crate::{
     Caller, Error, KeyId, KeyOrigin, KeyState, KeyUsage, KeyVersionId, MasterKeyMaterial,
@@ -442,16 +443,7 @@ fn page(request: &PageRequest<'_>) -> Result<(usize, usize), Error> {
         let Some(text) = text else {
             return Ok(default);
         };
-        let invalid = Error::InvalidParameter(p);
-        if text.is_empty() || text.len() > 9 || !text.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(invalid);
-        }
-        let n: usize = text.parse().map_err(|_| invalid)?;
-        if (1..=max).contains(&n) {
-            Ok(n)
-        } else {
-            Err(invalid)
-        }
+        decimal_in(text, 9, 1..=max).ok_or(Error::InvalidParameter(p))
     }
     Ok((
         number(request.page_number, 1, 999_999_999, Parameter::PageNumber)?,
@@ -688,15 +680,9 @@ pub fn schedule_key_deletion<R: TryCryptoRng + ?Sized>(
         Parameter::PendingWindowInDays,
     )?;
     let invalid = Error::InvalidParameter(Parameter::PendingWindowInDays);
-    if days.is_empty() || days.len() > 3 || !days.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(invalid);
-    }
-    let days: u64 = days.parse().map_err(|_| invalid)?;
-    if !(7..=366).contains(&days) {
-        return Err(invalid);
-    }
+    let days = decimal_in(days, 3, 7..=366).ok_or(invalid)?;
     let delete_at = now
-        .checked_add(Duration::from_secs(days * 86_400))
+        .checked_add(Duration::from_secs(days as u64 * 86_400))
         .ok_or(invalid)?;
     let key_id = owned(provider, caller, &reference)?;
     let request_id = request_id(request.request_id, rng)?;

@@ -46,7 +46,7 @@ impl DataKeyLength {
     /// `InvalidParameter NumberOfBytes` or `InvalidParameter KeySpec`.
     pub fn resolve(key_spec: Option<&str>, number_of_bytes: Option<&str>) -> Result<Self, Error> {
         match (number_of_bytes, key_spec) {
-            (Some(n), _) => parse_number_of_bytes(n)
+            (Some(n), _) => decimal_in(n, usize::MAX, 1..=MAX_DATA_KEY_LEN)
                 .and_then(Self::new)
                 .ok_or(Error::InvalidParameter(Parameter::NumberOfBytes)),
             (None, Some("AES_256")) | (None, None) => Ok(Self::AES_256),
@@ -62,9 +62,16 @@ impl Default for DataKeyLength {
     }
 }
 
-/// Parses ASCII digits into a value, saturating far above 1024 so long inputs cannot overflow.
-fn parse_number_of_bytes(text: &str) -> Option<usize> {
-    if text.is_empty() {
+/// A decimal integer written with ASCII digits only (no sign, white space or fraction; leading
+/// zeros allowed) and at most `max_digits` of them, when its value lies in `range`. Shared by every
+/// numeric request parameter (`NumberOfBytes`, `PageNumber`, `PageSize`, `PendingWindowInDays`).
+/// The value saturates far above any range, so long inputs cannot overflow.
+pub(crate) fn decimal_in(
+    text: &str,
+    max_digits: usize,
+    range: core::ops::RangeInclusive<usize>,
+) -> Option<usize> {
+    if text.is_empty() || text.len() > max_digits {
         return None;
     }
     let mut value: usize = 0;
@@ -72,7 +79,7 @@ fn parse_number_of_bytes(text: &str) -> Option<usize> {
         if !c.is_ascii_digit() {
             return None;
         }
-        value = (value * 10 + usize::from(c - b'0')).min(1_000_000);
+        value = (value * 10 + usize::from(c - b'0')).min(1 << 40);
     }
-    Some(value)
+    range.contains(&value).then_some(value)
 }
