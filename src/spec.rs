@@ -65,7 +65,7 @@ impl Default for DataKeyLength {
 /// A decimal integer written with ASCII digits only (no sign, white space or fraction; leading
 /// zeros allowed) and at most `max_digits` of them, when its value lies in `range`. Shared by every
 /// numeric request parameter (`NumberOfBytes`, `PageNumber`, `PageSize`, `PendingWindowInDays`).
-/// The value saturates far above any range, so long inputs cannot overflow.
+/// The value saturates, so long inputs cannot overflow, on 32-bit targets too.
 pub(crate) fn decimal_in(
     text: &str,
     max_digits: usize,
@@ -79,7 +79,7 @@ pub(crate) fn decimal_in(
         if !c.is_ascii_digit() {
             return None;
         }
-        value = (value * 10 + usize::from(c - b'0')).min(1 << 40);
+        value = value.saturating_mul(10).saturating_add(usize::from(c - b'0'));
     }
     range.contains(&value).then_some(value)
 }
