@@ -79,7 +79,9 @@ pub(crate) fn decimal_in(
         if !c.is_ascii_digit() {
             return None;
         }
-        value = value.saturating_mul(10).saturating_add(usize::from(c - b'0'));
+        value = value
+            .saturating_mul(10)
+            .saturating_add(usize::from(c - b'0'));
     }
     range.contains(&value).then_some(value)
 }
