@@ -13,11 +13,12 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64ct::{Base64, Encoding};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use kms_core::rand_core::{SeedableRng, TryCryptoRng, TryRng};
-use kms_core::{
-    Caller, DecryptRequest, EncryptRequest, GenerateDataKeyRequest, InMemoryProvider, KeyOptions,
-    KeyProvider, OsRng, ReEncryptRequest, decrypt, decrypt_in, encrypt_in, generate_data_key,
-    generate_data_key_in, generate_data_key_without_plaintext_in, re_encrypt_in,
+use kms_core::wire::{
+    DecryptParams, EncryptParams, GenerateDataKeyParams, ReEncryptParams, decrypt, decrypt_in,
+    encrypt_in, generate_data_key, generate_data_key_in, generate_data_key_without_plaintext_in,
+    re_encrypt_in,
 };
+use kms_core::{Caller, InMemoryProvider, KeyDirectory, KeyId, KeyOptions, OsRng, ops};
 use rand_chacha::ChaCha20Rng;
 
 const ACCOUNT: &str = "1234567890123456";
@@ -118,9 +119,9 @@ fn seal_text<R: TryRng>(
 /// One GenerateDataKey through the caller-buffer form; returns the blob's length, so nothing is
 /// optimised away.
 fn generate_once<R: TryCryptoRng>(
-    provider: &mut InMemoryProvider,
+    provider: &InMemoryProvider,
     caller: &Caller<'_>,
-    request: &GenerateDataKeyRequest<'_>,
+    request: &GenerateDataKeyParams<'_>,
     rng: &mut R,
     workspace: &mut [u8],
 ) -> usize {
@@ -132,11 +133,14 @@ fn generate_once<R: TryCryptoRng>(
 
 fn generate(c: &mut Criterion) {
     let mut rng = rng();
-    let (mut provider, key) = provider_with(1, &mut rng);
+    let (provider, key) = provider_with(1, &mut rng);
     let caller = caller();
     let ctx10 = context(10);
     let empty_aad = [0u8; 38];
-    let ctx10_len = kms_core::context::canonical_len(ctx10.as_deref()).unwrap();
+    let ctx10_len = kms_core::context::ContextBuf::parse_json(ctx10.as_deref())
+        .unwrap()
+        .canonical()
+        .len();
     let ctx10_aad = vec![1u8; 36 + ctx10_len];
 
     let mut g = c.benchmark_group("generate_data_key");
@@ -151,33 +155,44 @@ fn generate(c: &mut Criterion) {
         b.iter(|| floor.run(&mut OsRng, black_box(&empty_aad)))
     });
 
-    let request = GenerateDataKeyRequest::new(&key);
+    let request = GenerateDataKeyParams::new().key_id(&key);
     let mut workspace = vec![0u8; request.workspace_len()];
     g.bench_function("in/chacha", |b| {
-        b.iter(|| generate_once(&mut provider, &caller, &request, &mut rng, &mut workspace))
+        b.iter(|| generate_once(&provider, &caller, &request, &mut rng, &mut workspace))
     });
     g.bench_function("owned/chacha", |b| {
-        b.iter(|| generate_data_key(&mut provider, &caller, black_box(&request), &mut rng).unwrap())
+        b.iter(|| generate_data_key(&provider, &caller, black_box(&request), &mut rng).unwrap())
     });
     g.bench_function("owned/os", |b| {
-        b.iter(|| {
-            generate_data_key(&mut provider, &caller, black_box(&request), &mut OsRng).unwrap()
-        })
+        b.iter(|| generate_data_key(&provider, &caller, black_box(&request), &mut OsRng).unwrap())
     });
-    let request10 = GenerateDataKeyRequest {
-        encryption_context: ctx10.as_deref(),
-        ..GenerateDataKeyRequest::new(&key)
-    };
+    let request10 = GenerateDataKeyParams::new()
+        .key_id(&key)
+        .encryption_context(ctx10.as_deref().unwrap());
     let mut workspace10 = vec![0u8; request10.workspace_len()];
     g.bench_function("in/chacha/ctx10", |b| {
+        b.iter(|| generate_once(&provider, &caller, &request10, &mut rng, &mut workspace10))
+    });
+
+    // The typed layer: no text to parse, the raw blob out.
+    let key_id = KeyId::parse(&key).unwrap();
+    let typed = ops::GenerateDataKeyRequest::new(key_id);
+    let mut typed_workspace = vec![0u8; typed.workspace_len()];
+    g.bench_function("typed/chacha", |b| {
         b.iter(|| {
-            generate_once(
-                &mut provider,
+            ops::generate_data_key_in(
+                &provider,
                 &caller,
-                &request10,
+                black_box(&typed),
                 &mut rng,
-                &mut workspace10,
+                &mut typed_workspace,
             )
+            .unwrap()
+            .done()
+            .unwrap()
+            .ciphertext_blob
+            .as_bytes()
+            .len()
         })
     });
 
@@ -214,11 +229,12 @@ fn others(c: &mut Criterion) {
         .create_key(&mut rng, &KeyOptions::new(ACCOUNT, REGION))
         .unwrap()
         .to_string();
+    let provider = provider;
     let caller = caller();
     let made = generate_data_key(
-        &mut provider,
+        &provider,
         &caller,
-        &GenerateDataKeyRequest::new(&key),
+        &GenerateDataKeyParams::new().key_id(&key),
         &mut rng,
     )
     .unwrap();
@@ -255,7 +271,7 @@ fn others(c: &mut Criterion) {
             body[0]
         })
     });
-    let request = DecryptRequest::new(&blob);
+    let request = DecryptParams::new().ciphertext_blob(&blob);
     let mut workspace = vec![0u8; request.workspace_len()];
     g.bench_function("in/chacha", |b| {
         b.iter(|| {
@@ -304,12 +320,12 @@ fn others(c: &mut Criterion) {
     g.bench_function("floor/chacha", |b| {
         b.iter(|| floor.run(&mut rng, black_box(&aad)))
     });
-    let request = GenerateDataKeyRequest::new(&key);
+    let request = GenerateDataKeyParams::new().key_id(&key);
     let mut workspace = vec![0u8; request.workspace_len()];
     g.bench_function("in/chacha", |b| {
         b.iter(|| {
             generate_data_key_without_plaintext_in(
-                &mut provider,
+                &provider,
                 &caller,
                 black_box(&request),
                 &mut rng,
@@ -341,12 +357,12 @@ fn others(c: &mut Criterion) {
             )
         })
     });
-    let request = EncryptRequest::new(&key, text);
+    let request = EncryptParams::new().key_id(&key).plaintext(text);
     let mut workspace = vec![0u8; request.workspace_len()];
     g.bench_function("in/chacha", |b| {
         b.iter(|| {
             encrypt_in(
-                &mut provider,
+                &provider,
                 &caller,
                 black_box(&request),
                 &mut rng,
@@ -361,12 +377,14 @@ fn others(c: &mut Criterion) {
 
     // ReEncrypt: the floor is the decrypt floor plus the encrypt floor.
     let mut g = c.benchmark_group("re_encrypt");
-    let request = ReEncryptRequest::new(&blob, &dest);
+    let request = ReEncryptParams::new()
+        .ciphertext_blob(&blob)
+        .destination_key_id(&dest);
     let mut workspace = vec![0u8; request.workspace_len()];
     g.bench_function("in/chacha", |b| {
         b.iter(|| {
             re_encrypt_in(
-                &mut provider,
+                &provider,
                 &caller,
                 black_box(&request),
                 &mut rng,
@@ -385,17 +403,16 @@ fn scaling(c: &mut Criterion) {
     let caller = caller();
 
     let mut g = c.benchmark_group("scaling_bytes");
-    let (mut provider, key) = provider_with(1, &mut rng);
+    let (provider, key) = provider_with(1, &mut rng);
     for n in [1usize, 32, 256, 1024] {
         let n_text = n.to_string();
-        let request = GenerateDataKeyRequest {
-            number_of_bytes: Some(&n_text),
-            ..GenerateDataKeyRequest::new(&key)
-        };
+        let request = GenerateDataKeyParams::new()
+            .key_id(&key)
+            .number_of_bytes(&n_text);
         let mut workspace = vec![0u8; request.workspace_len()];
         g.throughput(Throughput::Bytes(n as u64));
         g.bench_with_input(BenchmarkId::new("in", n), &n, |b, _| {
-            b.iter(|| generate_once(&mut provider, &caller, &request, &mut rng, &mut workspace))
+            b.iter(|| generate_once(&provider, &caller, &request, &mut rng, &mut workspace))
         });
         let mut floor = SealFloor::new(n);
         g.bench_with_input(BenchmarkId::new("floor", n), &n, |b, _| {
@@ -407,13 +424,13 @@ fn scaling(c: &mut Criterion) {
     let mut g = c.benchmark_group("scaling_context");
     for pairs in [0usize, 1, 10, 100] {
         let ctx = context(pairs);
-        let request = GenerateDataKeyRequest {
-            encryption_context: ctx.as_deref(),
-            ..GenerateDataKeyRequest::new(&key)
-        };
+        let mut request = GenerateDataKeyParams::new().key_id(&key);
+        if let Some(ctx) = ctx.as_deref() {
+            request = request.encryption_context(ctx);
+        }
         let mut workspace = vec![0u8; request.workspace_len()];
         g.bench_with_input(BenchmarkId::new("in", pairs), &pairs, |b, _| {
-            b.iter(|| generate_once(&mut provider, &caller, &request, &mut rng, &mut workspace))
+            b.iter(|| generate_once(&provider, &caller, &request, &mut rng, &mut workspace))
         });
     }
     g.finish();
@@ -421,21 +438,23 @@ fn scaling(c: &mut Criterion) {
     let mut g = c.benchmark_group("scaling_keys");
     for n in [1usize, 1_000, 1_000_000] {
         let mut provider = InMemoryProvider::new();
+        provider.reserve(n);
         let mut ids = Vec::with_capacity(n);
         for _ in 0..n {
             ids.push(
                 provider
                     .create_key(&mut rng, &KeyOptions::new(ACCOUNT, REGION))
-                    .unwrap()
-                    .to_string(),
+                    .unwrap(),
             );
         }
+        let provider = provider;
         // One hot key among n: the cost a steady caller sees.
-        let hot = ids[n / 2].clone();
-        let request = GenerateDataKeyRequest::new(&hot);
+        let hot = ids[n / 2];
+        let hot_text = hot.to_string();
+        let request = GenerateDataKeyParams::new().key_id(&hot_text);
         let mut workspace = vec![0u8; request.workspace_len()];
         g.bench_with_input(BenchmarkId::new("generate_hot", n), &n, |b, _| {
-            b.iter(|| generate_once(&mut provider, &caller, &request, &mut rng, &mut workspace))
+            b.iter(|| generate_once(&provider, &caller, &request, &mut rng, &mut workspace))
         });
         // Lookup alone, hot key and a different key every time (cold caches at a million).
         g.bench_with_input(BenchmarkId::new("lookup_hot", n), &n, |b, _| {

@@ -1,15 +1,16 @@
 //! The CiphertextBlob (spec §5): `key_version_id (36) || iv (12) || ciphertext || tag (16)`,
-//! carried as standard, padded Base64.
+//! carried on the wire as standard, padded Base64.
 //!
-//! Decoding is strict and says nothing about why a blob was refused: every malformed blob is
-//! [`InvalidBlob`], reported as `InvalidParameter CiphertextBlob`.
+//! This module is the one owner of the layout: [`Blob`] reads it (strictly: every malformed
+//! blob is [`InvalidBlob`], reported as `InvalidParameter CiphertextBlob`), [`BlobMut`] writes
+//! it, splitting a buffer once into the version, the IV, the body and the tag.
 
 use core::fmt;
 
 use base64ct::{Base64, Encoding};
 
 use crate::KeyVersionId;
-use crate::ids::UUID_TEXT_LEN;
+use crate::id::UUID_TEXT_LEN;
 
 /// Length of the key version ID prefix.
 pub const VERSION_ID_LEN: usize = UUID_TEXT_LEN;
@@ -34,6 +35,19 @@ pub const MAX_BLOB_BASE64_LEN: usize = base64_len(MAX_BLOB_LEN);
 pub const fn base64_len(n: usize) -> usize {
     n.div_ceil(3) * 4
 }
+
+/// An upper bound on the bytes Base64 text of `text_len` characters decodes to.
+pub const fn decoded_len_bound(text_len: usize) -> usize {
+    text_len / 4 * 3 + 3
+}
+
+/// A 96-bit AES-GCM IV.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Iv(pub [u8; IV_LEN]);
+
+/// A 128-bit AES-GCM tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tag(pub [u8; TAG_LEN]);
 
 /// A blob that is not well-formed. Reported as `InvalidParameter CiphertextBlob`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,10 +103,10 @@ impl<'b> Blob<'b> {
     }
 
     /// The IV.
-    pub fn iv(&self) -> &'b [u8; IV_LEN] {
-        self.bytes[VERSION_ID_LEN..VERSION_ID_LEN + IV_LEN]
-            .try_into()
-            .unwrap_or(&[0; IV_LEN])
+    pub fn iv(&self) -> Iv {
+        let mut iv = [0; IV_LEN];
+        iv.copy_from_slice(&self.bytes[VERSION_ID_LEN..VERSION_ID_LEN + IV_LEN]);
+        Iv(iv)
     }
 
     /// The ciphertext, as long as the sealed text.
@@ -101,10 +115,10 @@ impl<'b> Blob<'b> {
     }
 
     /// The tag.
-    pub fn tag(&self) -> &'b [u8; TAG_LEN] {
-        self.bytes[self.bytes.len() - TAG_LEN..]
-            .try_into()
-            .unwrap_or(&[0; TAG_LEN])
+    pub fn tag(&self) -> Tag {
+        let mut tag = [0; TAG_LEN];
+        tag.copy_from_slice(&self.bytes[self.bytes.len() - TAG_LEN..]);
+        Tag(tag)
     }
 
     /// The whole blob.
@@ -115,6 +129,35 @@ impl<'b> Blob<'b> {
     /// The length of the sealed text.
     pub fn sealed_len(&self) -> usize {
         self.bytes.len() - OVERHEAD
+    }
+
+    /// The length of the blob's Base64 text.
+    pub fn base64_len(&self) -> usize {
+        base64_len(self.bytes.len())
+    }
+
+    /// Writes the blob's Base64 text (the CiphertextBlob) to the start of `out`, which needs
+    /// [`base64_len`](Self::base64_len) bytes.
+    ///
+    /// # Errors
+    /// [`InvalidBlob`] when `out` is too short.
+    pub fn encode_base64<'o>(&self, out: &'o mut [u8]) -> Result<&'o str, InvalidBlob> {
+        Base64::encode(self.bytes, out).map_err(|_| InvalidBlob)
+    }
+
+    /// The blob's Base64 text, the CiphertextBlob (with `alloc`).
+    #[cfg(feature = "alloc")]
+    pub fn to_base64(&self) -> alloc::string::String {
+        Base64::encode_string(self.bytes)
+    }
+
+    /// An owned copy (with `alloc`).
+    #[cfg(feature = "alloc")]
+    pub fn to_owned(&self) -> BlobBuf {
+        BlobBuf {
+            version: self.version,
+            bytes: self.bytes.to_vec(),
+        }
     }
 }
 
@@ -127,61 +170,78 @@ impl fmt::Debug for Blob<'_> {
     }
 }
 
-/// An upper bound on the bytes `text` decodes to, never over [`MAX_BLOB_LEN`] + 3 for text
-/// [`Blob::decode_base64`] accepts.
-pub const fn decoded_len_bound(text_len: usize) -> usize {
-    text_len / 4 * 3 + 3
+/// A blob being written, in a buffer of exactly `OVERHEAD + sealed_len` bytes: the version ID
+/// goes in when it is made, the text to seal into [`body`](Self::body) (sealed there in place),
+/// and the IV and tag the seal produced with [`finish`](Self::finish), which gives the [`Blob`].
+pub struct BlobMut<'b> {
+    version: KeyVersionId,
+    bytes: &'b mut [u8],
 }
 
-/// Writes a blob's layout into `out` (`OVERHEAD + ciphertext.len()` bytes) and returns the
-/// blob's length.
-///
-/// # Errors
-/// [`InvalidBlob`] when `out` is too short or the ciphertext length is out of range.
-pub fn encode_into(
-    version: &KeyVersionId,
-    iv: &[u8; IV_LEN],
-    ciphertext: &[u8],
-    tag: &[u8; TAG_LEN],
-    out: &mut [u8],
-) -> Result<usize, InvalidBlob> {
-    if !(MIN_SEALED_LEN..=MAX_SEALED_LEN).contains(&ciphertext.len()) {
-        return Err(InvalidBlob);
+impl<'b> BlobMut<'b> {
+    /// Takes the first `OVERHEAD + sealed_len` bytes of `out` for a blob of `version` and writes
+    /// the version ID.
+    ///
+    /// # Errors
+    /// [`InvalidBlob`] when `sealed_len` is outside `1..=6144` or `out` is too short.
+    pub fn new(
+        out: &'b mut [u8],
+        version: &KeyVersionId,
+        sealed_len: usize,
+    ) -> Result<Self, InvalidBlob> {
+        if !(MIN_SEALED_LEN..=MAX_SEALED_LEN).contains(&sealed_len) {
+            return Err(InvalidBlob);
+        }
+        let bytes = out.get_mut(..OVERHEAD + sealed_len).ok_or(InvalidBlob)?;
+        bytes[..VERSION_ID_LEN].copy_from_slice(version.as_bytes());
+        Ok(Self {
+            version: *version,
+            bytes,
+        })
     }
-    let len = OVERHEAD + ciphertext.len();
-    let out = out.get_mut(..len).ok_or(InvalidBlob)?;
-    let (v, rest) = out.split_at_mut(VERSION_ID_LEN);
-    let (i, rest) = rest.split_at_mut(IV_LEN);
-    let (c, t) = rest.split_at_mut(ciphertext.len());
-    v.copy_from_slice(version.as_bytes());
-    i.copy_from_slice(iv);
-    c.copy_from_slice(ciphertext);
-    t.copy_from_slice(tag);
-    Ok(len)
+
+    /// The body: where the text to seal goes, as long as the sealed text will be.
+    pub fn body(&mut self) -> &mut [u8] {
+        let end = self.bytes.len() - TAG_LEN;
+        &mut self.bytes[VERSION_ID_LEN + IV_LEN..end]
+    }
+
+    /// Writes the IV and the tag of the seal and gives the finished blob.
+    pub fn finish(self, iv: &Iv, tag: &Tag) -> Blob<'b> {
+        let end = self.bytes.len() - TAG_LEN;
+        self.bytes[VERSION_ID_LEN..VERSION_ID_LEN + IV_LEN].copy_from_slice(&iv.0);
+        self.bytes[end..].copy_from_slice(&tag.0);
+        Blob {
+            version: self.version,
+            bytes: self.bytes,
+        }
+    }
 }
 
-/// An owned blob (with `alloc`).
+/// An owned, well-formed blob (with `alloc`).
 #[cfg(feature = "alloc")]
 #[derive(Clone, PartialEq, Eq)]
-pub struct OwnedBlob {
+pub struct BlobBuf {
     version: KeyVersionId,
     bytes: alloc::vec::Vec<u8>,
 }
 
 #[cfg(feature = "alloc")]
-impl OwnedBlob {
+impl BlobBuf {
     /// Builds a blob from its parts.
     ///
     /// # Errors
     /// [`InvalidBlob`] when the ciphertext length is out of range.
-    pub fn new(
+    pub fn from_parts(
         version: &KeyVersionId,
-        iv: &[u8; IV_LEN],
+        iv: &Iv,
         ciphertext: &[u8],
-        tag: &[u8; TAG_LEN],
+        tag: &Tag,
     ) -> Result<Self, InvalidBlob> {
         let mut bytes = alloc::vec![0u8; OVERHEAD + ciphertext.len()];
-        encode_into(version, iv, ciphertext, tag, &mut bytes)?;
+        let mut blob = BlobMut::new(&mut bytes, version, ciphertext.len())?;
+        blob.body().copy_from_slice(ciphertext);
+        blob.finish(iv, tag);
         Ok(Self {
             version: *version,
             bytes,
@@ -193,7 +253,7 @@ impl OwnedBlob {
     /// # Errors
     /// [`InvalidBlob`].
     pub fn from_base64(text: &str) -> Result<Self, InvalidBlob> {
-        let mut buf = alloc::vec![0u8; decoded_len_bound(text.len())];
+        let mut buf = alloc::vec![0u8; decoded_len_bound(text.len().min(MAX_BLOB_BASE64_LEN))];
         let blob = Blob::decode_base64(text, &mut buf)?;
         let (version, len) = (blob.version(), blob.as_bytes().len());
         buf.truncate(len);
@@ -208,10 +268,7 @@ impl OwnedBlob {
     /// # Errors
     /// [`InvalidBlob`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, InvalidBlob> {
-        Blob::from_bytes(bytes).map(|b| Self {
-            version: b.version(),
-            bytes: b.as_bytes().to_vec(),
-        })
+        Blob::from_bytes(bytes).map(|b| b.to_owned())
     }
 
     /// The borrowed view.
@@ -223,6 +280,11 @@ impl OwnedBlob {
         }
     }
 
+    /// The key version that sealed this blob.
+    pub fn version(&self) -> KeyVersionId {
+        self.version
+    }
+
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
@@ -230,6 +292,20 @@ impl OwnedBlob {
 
     /// The CiphertextBlob text: standard Base64 with padding.
     pub fn to_base64(&self) -> alloc::string::String {
-        Base64::encode_string(&self.bytes)
+        self.as_blob().to_base64()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl fmt::Debug for BlobBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_blob().fmt(f)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<'b> From<&'b BlobBuf> for Blob<'b> {
+    fn from(blob: &'b BlobBuf) -> Self {
+        blob.as_blob()
     }
 }

@@ -1,17 +1,28 @@
 //! The encryption context (spec §4): strict parsing of its JSON text, equivalence, and the
-//! canonical, injective encoding that is bound as AES-GCM associated data.
+//! canonical, injective encoding that is bound as AES-GCM associated data. This module is the
+//! one owner of that encoding and of the associated data built from it.
 //!
 //! The canonical encoding of a context is
 //!
 //! ```text
-//! u16be(pair_count) || for each pair, sorted by key bytes ascending:
+//! u16be(pair_count) || for each pair, sorted by the UTF-8 bytes of the key, ascending:
 //!                        u16be(len(key)) || key || u16be(len(value)) || value
 //! ```
 //!
-//! and the associated data of a seal is the sealing key version's 36-byte ID followed by it.
-//! Two texts are the same context exactly when their canonical encodings are equal.
+//! and the associated data of a seal is the sealing key version's 36-byte ID followed by it
+//! ([`write_aad`]). Two texts are the same context exactly when their canonical encodings are
+//! equal. Keys sort by their UTF-8 bytes, not by UTF-16 code units (which would put
+//! U+E000..U+FFFF after astral characters).
+//!
+//! A [`Context`] is a validated canonical encoding, borrowed; [`ContextBuf`] owns one (with
+//! `alloc`). Both come from JSON text ([`Context::parse_json`]), from pairs
+//! ([`Context::encode_pairs`], [`ContextBuf::from_pairs`]: a Rust caller never writes JSON), or
+//! from canonical bytes that are checked ([`Context::from_canonical`]); [`Context::write_json`]
+//! writes the shortest JSON text of one, for a peer that takes JSON.
 
 use core::fmt;
+
+use crate::KeyVersionId;
 
 /// The most characters (Unicode scalar values) of JSON text a context may have.
 pub const MAX_CONTEXT_CHARS: usize = 8192;
@@ -294,36 +305,13 @@ fn precheck(text: &str) -> Result<bool, InvalidContext> {
     Ok(text.is_empty())
 }
 
-/// The length of the canonical encoding of `text`, validating it fully except for duplicate
-/// keys (found only when the pairs are sorted, by [`write_canonical`]).
-///
-/// `None` is the absent context. Absent, `""` and `{}` are the same empty context
-/// **\[decided\]**; its encoding is two zero bytes.
-///
-/// # Errors
-/// [`InvalidContext`] when the text is not a JSON object of string values, has an empty key,
-/// or is over 8192 characters.
-pub fn canonical_len(text: Option<&str>) -> Result<usize, InvalidContext> {
-    let text = text.unwrap_or("");
-    if precheck(text)? {
-        return Ok(EMPTY_CANONICAL.len());
-    }
-    let mut sink = Sink { out: None, pos: 0 };
-    Parser {
-        s: text.as_bytes(),
-        i: 0,
-    }
-    .object(&mut sink, None)?;
-    Ok(sink.pos)
-}
-
-/// Writes the canonical encoding of `text` to the start of `out` and returns its length, which
-/// is [`canonical_len`]. Fails on every invalid text, duplicate keys (compared after
-/// unescaping) included.
+/// Writes the canonical encoding of `text` (`None`: absent) to the start of `out` and returns
+/// its length, never more than [`canonical_len_bound`]. Fails on every invalid text, duplicate
+/// keys (compared after unescaping) included.
 ///
 /// # Errors
 /// [`InvalidContext`] when the text is invalid or `out` is too short.
-pub fn write_canonical(text: Option<&str>, out: &mut [u8]) -> Result<usize, InvalidContext> {
+fn write_canonical(text: Option<&str>, out: &mut [u8]) -> Result<usize, InvalidContext> {
     let text = text.unwrap_or("");
     if precheck(text)? {
         out.get_mut(..2)
@@ -382,32 +370,39 @@ fn record_len(buf: &[u8], at: usize) -> usize {
 }
 
 /// Sorts the length-prefixed pairs in `records` by key bytes, in place (an insertion sort that
-/// rotates each record into place), and rejects two equal keys.
+/// rotates each record into place; a record greater than the last sorted one stays where it is,
+/// so pairs already in order cost one comparison each), and rejects two equal keys.
 fn sort_pairs(records: &mut [u8]) -> Result<(), InvalidContext> {
     let mut sorted_end = 0;
+    let mut last_at = None;
     while sorted_end < records.len() {
         let len = record_len(records, sorted_end);
         let (sorted, rest) = records.split_at(sorted_end);
         let key = field(rest, 0);
-        let mut at = 0;
-        while at < sorted_end {
-            match key.cmp(field(sorted, at)) {
-                core::cmp::Ordering::Less => break,
-                core::cmp::Ordering::Equal => return Err(InvalidContext),
-                core::cmp::Ordering::Greater => at += record_len(sorted, at),
+        let after_last = last_at.is_none_or(|at| key > field(sorted, at));
+        if !after_last {
+            let mut at = 0;
+            while at < sorted_end {
+                match key.cmp(field(sorted, at)) {
+                    core::cmp::Ordering::Less => break,
+                    core::cmp::Ordering::Equal => return Err(InvalidContext),
+                    core::cmp::Ordering::Greater => at += record_len(sorted, at),
+                }
             }
+            records[at..sorted_end + len].rotate_right(len);
+            // The last record moved up by `len` if it was at or after the insertion point.
+            last_at = last_at.map(|last| if last >= at { last + len } else { last });
+        } else {
+            last_at = Some(sorted_end);
         }
-        records[at..sorted_end + len].rotate_right(len);
         sorted_end += len;
     }
     Ok(())
 }
 
-/// The pairs of a canonical encoding, in order: `(key, value)` as UTF-8 bytes.
-///
-/// `canonical` must come from [`write_canonical`]; anything shorter than it claims ends the
-/// iteration early.
-pub fn pairs(canonical: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+/// The pairs of a canonical encoding, in order: `(key, value)` as UTF-8 bytes. Anything shorter
+/// than it claims ends the iteration early.
+fn pairs_of(canonical: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     let mut at = 2;
     core::iter::from_fn(move || {
         let key_len = usize::from(u16::from_be_bytes(
@@ -424,27 +419,308 @@ pub fn pairs(canonical: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
-/// A validated encryption context held in its canonical encoding (with `alloc`).
+/// An upper bound on the length of the canonical encoding of JSON text, without parsing it:
+/// canonical encodings are never longer than their JSON text (every pair's quotes and colon
+/// outweigh its length prefixes, and escapes only shrink), and the empty context takes two
+/// bytes.
+pub const fn canonical_len_bound(text: Option<&str>) -> usize {
+    let len = match text {
+        Some(t) => t.len(),
+        None => 0,
+    };
+    if len > EMPTY_CANONICAL.len() {
+        len
+    } else {
+        EMPTY_CANONICAL.len()
+    }
+}
+
+/// A valid encryption context in its canonical encoding, borrowed: what the typed operations
+/// take. Equality is equivalence of contexts.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Context<'a> {
+    canonical: &'a [u8],
+}
+
+impl Default for Context<'_> {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+impl<'a> Context<'a> {
+    /// The empty context (absent, `""` or `{}` on the wire).
+    pub const EMPTY: Context<'static> = Context {
+        canonical: &EMPTY_CANONICAL,
+    };
+
+    /// Parses the JSON text of a context (`None`: absent) into its canonical encoding in `buf`,
+    /// which needs [`canonical_len_bound`] bytes.
+    ///
+    /// # Errors
+    /// [`InvalidContext`] on anything spec §4 rejects, or when `buf` is too short.
+    pub fn parse_json(text: Option<&str>, buf: &'a mut [u8]) -> Result<Self, InvalidContext> {
+        let len = write_canonical(text, buf)?;
+        Ok(Self {
+            canonical: &buf[..len],
+        })
+    }
+
+    /// Encodes `pairs` (in any order) into `buf`, which needs `2 + Σ (4 + key + value)` bytes.
+    /// Sorts them in place, without an allocator.
+    ///
+    /// # Errors
+    /// [`InvalidContext`] for an empty or repeated key, a context of more than 8192 characters
+    /// as JSON, or a `buf` too short.
+    pub fn encode_pairs(pairs: &[(&str, &str)], buf: &'a mut [u8]) -> Result<Self, InvalidContext> {
+        let count = u16::try_from(pairs.len()).map_err(|_| InvalidContext)?;
+        let mut sink = Sink {
+            out: Some(&mut *buf),
+            pos: 0,
+        };
+        sink.push(&count.to_be_bytes())?;
+        for (key, value) in pairs {
+            for text in [key, value] {
+                let at = sink.reserve_len()?;
+                sink.push(text.as_bytes())?;
+                sink.fill_len(at)?;
+            }
+        }
+        let len = sink.pos;
+        sort_pairs(&mut buf[2..len])?;
+        Self::from_canonical(&buf[..len])
+    }
+
+    /// Checks that `canonical` is the canonical encoding of a valid context: the pair count,
+    /// pairs sorted by key bytes with no two equal, non-empty UTF-8 keys, UTF-8 values, nothing
+    /// after the last pair, and at most 8192 characters as the JSON text
+    /// [`write_json`](Self::write_json) writes for it.
+    ///
+    /// # Errors
+    /// [`InvalidContext`].
+    pub fn from_canonical(canonical: &'a [u8]) -> Result<Self, InvalidContext> {
+        let count = canonical.get(..2).ok_or(InvalidContext)?;
+        let count = usize::from(u16::from_be_bytes([count[0], count[1]]));
+        let mut at = 2;
+        let mut seen = 0usize;
+        let mut previous: Option<&[u8]> = None;
+        while at < canonical.len() {
+            let (key, next) = checked_field(canonical, at).ok_or(InvalidContext)?;
+            let (value, next) = checked_field(canonical, next).ok_or(InvalidContext)?;
+            if key.is_empty()
+                || core::str::from_utf8(key).is_err()
+                || core::str::from_utf8(value).is_err()
+                || previous.is_some_and(|p| p >= key)
+            {
+                return Err(InvalidContext);
+            }
+            previous = Some(key);
+            seen += 1;
+            at = next;
+        }
+        let context = Self { canonical };
+        if seen != count || context.json_chars() > MAX_CONTEXT_CHARS {
+            return Err(InvalidContext);
+        }
+        Ok(context)
+    }
+
+    /// The canonical encoding (without the key version ID that precedes it in the associated
+    /// data).
+    pub fn canonical(&self) -> &'a [u8] {
+        self.canonical
+    }
+
+    /// The number of pairs.
+    pub fn len(&self) -> usize {
+        usize::from(u16::from_be_bytes([self.canonical[0], self.canonical[1]]))
+    }
+
+    /// Whether the context has no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The pairs, sorted by the UTF-8 bytes of their keys.
+    pub fn pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a> {
+        pairs_of(self.canonical).map(|(k, v)| {
+            // Every constructor checked that keys and values are UTF-8.
+            (
+                core::str::from_utf8(k).unwrap_or_default(),
+                core::str::from_utf8(v).unwrap_or_default(),
+            )
+        })
+    }
+
+    /// The length of the JSON text [`write_json`](Self::write_json) writes.
+    pub fn json_len(&self) -> usize {
+        let mut out = JsonOut { out: None, len: 0 };
+        match self.json(&mut out) {
+            Ok(()) => out.len,
+            Err(_) => usize::MAX,
+        }
+    }
+
+    /// Writes the shortest JSON text of the context to the start of `out` (which needs
+    /// [`json_len`](Self::json_len) bytes): pairs sorted by key, no white space, only the
+    /// escapes JSON requires, `{}` for the empty context. Parsing it gives this context back.
+    ///
+    /// # Errors
+    /// [`InvalidContext`] when `out` is too short.
+    pub fn write_json<'o>(&self, out: &'o mut [u8]) -> Result<&'o str, InvalidContext> {
+        let mut sink = JsonOut {
+            out: Some(&mut *out),
+            len: 0,
+        };
+        self.json(&mut sink)?;
+        let len = sink.len;
+        core::str::from_utf8(&out[..len]).map_err(|_| InvalidContext)
+    }
+
+    /// The context as JSON text, as [`write_json`](Self::write_json) writes it (with `alloc`).
+    #[cfg(feature = "alloc")]
+    pub fn to_json(&self) -> alloc::string::String {
+        let mut out = alloc::vec![0u8; self.json_len()];
+        let len = self.write_json(&mut out).map_or(0, str::len);
+        out.truncate(len);
+        alloc::string::String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// An owned copy (with `alloc`).
+    #[cfg(feature = "alloc")]
+    pub fn to_owned(&self) -> ContextBuf {
+        ContextBuf {
+            canonical: self.canonical.to_vec(),
+        }
+    }
+
+    fn json(&self, out: &mut JsonOut<'_>) -> Result<(), InvalidContext> {
+        out.push(b"{")?;
+        for (i, (key, value)) in pairs_of(self.canonical).enumerate() {
+            if i > 0 {
+                out.push(b",")?;
+            }
+            out.string(key)?;
+            out.push(b":")?;
+            out.string(value)?;
+        }
+        out.push(b"}")
+    }
+
+    /// The JSON text's length in characters: escapes are ASCII, so only the UTF-8 continuation
+    /// bytes of keys and values are not characters of their own.
+    fn json_chars(&self) -> usize {
+        let continuation = pairs_of(self.canonical)
+            .flat_map(|(k, v)| k.iter().chain(v))
+            .filter(|&&b| b & 0xC0 == 0x80)
+            .count();
+        self.json_len().saturating_sub(continuation)
+    }
+}
+
+impl fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.pairs()).finish()
+    }
+}
+
+/// The length of the associated data of a seal under `context`: the key version ID and the
+/// canonical encoding.
+pub fn aad_len(context: &Context<'_>) -> usize {
+    crate::blob::VERSION_ID_LEN + context.canonical.len()
+}
+
+/// Writes the associated data of spec §4, `key_version_id || canonical context`, to the start of
+/// `out` (which needs [`aad_len`] bytes) and returns it.
 ///
-/// Equality is equivalence of contexts: `{"a":"1","b":"2"}` equals `{ "b" : "2", "a":"\u0031" }`.
+/// # Errors
+/// [`InvalidContext`] when `out` is too short.
+pub fn write_aad<'o>(
+    version: &KeyVersionId,
+    context: &Context<'_>,
+    out: &'o mut [u8],
+) -> Result<&'o [u8], InvalidContext> {
+    let out = out.get_mut(..aad_len(context)).ok_or(InvalidContext)?;
+    let (prefix, rest) = out.split_at_mut(crate::blob::VERSION_ID_LEN);
+    prefix.copy_from_slice(version.as_bytes());
+    rest.copy_from_slice(context.canonical);
+    Ok(out)
+}
+
+/// The length-prefixed field at `at` and where the next one starts; `None` past the end.
+fn checked_field(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let len = buf.get(at..at + 2)?;
+    let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+    let start = at + 2;
+    Some((buf.get(start..start + len)?, start + len))
+}
+
+/// Where JSON text goes: nowhere (measuring) or into a buffer.
+struct JsonOut<'o> {
+    out: Option<&'o mut [u8]>,
+    len: usize,
+}
+
+impl JsonOut<'_> {
+    fn push(&mut self, bytes: &[u8]) -> Result<(), InvalidContext> {
+        if let Some(out) = self.out.as_deref_mut() {
+            out.get_mut(self.len..self.len + bytes.len())
+                .ok_or(InvalidContext)?
+                .copy_from_slice(bytes);
+        }
+        self.len += bytes.len();
+        Ok(())
+    }
+
+    /// A JSON string: `"` and `\` escaped, control characters as `\b \f \n \r \t` or `\u00XX`.
+    fn string(&mut self, s: &[u8]) -> Result<(), InvalidContext> {
+        self.push(b"\"")?;
+        let mut run = 0;
+        for (i, &b) in s.iter().enumerate() {
+            let short: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0..=0x1f => b"",
+                _ => continue,
+            };
+            self.push(&s[run..i])?;
+            run = i + 1;
+            if short.is_empty() {
+                let mut escape = *b"\\u0000";
+                // Cannot fail: two hex digits for one byte.
+                let _ = base16ct::lower::encode(&[b], &mut escape[4..]);
+                self.push(&escape)?;
+            } else {
+                self.push(short)?;
+            }
+        }
+        self.push(&s[run..])?;
+        self.push(b"\"")
+    }
+}
+
+/// A valid encryption context in its canonical encoding, owned (with `alloc`). Equality is
+/// equivalence of contexts: `{"a":"1","b":"2"}` equals `{ "b" : "2", "a":"\u0031" }`.
 #[cfg(feature = "alloc")]
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct EncryptionContext {
+pub struct ContextBuf {
     canonical: alloc::vec::Vec<u8>,
 }
 
 #[cfg(feature = "alloc")]
-impl EncryptionContext {
-    /// Parses the JSON text of a context; `None` is the absent (empty) context.
-    ///
-    /// # Errors
-    /// [`InvalidContext`] on anything spec §4 rejects.
-    pub fn parse(text: Option<&str>) -> Result<Self, InvalidContext> {
-        let mut canonical = alloc::vec![0u8; canonical_len(text)?];
-        write_canonical(text, &mut canonical)?;
-        Ok(Self { canonical })
+impl Default for ContextBuf {
+    fn default() -> Self {
+        Self::empty()
     }
+}
 
+#[cfg(feature = "alloc")]
+impl ContextBuf {
     /// The empty context.
     pub fn empty() -> Self {
         Self {
@@ -452,37 +728,69 @@ impl EncryptionContext {
         }
     }
 
-    /// The canonical encoding (without the key version ID that precedes it in the associated
-    /// data).
-    pub fn canonical_bytes(&self) -> &[u8] {
+    /// Parses the JSON text of a context; `None` is the absent (empty) context.
+    ///
+    /// # Errors
+    /// [`InvalidContext`] on anything spec §4 rejects.
+    pub fn parse_json(text: Option<&str>) -> Result<Self, InvalidContext> {
+        let mut canonical = alloc::vec![0u8; canonical_len_bound(text)];
+        let len = Context::parse_json(text, &mut canonical)?.canonical.len();
+        canonical.truncate(len);
+        Ok(Self { canonical })
+    }
+
+    /// A context of `pairs`, in any order.
+    ///
+    /// # Errors
+    /// [`InvalidContext`] for an empty or repeated key, or a context of more than 8192
+    /// characters as JSON.
+    pub fn from_pairs<'p, I>(pairs: I) -> Result<Self, InvalidContext>
+    where
+        I: IntoIterator<Item = (&'p str, &'p str)>,
+    {
+        let mut pairs: alloc::vec::Vec<(&str, &str)> = pairs.into_iter().collect();
+        pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let len = 2 + pairs.iter().map(|(k, v)| 4 + k.len() + v.len()).sum::<usize>();
+        let mut canonical = alloc::vec![0u8; len];
+        Context::encode_pairs(&pairs, &mut canonical)?;
+        Ok(Self { canonical })
+    }
+
+    /// The borrowed view, as the typed operations take it.
+    pub fn as_context(&self) -> Context<'_> {
+        // Every constructor validated the encoding.
+        Context {
+            canonical: &self.canonical,
+        }
+    }
+
+    /// The canonical encoding.
+    pub fn canonical(&self) -> &[u8] {
         &self.canonical
     }
 
-    /// The number of pairs.
-    pub fn len(&self) -> usize {
-        pairs(&self.canonical).count()
-    }
-
-    /// Whether the context has no pairs.
-    pub fn is_empty(&self) -> bool {
-        self.canonical == EMPTY_CANONICAL
-    }
-
-    /// The pairs sorted by key bytes, as UTF-8 strings.
+    /// The pairs, sorted by the UTF-8 bytes of their keys.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        pairs(&self.canonical).map(|(k, v)| {
-            (
-                core::str::from_utf8(k).unwrap_or_default(),
-                core::str::from_utf8(v).unwrap_or_default(),
-            )
-        })
+        self.as_context().pairs()
+    }
+
+    /// The shortest JSON text of the context.
+    pub fn to_json(&self) -> alloc::string::String {
+        self.as_context().to_json()
     }
 }
 
 #[cfg(feature = "alloc")]
-impl fmt::Debug for EncryptionContext {
+impl fmt::Debug for ContextBuf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.pairs()).finish()
+        self.as_context().fmt(f)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<'a> From<&'a ContextBuf> for Context<'a> {
+    fn from(context: &'a ContextBuf) -> Self {
+        context.as_context()
     }
 }
 
@@ -517,8 +825,7 @@ mod tests {
 
     /// The canonical bytes through the in-place insertion sort, the path without an allocator.
     fn insertion_sorted(text: &str) -> Result<Vec<u8>, InvalidContext> {
-        let len = canonical_len(Some(text))?;
-        let mut out = vec![0u8; len];
+        let mut out = vec![0u8; canonical_len_bound(Some(text))];
         let mut sink = Sink {
             out: Some(&mut out),
             pos: 0,
@@ -528,6 +835,8 @@ mod tests {
             i: 0,
         }
         .object(&mut sink, None)?;
+        let len = sink.pos;
+        out.truncate(len);
         sort_pairs(&mut out[2..])?;
         Ok(out)
     }
@@ -536,9 +845,9 @@ mod tests {
     fn both_sorts_agree_below_and_above_the_stack_index() {
         for n in [1, 2, 10, STACK_PAIRS - 1, STACK_PAIRS, STACK_PAIRS + 1, 300] {
             let text = context(n, false);
-            let fast = EncryptionContext::parse(Some(&text)).unwrap();
+            let fast = ContextBuf::parse_json(Some(&text)).unwrap();
             assert_eq!(
-                fast.canonical_bytes(),
+                fast.canonical(),
                 insertion_sorted(&text).unwrap().as_slice(),
                 "{n} pairs"
             );
@@ -555,7 +864,7 @@ mod tests {
     fn both_sorts_refuse_a_key_repeated_after_unescaping() {
         for n in [1, 10, STACK_PAIRS, 300] {
             let text = context(n, true);
-            assert_eq!(EncryptionContext::parse(Some(&text)), Err(InvalidContext));
+            assert_eq!(ContextBuf::parse_json(Some(&text)), Err(InvalidContext));
             assert_eq!(insertion_sorted(&text), Err(InvalidContext), "{n} pairs");
         }
     }

@@ -1,4 +1,8 @@
-//! The one error type of the crate, with the HTTP status, code and message of spec §8.
+//! Errors for two audiences: [`Error`] is a row of the spec's error table (§8), with the wire's
+//! status, code and message as methods and a human sentence as `Display`; the local failures
+//! that are not wire rows ([`WorkspaceTooSmall`], [`RngError`], a provider's own failure, the
+//! seal budget) are their own types, carried by the one row they map to,
+//! [`Error::InternalFailure`].
 
 use core::fmt;
 
@@ -96,26 +100,92 @@ impl ParameterProblem {
             ParameterProblem::Invalid(p) => Error::InvalidParameter(p),
         }
     }
-}
 
-impl fmt::Display for ParameterProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn write_message(self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParameterProblem::Missing(p) => {
                 write!(f, "The parameter {p} is needed but not provided.")
             }
-            ParameterProblem::Invalid(p) => {
-                write!(f, "The specified parameter {p} is not valid.")
-            }
+            ParameterProblem::Invalid(p) => write!(f, "The specified parameter {p} is not valid."),
+        }
+    }
+}
+
+/// A caller's workspace is shorter than an operation needs. Never caused by a peer's input alone
+/// when the workspace is sized with the request's `workspace_len()`; reported on the wire as
+/// `InternalFailure`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WorkspaceTooSmall {
+    /// The number of bytes the operation needs.
+    pub needed: usize,
+}
+
+impl fmt::Display for WorkspaceTooSmall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the workspace is too small: {} bytes needed", self.needed)
+    }
+}
+
+impl core::error::Error for WorkspaceTooSmall {}
+
+impl From<WorkspaceTooSmall> for Error {
+    fn from(e: WorkspaceTooSmall) -> Self {
+        Error::InternalFailure(Internal::WorkspaceTooSmall(e))
+    }
+}
+
+/// The caller's random number generator failed. Reported on the wire as `InternalFailure`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RngError;
+
+impl fmt::Display for RngError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the random number generator failed")
+    }
+}
+
+impl core::error::Error for RngError {}
+
+impl From<RngError> for Error {
+    fn from(_: RngError) -> Self {
+        Error::InternalFailure(Internal::Rng)
+    }
+}
+
+/// Why a request ended in `InternalFailure` (500): failures of the machinery, not of the
+/// request, which the wire reports alike and a local caller may want to tell apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Internal {
+    /// The RNG failed ([`RngError`]).
+    Rng,
+    /// The key provider failed: a broken backend, a handle that no longer resolves.
+    Provider,
+    /// The key version has sealed as many times as it may (spec §10) and the provider refuses;
+    /// the key must be rotated **\[decided: 500 on the wire\]**.
+    SealLimitReached,
+    /// The caller's workspace is too small ([`WorkspaceTooSmall`]).
+    WorkspaceTooSmall(WorkspaceTooSmall),
+}
+
+impl fmt::Display for Internal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Internal::Rng => RngError.fmt(f),
+            Internal::Provider => f.write_str("the key provider failed"),
+            Internal::SealLimitReached => f.write_str(
+                "the key version has sealed as many times as it may; rotate the key",
+            ),
+            Internal::WorkspaceTooSmall(e) => e.fmt(f),
         }
     }
 }
 
 /// Every way a request can fail, one variant per row of the spec's error table (§8).
 ///
-/// [`Error::status`] gives the HTTP status, [`Error::code`] the error code, and `Display`
-/// writes the exact message. Frontends put these three on the wire; nothing else about an
-/// error is meant for peers.
+/// [`status`](Self::status), [`code`](Self::code) and [`message`](Self::message) are what
+/// frontends put on the wire, exactly as §8 writes them. `Display` is a sentence for people,
+/// which for an internal failure says which part failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Error {
@@ -152,26 +222,51 @@ pub enum Error {
     StateModifiedFailed,
     /// 409 `AliasAlreadyExists`: the alias is taken in this account and region.
     AliasAlreadyExists,
-    /// 412 `DryRunOperationError`: the dry run passed every check.
+    /// 412 `DryRunOperationError`: the dry run passed every check (the wire's answer; the
+    /// typed operations return [`Outcome::DryRun`](crate::ops::Outcome::DryRun) instead).
     DryRunOperation,
-    /// 429 `Rejected.Throttling`: over the request rate; retry after this many milliseconds.
+    /// 429 `Rejected.Throttling`: over the request rate.
     Throttling {
         /// A hint: how long until a request would be admitted, in milliseconds.
         retry_after_ms: u64,
     },
-    /// 500 `InternalFailure`: the provider or the RNG failed.
-    InternalFailure,
-    /// 500 `InternalFailure` on the wire **\[decided\]**; locally: the key version has sealed as
-    /// many times as it may (spec §10) and its provider is set to refuse rather than rotate.
-    /// The key's owner must rotate it.
-    SealLimitReached,
-    /// 500 `InternalFailure` on the wire; locally: the caller-provided workspace of a
-    /// `*_in` operation is shorter than `needed` bytes. Never caused by a peer's input alone
-    /// when the workspace is sized with the operation's `workspace_len`.
-    WorkspaceTooSmall {
-        /// The number of bytes the operation needs.
-        needed: usize,
-    },
+    /// 500 `InternalFailure`, with the local cause.
+    InternalFailure(Internal),
+}
+
+/// The message of spec §8 that goes on the wire with an [`Error`]; `Display` writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message(Error);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Error::MissingParameter(p) => return ParameterProblem::Missing(p).write_message(f),
+            Error::InvalidParameter(p) => return ParameterProblem::Invalid(p).write_message(f),
+            Error::ValidationError(problem) => return problem.write_message(f),
+            Error::UnsupportedOperation => "This action is not supported.",
+            Error::NoPermission | Error::AccessDenied => {
+                "This operation is forbidden by permission system."
+            }
+            Error::AliasNotFound => "The specified Alias is not found.",
+            Error::KeyNotFound => "The specified Key is not found.",
+            Error::Disabled => "The request was rejected because the key state is Disabled.",
+            Error::PendingDeletion => {
+                "The request was rejected because the key state is PendingDeletion."
+            }
+            Error::PendingImport => {
+                "The request was rejected because the key state is PendingImport."
+            }
+            Error::Unavailable => "The request was rejected because the key state is Unavailable.",
+            Error::StateModifiedFailed => "Keystate modified failed.",
+            Error::AliasAlreadyExists => "The specified Alias already exists.",
+            Error::DryRunOperation => {
+                "The request would have succeeded, but the DryRun flag is set."
+            }
+            Error::Throttling { .. } => "QPS Limit Exceeded",
+            Error::InternalFailure(_) => "Internal Failure.",
+        })
+    }
 }
 
 impl Error {
@@ -192,9 +287,7 @@ impl Error {
             | Error::AliasAlreadyExists => 409,
             Error::DryRunOperation => 412,
             Error::Throttling { .. } => 429,
-            Error::InternalFailure | Error::SealLimitReached | Error::WorkspaceTooSmall { .. } => {
-                500
-            }
+            Error::InternalFailure(_) => 500,
         }
     }
 
@@ -217,10 +310,13 @@ impl Error {
             Error::AliasAlreadyExists => "AliasAlreadyExists",
             Error::DryRunOperation => "DryRunOperationError",
             Error::Throttling { .. } => "Rejected.Throttling",
-            Error::InternalFailure | Error::SealLimitReached | Error::WorkspaceTooSmall { .. } => {
-                "InternalFailure"
-            }
+            Error::InternalFailure(_) => "InternalFailure",
         }
+    }
+
+    /// The message of spec §8, exactly as it goes on the wire.
+    pub const fn message(&self) -> Message {
+        Message(*self)
     }
 
     /// The error a dry run reports in place of this one (spec §7): step-1 failures become
@@ -236,39 +332,35 @@ impl Error {
 }
 
 impl fmt::Display for Error {
-    /// Writes the exact message of spec §8.
+    /// A sentence for people; the wire's text is [`Error::message`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::MissingParameter(p) => ParameterProblem::Missing(*p).fmt(f),
-            Error::InvalidParameter(p) => ParameterProblem::Invalid(*p).fmt(f),
-            Error::ValidationError(problem) => problem.fmt(f),
-            Error::UnsupportedOperation => f.write_str("This action is not supported."),
-            Error::NoPermission | Error::AccessDenied => {
-                f.write_str("This operation is forbidden by permission system.")
+            Error::MissingParameter(p) => write!(f, "the required parameter {p} is missing"),
+            Error::InvalidParameter(p) => write!(f, "the parameter {p} is not valid"),
+            Error::ValidationError(ParameterProblem::Missing(p)) => {
+                write!(f, "dry run: the required parameter {p} is missing")
             }
-            Error::AliasNotFound => f.write_str("The specified Alias is not found."),
-            Error::KeyNotFound => f.write_str("The specified Key is not found."),
-            Error::Disabled => {
-                f.write_str("The request was rejected because the key state is Disabled.")
+            Error::ValidationError(ParameterProblem::Invalid(p)) => {
+                write!(f, "dry run: the parameter {p} is not valid")
             }
-            Error::PendingDeletion => {
-                f.write_str("The request was rejected because the key state is PendingDeletion.")
+            Error::UnsupportedOperation => {
+                f.write_str("the key cannot do this operation (not a symmetric ENCRYPT/DECRYPT key)")
             }
-            Error::PendingImport => {
-                f.write_str("The request was rejected because the key state is PendingImport.")
+            Error::NoPermission => f.write_str("the caller may not use this key"),
+            Error::AccessDenied => f.write_str("dry run: the caller may not use this key"),
+            Error::AliasNotFound => f.write_str("the alias names no key"),
+            Error::KeyNotFound => f.write_str("no such key"),
+            Error::Disabled => f.write_str("the key is disabled"),
+            Error::PendingDeletion => f.write_str("the key is pending deletion"),
+            Error::PendingImport => f.write_str("the key's material has not been imported"),
+            Error::Unavailable => f.write_str("the key's material cannot be reached"),
+            Error::StateModifiedFailed => f.write_str("the key's state does not allow this change"),
+            Error::AliasAlreadyExists => f.write_str("the alias already exists"),
+            Error::DryRunOperation => f.write_str("dry run: the request would have succeeded"),
+            Error::Throttling { retry_after_ms } => {
+                write!(f, "over the request rate; retry in {retry_after_ms} ms")
             }
-            Error::Unavailable => {
-                f.write_str("The request was rejected because the key state is Unavailable.")
-            }
-            Error::StateModifiedFailed => f.write_str("Keystate modified failed."),
-            Error::AliasAlreadyExists => f.write_str("The specified Alias already exists."),
-            Error::DryRunOperation => {
-                f.write_str("The request would have succeeded, but the DryRun flag is set.")
-            }
-            Error::Throttling { .. } => f.write_str("QPS Limit Exceeded"),
-            Error::InternalFailure | Error::SealLimitReached | Error::WorkspaceTooSmall { .. } => {
-                f.write_str("Internal Failure.")
-            }
+            Error::InternalFailure(cause) => write!(f, "internal failure: {cause}"),
         }
     }
 }

@@ -1,19 +1,65 @@
 //! A key provider of fixed capacity, for devices that hold a few master keys and have no
 //! allocator: `KEYS` keys of up to `VERSIONS` versions each, one account and one region, looked
-//! up by linear scan.
+//! up by linear scan. A device has no management API: keys are provisioned, with known IDs and
+//! material or fresh ones, and their state is set directly.
+
+use core::fmt;
 
 use rand_core::TryCryptoRng;
 
-use crate::blob::{IV_LEN, TAG_LEN};
-use crate::key_id::is_valid_alias;
-use crate::provider::{Action, KeyProvider, ProviderError, VersionCipher};
+use crate::blob::{Iv, Tag};
+use crate::provider::{KeyCipher, KeyDirectory, ProviderError, SealBudget, SecureRandom};
+use crate::provider::VersionCipher;
+use crate::reference::is_valid_alias;
 use crate::{
-    Caller, Error, KeyHandle, KeyId, KeyRecord, KeyState, KeyUsage, KeyVersionId,
-    MasterKeyMaterial, Parameter, UsableKey,
+    AuthorizedKey, Caller, KeyHandle, KeyId, KeyRecord, KeyState, KeyVersionId,
+    MasterKeyMaterial, MasterKeySpec, Permission, RngError,
 };
 
-/// The most seals a version makes before this provider refuses (spec §10).
-pub const FIXED_SEAL_LIMIT: u64 = 1 << 32;
+/// Why provisioning a [`FixedCapacityProvider`] failed. Nothing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProvisionError {
+    /// Every key slot is taken.
+    Full,
+    /// The key has as many versions as it may hold.
+    TooManyVersions,
+    /// The key ID is present already.
+    DuplicateKeyId,
+    /// The version ID is present already.
+    DuplicateVersionId,
+    /// No such key.
+    UnknownKey,
+    /// The alias is not `alias/` and 1..=255 of `A-Za-z0-9_-/`.
+    InvalidAlias,
+    /// Another key has the alias.
+    AliasTaken,
+    /// The RNG failed.
+    Rng,
+}
+
+impl fmt::Display for ProvisionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProvisionError::Full => "every key slot is taken",
+            ProvisionError::TooManyVersions => "the key holds as many versions as it may",
+            ProvisionError::DuplicateKeyId => "the key ID is present already",
+            ProvisionError::DuplicateVersionId => "the version ID is present already",
+            ProvisionError::UnknownKey => "no such key",
+            ProvisionError::InvalidAlias => "invalid alias",
+            ProvisionError::AliasTaken => "another key has the alias",
+            ProvisionError::Rng => "the random number generator failed",
+        })
+    }
+}
+
+impl core::error::Error for ProvisionError {}
+
+impl From<RngError> for ProvisionError {
+    fn from(_: RngError) -> Self {
+        ProvisionError::Rng
+    }
+}
 
 /// Up to `N` bytes of ASCII text held inline.
 #[derive(Clone, Copy)]
@@ -43,12 +89,12 @@ impl<const N: usize> InlineText<N> {
 struct FixedVersion {
     id: KeyVersionId,
     cipher: VersionCipher,
-    seals: u64,
+    budget: SealBudget,
 }
 
 struct FixedKey<const VERSIONS: usize> {
     key_id: KeyId,
-    alias: Option<InlineText<{ 6 + crate::key_id::MAX_ALIAS_NAME_LEN }>>,
+    alias: Option<InlineText<{ 6 + crate::reference::MAX_ALIAS_NAME_LEN }>>,
     state: KeyState,
     versions: [Option<FixedVersion>; VERSIONS],
     primary: usize,
@@ -56,26 +102,20 @@ struct FixedKey<const VERSIONS: usize> {
 
 impl<const VERSIONS: usize> FixedKey<VERSIONS> {
     fn record(&self, slot: usize) -> Option<KeyRecord> {
-        Some(KeyRecord {
-            handle: KeyHandle(slot as u64),
-            key_id: self.key_id,
-            state: self.state,
-            spec: self.versions[self.primary]
-                .as_ref()?
-                .cipher
-                .material()
-                .spec(),
-            usage: KeyUsage::EncryptDecrypt,
-            primary_version: self.versions[self.primary].as_ref()?.id,
-        })
+        let primary = self.versions[self.primary].as_ref()?;
+        Some(
+            KeyRecord::new(KeyHandle(slot as u64), self.key_id, primary.id)
+                .with_state(self.state)
+                .with_spec(primary.cipher.material().spec()),
+        )
     }
 }
 
 /// Up to `KEYS` symmetric master keys of one account in one region, each with up to `VERSIONS`
 /// versions, in a fixed-size value: no allocation. Only the owning account may use them.
 ///
-/// A version that has sealed 2^32 times refuses further seals ([`Error::SealLimitReached`]);
-/// rotate with [`add_version`](Self::add_version).
+/// A version that has sealed 2^32 times refuses further seals (`InternalFailure`); rotate with
+/// [`add_version`](Self::add_version).
 pub struct FixedCapacityProvider<const KEYS: usize, const VERSIONS: usize = 2> {
     account: InlineText<64>,
     region: InlineText<64>,
@@ -104,43 +144,45 @@ impl<const KEYS: usize, const VERSIONS: usize> FixedCapacityProvider<KEYS, VERSI
         })
     }
 
-    fn slot(&self, key_id: &KeyId) -> Result<usize, Error> {
+    fn slot(&self, key_id: &KeyId) -> Option<usize> {
         self.keys
             .iter()
             .position(|k| k.as_ref().is_some_and(|k| k.key_id == *key_id))
-            .ok_or(Error::KeyNotFound)
     }
 
-    fn key_mut(&mut self, key_id: &KeyId) -> Result<&mut FixedKey<VERSIONS>, Error> {
-        let slot = self.slot(key_id)?;
-        self.keys[slot].as_mut().ok_or(Error::KeyNotFound)
+    fn key_mut(&mut self, key_id: &KeyId) -> Result<&mut FixedKey<VERSIONS>, ProvisionError> {
+        let slot = self.slot(key_id).ok_or(ProvisionError::UnknownKey)?;
+        self.keys[slot].as_mut().ok_or(ProvisionError::UnknownKey)
     }
 
     /// Adds a key with known IDs and material, for instance provisioned from secure storage.
     /// It starts Enabled.
     ///
     /// # Errors
-    /// [`Error::InternalFailure`] when every slot is taken or `VERSIONS` is 0;
-    /// [`Error::StateModifiedFailed`] when the key ID or version ID is already present.
+    /// [`ProvisionError::Full`] when every slot is taken or `VERSIONS` is 0;
+    /// [`ProvisionError::DuplicateKeyId`] or [`ProvisionError::DuplicateVersionId`].
     pub fn add_key(
         &mut self,
         key_id: KeyId,
         version: KeyVersionId,
         material: MasterKeyMaterial,
-    ) -> Result<(), Error> {
-        if self.slot(&key_id).is_ok() || self.find(&version).is_some() {
-            return Err(Error::StateModifiedFailed);
+    ) -> Result<(), ProvisionError> {
+        if self.slot(&key_id).is_some() {
+            return Err(ProvisionError::DuplicateKeyId);
+        }
+        if self.find(&version).is_some() {
+            return Err(ProvisionError::DuplicateVersionId);
         }
         let slot = self
             .keys
             .iter()
             .position(Option::is_none)
-            .ok_or(Error::InternalFailure)?;
+            .ok_or(ProvisionError::Full)?;
         let mut versions = [const { None }; VERSIONS];
-        *versions.first_mut().ok_or(Error::InternalFailure)? = Some(FixedVersion {
+        *versions.first_mut().ok_or(ProvisionError::Full)? = Some(FixedVersion {
             id: version,
             cipher: VersionCipher::new(material),
-            seals: 0,
+            budget: SealBudget::new(SealBudget::MAX, 0),
         });
         self.keys[slot] = Some(FixedKey {
             key_id,
@@ -155,42 +197,44 @@ impl<const KEYS: usize, const VERSIONS: usize> FixedCapacityProvider<KEYS, VERSI
     /// Creates a key with fresh IDs and material from `rng` and returns its ID.
     ///
     /// # Errors
-    /// As [`add_key`](Self::add_key), and [`Error::InternalFailure`] when the RNG fails.
+    /// As [`add_key`](Self::add_key), and [`ProvisionError::Rng`] when the RNG fails (or the
+    /// spec has no AES material).
     pub fn create_key<R: TryCryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
-        spec: crate::MasterKeySpec,
-    ) -> Result<KeyId, Error> {
+        spec: MasterKeySpec,
+    ) -> Result<KeyId, ProvisionError> {
         let key_id = KeyId::random(rng)?;
         let version = KeyVersionId::random(rng)?;
-        self.add_key(key_id, version, MasterKeyMaterial::random(spec, rng)?)?;
+        let material = MasterKeyMaterial::random(spec, rng).map_err(|_| ProvisionError::Rng)?;
+        self.add_key(key_id, version, material)?;
         Ok(key_id)
     }
 
     /// Adds a version with known material to a key and makes it primary (rotation).
     ///
     /// # Errors
-    /// [`Error::KeyNotFound`]; [`Error::InternalFailure`] when the key has `VERSIONS` versions
-    /// already; [`Error::StateModifiedFailed`] when the version ID is present.
+    /// [`ProvisionError::UnknownKey`]; [`ProvisionError::TooManyVersions`] when the key has
+    /// `VERSIONS` versions already; [`ProvisionError::DuplicateVersionId`].
     pub fn add_version(
         &mut self,
         key_id: &KeyId,
         version: KeyVersionId,
         material: MasterKeyMaterial,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ProvisionError> {
         if self.find(&version).is_some() {
-            return Err(Error::StateModifiedFailed);
+            return Err(ProvisionError::DuplicateVersionId);
         }
         let key = self.key_mut(key_id)?;
         let free = key
             .versions
             .iter()
             .position(Option::is_none)
-            .ok_or(Error::InternalFailure)?;
+            .ok_or(ProvisionError::TooManyVersions)?;
         key.versions[free] = Some(FixedVersion {
             id: version,
             cipher: VersionCipher::new(material),
-            seals: 0,
+            budget: SealBudget::new(SealBudget::MAX, 0),
         });
         key.primary = free;
         Ok(())
@@ -199,17 +243,17 @@ impl<const KEYS: usize, const VERSIONS: usize> FixedCapacityProvider<KEYS, VERSI
     /// Gives a key its alias (one per key; a second call replaces the first).
     ///
     /// # Errors
-    /// `InvalidParameter AliasName`; [`Error::KeyNotFound`]; [`Error::AliasAlreadyExists`] when
-    /// another key has it.
-    pub fn set_alias(&mut self, key_id: &KeyId, alias: &str) -> Result<(), Error> {
+    /// [`ProvisionError::InvalidAlias`], [`ProvisionError::UnknownKey`],
+    /// [`ProvisionError::AliasTaken`] when another key has it.
+    pub fn set_alias(&mut self, key_id: &KeyId, alias: &str) -> Result<(), ProvisionError> {
         let text = InlineText::new(alias)
             .filter(|_| is_valid_alias(alias))
-            .ok_or(Error::InvalidParameter(Parameter::AliasName))?;
+            .ok_or(ProvisionError::InvalidAlias)?;
         if self
             .by_alias(alias)
             .is_some_and(|(_, k)| k.key_id != *key_id)
         {
-            return Err(Error::AliasAlreadyExists);
+            return Err(ProvisionError::AliasTaken);
         }
         self.key_mut(key_id)?.alias = Some(text);
         Ok(())
@@ -218,8 +262,8 @@ impl<const KEYS: usize, const VERSIONS: usize> FixedCapacityProvider<KEYS, VERSI
     /// Sets a key's state directly (a device has no management API).
     ///
     /// # Errors
-    /// [`Error::KeyNotFound`].
-    pub fn set_state(&mut self, key_id: &KeyId, state: KeyState) -> Result<(), Error> {
+    /// [`ProvisionError::UnknownKey`].
+    pub fn set_state(&mut self, key_id: &KeyId, state: KeyState) -> Result<(), ProvisionError> {
         self.key_mut(key_id)?.state = state;
         Ok(())
     }
@@ -247,7 +291,7 @@ impl<const KEYS: usize, const VERSIONS: usize> FixedCapacityProvider<KEYS, VERSI
         account == self.account.as_str() && region == self.region.as_str()
     }
 
-    fn version(&self, key: &UsableKey) -> Result<&FixedVersion, ProviderError> {
+    fn version(&self, key: &AuthorizedKey) -> Result<&FixedVersion, ProviderError> {
         let (slot, v) = self.find(&key.version()).ok_or(ProviderError::Internal)?;
         if slot as u64 != key.handle().0 {
             return Err(ProviderError::Internal);
@@ -259,24 +303,20 @@ impl<const KEYS: usize, const VERSIONS: usize> FixedCapacityProvider<KEYS, VERSI
     }
 }
 
-impl<const KEYS: usize, const VERSIONS: usize> KeyProvider
+impl<const KEYS: usize, const VERSIONS: usize> KeyDirectory
     for FixedCapacityProvider<KEYS, VERSIONS>
 {
     fn find_key(
         &self,
         account: &str,
         region: &str,
-        key_id: &str,
+        key_id: &KeyId,
     ) -> Result<Option<KeyRecord>, ProviderError> {
         if !self.ours(account, region) {
             return Ok(None);
         }
-        let Some(id) = KeyId::parse(key_id) else {
-            return Ok(None);
-        };
         Ok(self
-            .slot(&id)
-            .ok()
+            .slot(key_id)
             .and_then(|s| self.keys[s].as_ref()?.record(s)))
     }
 
@@ -305,41 +345,38 @@ impl<const KEYS: usize, const VERSIONS: usize> KeyProvider
             .and_then(|(s, _)| self.keys[s].as_ref()?.record(s)))
     }
 
-    fn permits(&self, _key: &KeyRecord, caller: &Caller<'_>, _action: Action) -> bool {
-        caller.account == self.account.as_str()
+    fn permits(
+        &self,
+        _key: &KeyRecord,
+        caller: &Caller<'_>,
+        _permission: Permission,
+    ) -> Result<bool, ProviderError> {
+        Ok(caller.account == self.account.as_str())
     }
+}
 
-    fn seal<R: TryCryptoRng + ?Sized>(
-        &mut self,
-        key: &UsableKey,
-        iv: &[u8; IV_LEN],
+impl<const KEYS: usize, const VERSIONS: usize> KeyCipher
+    for FixedCapacityProvider<KEYS, VERSIONS>
+{
+    fn seal(
+        &self,
+        key: &AuthorizedKey,
         aad: &[u8],
         in_out: &mut [u8],
-        _rng: &mut R,
-    ) -> Result<[u8; TAG_LEN], ProviderError> {
-        let (slot, v) = self.find(&key.version()).ok_or(ProviderError::Internal)?;
-        if slot as u64 != key.handle().0 {
-            return Err(ProviderError::Internal);
-        }
-        let version = self.keys[slot]
-            .as_mut()
-            .and_then(|k| k.versions[v].as_mut())
-            .ok_or(ProviderError::Internal)?;
-        if version.seals >= FIXED_SEAL_LIMIT {
-            return Err(ProviderError::SealLimitReached);
-        }
-        let tag = version.cipher.seal(iv, aad, in_out)?;
-        version.seals += 1;
-        Ok(tag)
+        rng: &mut dyn SecureRandom,
+    ) -> Result<(Iv, Tag), ProviderError> {
+        let version = self.version(key)?;
+        version.budget.take()?;
+        version.cipher.seal_random_iv(aad, in_out, rng)
     }
 
     fn open(
         &self,
-        key: &UsableKey,
-        iv: &[u8; IV_LEN],
+        key: &AuthorizedKey,
+        iv: &Iv,
         aad: &[u8],
         in_out: &mut [u8],
-        tag: &[u8; TAG_LEN],
+        tag: &Tag,
     ) -> Result<(), ProviderError> {
         self.version(key)?.cipher.open(iv, aad, in_out, tag)
     }

@@ -6,60 +6,53 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+mod authorize;
+mod backend;
 pub mod blob;
+#[cfg(feature = "alloc")]
+pub mod container;
 pub mod context;
-#[cfg(feature = "envelope")]
-pub mod envelope;
+pub mod data_key;
 mod error;
 pub mod fixed;
-mod ids;
+mod id;
 #[cfg(feature = "alloc")]
 pub mod in_memory;
-pub mod key_id;
-pub mod key_state;
+pub mod key;
+pub mod lifecycle;
 #[cfg(feature = "alloc")]
 pub mod management;
 pub mod ops;
 pub mod provider;
 #[cfg(feature = "alloc")]
 pub mod rate_limit;
-mod rng;
+pub mod reference;
 mod secret;
-pub mod spec;
 pub mod time;
+pub mod wire;
 
-pub use error::{Error, Parameter, ParameterProblem};
-pub use fixed::FixedCapacityProvider;
-pub use ids::{KeyId, KeyVersionId, RequestId, is_lowercase_uuid};
+pub use authorize::AuthorizedKey;
+pub use data_key::DataKeyLength;
+pub use error::{Error, Internal, Message, Parameter, ParameterProblem, RngError, WorkspaceTooSmall};
+pub use fixed::{FixedCapacityProvider, ProvisionError};
+pub use id::{KeyId, KeyVersionId, RequestId, is_lowercase_uuid};
 #[cfg(feature = "alloc")]
 pub use in_memory::snapshot;
 #[cfg(feature = "alloc")]
-pub use in_memory::{InMemoryProvider, KeyOptions, SealLimitAction};
-pub use key_id::{Caller, KeyReference};
-pub use key_state::{
-    KeyHandle, KeyOrigin, KeyRecord, KeyState, KeyUsage, MasterKeySpec, UsableKey,
-};
-pub use ops::{
-    CiphertextOutput, DecryptOutput, DecryptRequest, EncryptOutput, EncryptRequest,
-    GenerateDataKeyOutput, GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextOutput,
-    ReEncryptOutput, ReEncryptRequest, decrypt_in, encrypt_in, generate_data_key_in,
-    generate_data_key_without_plaintext_in, re_encrypt_in,
-};
+pub use in_memory::{InMemoryProvider, KeyOptions};
+pub use key::{KeyHandle, KeyOrigin, KeyRecord, KeyState, KeyUsage, MasterKeySpec, Permission};
+pub use provider::{KeyCipher, KeyDirectory, KeyProvider, ProviderError, VersionCipher};
 #[cfg(feature = "alloc")]
-pub use ops::{
-    CiphertextResponse, DecryptResponse, EncryptResponse, GenerateDataKeyResponse,
-    GenerateDataKeyWithoutPlaintextResponse, ReEncryptResponse, decrypt, encrypt,
-    generate_data_key, generate_data_key_without_plaintext, re_encrypt,
-};
-pub use provider::{Action, KeyProvider, ProviderError, VersionCipher};
+pub use rate_limit::{RateLimit, RateLimiter};
+pub use reference::{Caller, KeyReference};
+pub use secret::{MasterKeyMaterial, SecretBytes, SecretText};
 #[cfg(feature = "alloc")]
-pub use rate_limit::{Operation, RateLimit, RateLimiter};
+pub use secret::{SecretBytesBuf, SecretTextBuf};
+
+/// The operating system's RNG (with `getrandom`): a convenience for callers that have one. The
+/// core itself never reaches for it; every operation takes its RNG as an argument.
 #[cfg(feature = "getrandom")]
-pub use rng::OsRng;
-pub use secret::{MasterKeyMaterial, SecretSlice, SecretText};
-#[cfg(feature = "alloc")]
-pub use secret::{SecretBytes, SecretString};
-pub use spec::DataKeyLength;
+pub use getrandom::SysRng as OsRng;
 
 /// The RNG traits the operations take, re-exported so callers need not depend on `rand_core`.
 pub use rand_core;

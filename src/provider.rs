@@ -1,58 +1,66 @@
-//! The key provider trait: where master keys live, and the only code that touches their
-//! material.
+//! The provider seam: where master keys live, split in two.
 //!
-//! A provider resolves key references to [`KeyRecord`]s, answers permission questions, and
-//! seals and opens under a named key version. The material may never leave it (an HSM, a remote
-//! KMS); the core hands it the IV, the associated data and the bytes, and gets the tag back.
-//! [`VersionCipher`] is the AES-GCM engine the bundled providers use, ready for others to reuse.
+//! - A [`KeyDirectory`] answers questions about keys: which key a key ID, an alias or a blob's
+//!   version names, and whether a caller may use it. Every answer can fail (a database or a
+//!   policy service that is down says so).
+//! - A [`KeyCipher`] seals and opens under a key version. The material may never leave it: an
+//!   HSM, a remote KMS. It chooses the IV of every seal and returns it with the tag, so a module
+//!   that must generate IVs itself (FIPS-mode HSMs do) can; it counts seals against the
+//!   version's budget (spec §10) and refuses past it ([`SealBudget`] does the counting with an
+//!   atomic); rotation is a management operation, never a side effect of a seal.
+//!
+//! Both take `&self`, so one provider serves any number of concurrent operations; both are
+//! dyn-compatible (`Box<dyn KeyDirectory>`, `&dyn KeyCipher`), and with the `std` feature they
+//! are `Send + Sync`. [`KeyProvider`] is the two together, for a value that is both (the
+//! bundled providers are); [`Composite`] joins a directory and a cipher that live apart (keys
+//! described in a database, material in an HSM).
+//!
+//! The cipher's methods take an [`AuthorizedKey`], which only the core's resolution, permission
+//! and state checks can make: code that skips them does not compile. [`VersionCipher`] is the
+//! AES-GCM engine the bundled providers use, ready for others to reuse.
+//!
+//! With the `async` feature, [`AsyncKeyDirectory`] and [`AsyncKeyCipher`] are the same seam for
+//! a key store reached over a network: the operations in [`crate::ops::nonblocking`] await it
+//! instead of blocking a thread.
 
 use core::fmt;
 
 use aes_gcm::{AeadInOut, Aes128Gcm, Aes256Gcm, KeyInit};
-use rand_core::TryCryptoRng;
+use portable_atomic::{AtomicU64, Ordering};
 
-use crate::blob::{IV_LEN, TAG_LEN};
-use crate::{Caller, Error, KeyRecord, KeyVersionId, MasterKeyMaterial, Parameter, UsableKey};
+use crate::blob::{Iv, Tag};
+use crate::{AuthorizedKey, Caller, Error, Internal, KeyId, KeyRecord, KeyVersionId};
+use crate::{MasterKeyMaterial, Parameter, Permission, RngError};
 
-/// An operation, as a permission names it. ReEncrypt needs `ReEncryptFrom` on the source key and
-/// `ReEncryptTo` on the destination.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// `kms:GenerateDataKey`.
-    GenerateDataKey,
-    /// `kms:GenerateDataKeyWithoutPlaintext`.
-    GenerateDataKeyWithoutPlaintext,
-    /// `kms:Encrypt`.
-    Encrypt,
-    /// `kms:Decrypt`.
-    Decrypt,
-    /// `kms:ReEncryptFrom`, on the source key of a ReEncrypt.
-    ReEncryptFrom,
-    /// `kms:ReEncryptTo`, on the destination key of a ReEncrypt.
-    ReEncryptTo,
+/// `Send + Sync` with the `std` feature, nothing without: the bound of every provider trait.
+#[cfg(feature = "std")]
+pub trait MaybeSendSync: Send + Sync {}
+#[cfg(feature = "std")]
+impl<T: Send + Sync + ?Sized> MaybeSendSync for T {}
+
+/// `Send + Sync` with the `std` feature, nothing without: the bound of every provider trait.
+#[cfg(not(feature = "std"))]
+pub trait MaybeSendSync {}
+#[cfg(not(feature = "std"))]
+impl<T: ?Sized> MaybeSendSync for T {}
+
+/// A source of random bytes, as a provider sees the caller's RNG: a cipher that draws its IVs
+/// from the caller's RNG uses it; one that generates IVs itself ignores it. Dyn-compatible
+/// (unlike `rand_core`'s traits, whose error is an associated type).
+pub trait SecureRandom {
+    /// Fills `dest` with random bytes.
+    ///
+    /// # Errors
+    /// [`RngError`] when the RNG fails.
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), RngError>;
 }
 
-impl Action {
-    /// Every action.
-    pub const ALL: [Action; 6] = [
-        Action::GenerateDataKey,
-        Action::GenerateDataKeyWithoutPlaintext,
-        Action::Encrypt,
-        Action::Decrypt,
-        Action::ReEncryptFrom,
-        Action::ReEncryptTo,
-    ];
+/// The caller's `rand_core` RNG, as a [`SecureRandom`].
+pub(crate) struct CallerRng<'r, R: ?Sized>(pub(crate) &'r mut R);
 
-    /// The permission's name, `kms:` and the operation.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Action::GenerateDataKey => "kms:GenerateDataKey",
-            Action::GenerateDataKeyWithoutPlaintext => "kms:GenerateDataKeyWithoutPlaintext",
-            Action::Encrypt => "kms:Encrypt",
-            Action::Decrypt => "kms:Decrypt",
-            Action::ReEncryptFrom => "kms:ReEncryptFrom",
-            Action::ReEncryptTo => "kms:ReEncryptTo",
-        }
+impl<R: rand_core::TryCryptoRng + ?Sized> SecureRandom for CallerRng<'_, R> {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), RngError> {
+        self.0.try_fill_bytes(dest).map_err(|_| RngError)
     }
 }
 
@@ -64,10 +72,13 @@ pub enum ProviderError {
     Unavailable,
     /// The tag did not verify: wrong context, altered blob (`InvalidParameter CiphertextBlob`).
     AuthenticationFailed,
-    /// The version has sealed as many times as it may (spec §10) and the provider refuses
-    /// rather than rotate.
+    /// The version has sealed as many times as it may (spec §10): `InternalFailure` on the
+    /// wire until the key is rotated.
     SealLimitReached,
-    /// Anything else: a broken backend, a handle that no longer resolves (`InternalFailure`).
+    /// The RNG failed (`InternalFailure`).
+    Rng,
+    /// Anything else: a broken backend, a handle that no longer resolves, a policy store that
+    /// cannot answer (`InternalFailure`).
     Internal,
 }
 
@@ -77,12 +88,19 @@ impl fmt::Display for ProviderError {
             ProviderError::Unavailable => "key material unavailable",
             ProviderError::AuthenticationFailed => "authentication failed",
             ProviderError::SealLimitReached => "key version seal limit reached",
+            ProviderError::Rng => "the random number generator failed",
             ProviderError::Internal => "provider failure",
         })
     }
 }
 
 impl core::error::Error for ProviderError {}
+
+impl From<RngError> for ProviderError {
+    fn from(_: RngError) -> Self {
+        ProviderError::Rng
+    }
+}
 
 impl From<ProviderError> for Error {
     fn from(e: ProviderError) -> Self {
@@ -91,34 +109,36 @@ impl From<ProviderError> for Error {
             ProviderError::AuthenticationFailed => {
                 Error::InvalidParameter(Parameter::CiphertextBlob)
             }
-            ProviderError::SealLimitReached => Error::SealLimitReached,
-            ProviderError::Internal => Error::InternalFailure,
+            ProviderError::SealLimitReached => Error::InternalFailure(Internal::SealLimitReached),
+            ProviderError::Rng => Error::InternalFailure(Internal::Rng),
+            ProviderError::Internal => Error::InternalFailure(Internal::Provider),
         }
     }
 }
 
-/// Where master keys live.
+/// Where keys are described: lookups and permissions.
 ///
 /// Lookups scope by account and region as spec §2 says: [`find_key`](Self::find_key) and
 /// [`find_alias`](Self::find_alias) answer only for a key of that account in that region, and
 /// [`find_version`](Self::find_version) only for a version of a key in that region. A miss is
-/// `Ok(None)`; `Err` is for a provider that cannot answer.
-pub trait KeyProvider {
-    /// The key with canonical ID `key_id`, owned by `account` in `region`.
+/// `Ok(None)`; `Err` is for a directory that cannot answer.
+pub trait KeyDirectory: MaybeSendSync {
+    /// The key `key_id`, owned by `account` in `region`.
     ///
     /// # Errors
-    /// A provider failure.
+    /// A directory that cannot answer.
     fn find_key(
         &self,
         account: &str,
         region: &str,
-        key_id: &str,
+        key_id: &KeyId,
     ) -> Result<Option<KeyRecord>, ProviderError>;
 
-    /// The key that alias `alias` (`alias/...` in full) names in `account` and `region`.
+    /// The key that alias `alias` (`alias/...` in full, possibly ill-formed: then it names
+    /// nothing) names in `account` and `region`.
     ///
     /// # Errors
-    /// A provider failure.
+    /// A directory that cannot answer.
     fn find_alias(
         &self,
         account: &str,
@@ -129,47 +149,187 @@ pub trait KeyProvider {
     /// The key that owns version `version`, if that key is in `region`.
     ///
     /// # Errors
-    /// A provider failure.
+    /// A directory that cannot answer.
     fn find_version(
         &self,
         region: &str,
         version: &KeyVersionId,
     ) -> Result<Option<KeyRecord>, ProviderError>;
 
-    /// Whether `caller` may perform `action` with `key`. A key's own account may always; another
-    /// account only when the key's policy names it.
-    fn permits(&self, key: &KeyRecord, caller: &Caller<'_>, action: Action) -> bool;
-
-    /// Seals `in_out` in place under `key.version()` with AES-GCM, and returns the tag. The
-    /// provider counts the seal against the version's budget (spec §10); `rng` is there for a
-    /// provider that rotates when the budget runs out.
+    /// Whether `caller` may use `key` for `permission`. A key's own account may always; another
+    /// account only when the key's policy grants it.
     ///
     /// # Errors
-    /// [`ProviderError::Unavailable`], [`ProviderError::SealLimitReached`] or
-    /// [`ProviderError::Internal`].
-    fn seal<R: TryCryptoRng + ?Sized>(
-        &mut self,
-        key: &UsableKey,
-        iv: &[u8; IV_LEN],
+    /// A policy store that cannot answer.
+    fn permits(
+        &self,
+        key: &KeyRecord,
+        caller: &Caller<'_>,
+        permission: Permission,
+    ) -> Result<bool, ProviderError>;
+}
+
+/// Where key material is used: seals and opens under one key version.
+pub trait KeyCipher: MaybeSendSync {
+    /// Seals `in_out` in place under `key.version()` with AES-GCM and associated data `aad`,
+    /// and returns the IV it used and the tag. The IV is the cipher's to choose: fresh random
+    /// bytes from `rng`, or one it generates itself. The seal counts against the version's
+    /// budget (spec §10); past it the cipher refuses. On failure `in_out` may hold anything
+    /// but the caller wipes it.
+    ///
+    /// # Errors
+    /// [`ProviderError::Unavailable`], [`ProviderError::SealLimitReached`],
+    /// [`ProviderError::Rng`] or [`ProviderError::Internal`].
+    fn seal(
+        &self,
+        key: &AuthorizedKey,
         aad: &[u8],
         in_out: &mut [u8],
-        rng: &mut R,
-    ) -> Result<[u8; TAG_LEN], ProviderError>;
+        rng: &mut dyn SecureRandom,
+    ) -> Result<(Iv, Tag), ProviderError>;
 
     /// Opens `in_out` in place under `key.version()`, checking `tag`. On failure `in_out` holds
     /// no plaintext.
     ///
     /// # Errors
-    /// [`ProviderError::AuthenticationFailed`] when the tag does not verify; otherwise as
-    /// [`seal`](Self::seal).
+    /// [`ProviderError::AuthenticationFailed`] when the tag does not verify;
+    /// [`ProviderError::Unavailable`] or [`ProviderError::Internal`].
     fn open(
         &self,
-        key: &UsableKey,
-        iv: &[u8; IV_LEN],
+        key: &AuthorizedKey,
+        iv: &Iv,
         aad: &[u8],
         in_out: &mut [u8],
-        tag: &[u8; TAG_LEN],
+        tag: &Tag,
     ) -> Result<(), ProviderError>;
+}
+
+/// A key directory and a key cipher in one value, what the operations take. Implemented for
+/// every type that is both.
+pub trait KeyProvider: KeyDirectory + KeyCipher {}
+
+impl<T: KeyDirectory + KeyCipher + ?Sized> KeyProvider for T {}
+
+/// A directory and a cipher that live apart, joined into one [`KeyProvider`]: for instance key
+/// metadata in a database and material in an HSM, each reached through its own client.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Composite<D, C> {
+    /// Where keys are described.
+    pub directory: D,
+    /// Where material is used.
+    pub cipher: C,
+}
+
+impl<D: KeyDirectory, C: MaybeSendSync> KeyDirectory for Composite<D, C> {
+    fn find_key(
+        &self,
+        account: &str,
+        region: &str,
+        key_id: &KeyId,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        self.directory.find_key(account, region, key_id)
+    }
+
+    fn find_alias(
+        &self,
+        account: &str,
+        region: &str,
+        alias: &str,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        self.directory.find_alias(account, region, alias)
+    }
+
+    fn find_version(
+        &self,
+        region: &str,
+        version: &KeyVersionId,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        self.directory.find_version(region, version)
+    }
+
+    fn permits(
+        &self,
+        key: &KeyRecord,
+        caller: &Caller<'_>,
+        permission: Permission,
+    ) -> Result<bool, ProviderError> {
+        self.directory.permits(key, caller, permission)
+    }
+}
+
+impl<D: MaybeSendSync, C: KeyCipher> KeyCipher for Composite<D, C> {
+    fn seal(
+        &self,
+        key: &AuthorizedKey,
+        aad: &[u8],
+        in_out: &mut [u8],
+        rng: &mut dyn SecureRandom,
+    ) -> Result<(Iv, Tag), ProviderError> {
+        self.cipher.seal(key, aad, in_out, rng)
+    }
+
+    fn open(
+        &self,
+        key: &AuthorizedKey,
+        iv: &Iv,
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &Tag,
+    ) -> Result<(), ProviderError> {
+        self.cipher.open(key, iv, aad, in_out, tag)
+    }
+}
+
+/// How many times a key version may still seal (spec §10: at most 2^32 with random IVs),
+/// counted with an atomic, so a cipher that takes `&self` can count. A seal takes one unit
+/// before it runs; none is ever given back.
+#[derive(Debug)]
+pub struct SealBudget {
+    used: AtomicU64,
+    limit: u64,
+}
+
+impl SealBudget {
+    /// The NIST SP 800-38D limit for random 96-bit IVs: 2^32 seals per key.
+    pub const MAX: u64 = 1 << 32;
+
+    /// A budget of `limit` seals (at most [`MAX`](Self::MAX)), `used` of them spent already
+    /// (for instance restored from storage).
+    pub const fn new(limit: u64, used: u64) -> Self {
+        let limit = if limit > Self::MAX { Self::MAX } else { limit };
+        Self {
+            used: AtomicU64::new(used),
+            limit,
+        }
+    }
+
+    /// Takes one seal from the budget.
+    ///
+    /// # Errors
+    /// [`ProviderError::SealLimitReached`] when none is left.
+    pub fn take(&self) -> Result<(), ProviderError> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used < self.limit).then_some(used + 1)
+            })
+            .map(drop)
+            .map_err(|_| ProviderError::SealLimitReached)
+    }
+
+    /// The seals spent.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+
+    /// The most seals allowed.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Whether no seal is left.
+    pub fn is_exhausted(&self) -> bool {
+        self.used() >= self.limit
+    }
 }
 
 // The two schedules differ in size by a few hundred bytes; boxing would add a pointer chase to
@@ -202,38 +362,47 @@ impl VersionCipher {
         &self.material
     }
 
-    /// Seals `in_out` in place and returns the tag.
+    /// Seals `in_out` in place under `iv` and returns the tag.
     ///
     /// # Errors
     /// [`ProviderError::Internal`] when AES-GCM refuses the lengths.
-    pub fn seal(
-        &self,
-        iv: &[u8; IV_LEN],
-        aad: &[u8],
-        in_out: &mut [u8],
-    ) -> Result<[u8; TAG_LEN], ProviderError> {
+    pub fn seal(&self, iv: &Iv, aad: &[u8], in_out: &mut [u8]) -> Result<Tag, ProviderError> {
         let tag = match &self.aead {
-            Aead::Aes128(c) => c.encrypt_inout_detached(iv.into(), aad, in_out.into()),
-            Aead::Aes256(c) => c.encrypt_inout_detached(iv.into(), aad, in_out.into()),
+            Aead::Aes128(c) => c.encrypt_inout_detached((&iv.0).into(), aad, in_out.into()),
+            Aead::Aes256(c) => c.encrypt_inout_detached((&iv.0).into(), aad, in_out.into()),
         }
         .map_err(|_| ProviderError::Internal)?;
-        Ok(tag.into())
+        Ok(Tag(tag.into()))
+    }
+
+    /// Draws a random IV from `rng` and seals `in_out` in place under it: what a cipher that
+    /// takes its IVs from the caller's RNG does.
+    ///
+    /// # Errors
+    /// [`ProviderError::Rng`], or as [`seal`](Self::seal).
+    pub fn seal_random_iv(
+        &self,
+        aad: &[u8],
+        in_out: &mut [u8],
+        rng: &mut dyn SecureRandom,
+    ) -> Result<(Iv, Tag), ProviderError> {
+        let mut iv = Iv([0; crate::blob::IV_LEN]);
+        rng.fill(&mut iv.0)?;
+        Ok((iv, self.seal(&iv, aad, in_out)?))
     }
 
     /// Opens `in_out` in place, checking `tag`.
     ///
     /// # Errors
     /// [`ProviderError::AuthenticationFailed`] when the tag does not verify.
-    pub fn open(
-        &self,
-        iv: &[u8; IV_LEN],
-        aad: &[u8],
-        in_out: &mut [u8],
-        tag: &[u8; TAG_LEN],
-    ) -> Result<(), ProviderError> {
+    pub fn open(&self, iv: &Iv, aad: &[u8], in_out: &mut [u8], tag: &Tag) -> Result<(), ProviderError> {
         match &self.aead {
-            Aead::Aes128(c) => c.decrypt_inout_detached(iv.into(), aad, in_out.into(), tag.into()),
-            Aead::Aes256(c) => c.decrypt_inout_detached(iv.into(), aad, in_out.into(), tag.into()),
+            Aead::Aes128(c) => {
+                c.decrypt_inout_detached((&iv.0).into(), aad, in_out.into(), (&tag.0).into())
+            }
+            Aead::Aes256(c) => {
+                c.decrypt_inout_detached((&iv.0).into(), aad, in_out.into(), (&tag.0).into())
+            }
         }
         .map_err(|_| ProviderError::AuthenticationFailed)
     }
@@ -245,4 +414,86 @@ impl fmt::Debug for VersionCipher {
             .field("material", &self.material)
             .finish_non_exhaustive()
     }
+}
+
+#[cfg(feature = "async")]
+pub use nonblocking::*;
+
+#[cfg(feature = "async")]
+mod nonblocking {
+    use alloc::boxed::Box;
+    use core::future::Future;
+    use core::pin::Pin;
+
+    use super::{ProviderError, SecureRandom};
+    use crate::blob::{Iv, Tag};
+    use crate::{AuthorizedKey, Caller, KeyId, KeyRecord, KeyVersionId, Permission};
+
+    /// A boxed future that can move between threads: what the async provider traits return,
+    /// so that they stay dyn-compatible.
+    pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+    /// [`KeyDirectory`](super::KeyDirectory) for a directory reached asynchronously (with the
+    /// `async` feature): the same questions, answered by futures.
+    pub trait AsyncKeyDirectory: Send + Sync {
+        /// As [`KeyDirectory::find_key`](super::KeyDirectory::find_key).
+        fn find_key<'a>(
+            &'a self,
+            account: &'a str,
+            region: &'a str,
+            key_id: &'a KeyId,
+        ) -> BoxFuture<'a, Result<Option<KeyRecord>, ProviderError>>;
+
+        /// As [`KeyDirectory::find_alias`](super::KeyDirectory::find_alias).
+        fn find_alias<'a>(
+            &'a self,
+            account: &'a str,
+            region: &'a str,
+            alias: &'a str,
+        ) -> BoxFuture<'a, Result<Option<KeyRecord>, ProviderError>>;
+
+        /// As [`KeyDirectory::find_version`](super::KeyDirectory::find_version).
+        fn find_version<'a>(
+            &'a self,
+            region: &'a str,
+            version: &'a KeyVersionId,
+        ) -> BoxFuture<'a, Result<Option<KeyRecord>, ProviderError>>;
+
+        /// As [`KeyDirectory::permits`](super::KeyDirectory::permits).
+        fn permits<'a>(
+            &'a self,
+            key: &'a KeyRecord,
+            caller: &'a Caller<'a>,
+            permission: Permission,
+        ) -> BoxFuture<'a, Result<bool, ProviderError>>;
+    }
+
+    /// [`KeyCipher`](super::KeyCipher) for material reached asynchronously (with the `async`
+    /// feature): a remote KMS, an HSM behind a network.
+    pub trait AsyncKeyCipher: Send + Sync {
+        /// As [`KeyCipher::seal`](super::KeyCipher::seal).
+        fn seal<'a>(
+            &'a self,
+            key: &'a AuthorizedKey,
+            aad: &'a [u8],
+            in_out: &'a mut [u8],
+            rng: &'a mut (dyn SecureRandom + Send),
+        ) -> BoxFuture<'a, Result<(Iv, Tag), ProviderError>>;
+
+        /// As [`KeyCipher::open`](super::KeyCipher::open).
+        fn open<'a>(
+            &'a self,
+            key: &'a AuthorizedKey,
+            iv: &'a Iv,
+            aad: &'a [u8],
+            in_out: &'a mut [u8],
+            tag: &'a Tag,
+        ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    }
+
+    /// An asynchronous directory and cipher in one value. Implemented for every type that is
+    /// both.
+    pub trait AsyncKeyProvider: AsyncKeyDirectory + AsyncKeyCipher {}
+
+    impl<T: AsyncKeyDirectory + AsyncKeyCipher + ?Sized> AsyncKeyProvider for T {}
 }

@@ -2,7 +2,8 @@
 //!
 //! Pure: the caller passes the time, as a [`Duration`] since any fixed origin it likes (a
 //! monotonic clock's start, the Unix epoch); nothing here reads a clock. Frontends consult
-//! [`RateLimiter::check`] before running an operation.
+//! [`RateLimiter::check`] before running an operation, naming the operation with their own type
+//! (any `Copy + Eq + Hash` value: an enum of the operations they serve, a `&'static str`).
 //!
 //! Tokens are counted exactly, in units of 10⁻⁹ token, so `rate` requests per second are
 //! admitted per second without drift. A clock that goes backwards refills nothing, and the
@@ -22,24 +23,6 @@ use crate::Error;
 
 /// One token, in the bucket's units.
 const TOKEN: u128 = 1_000_000_000;
-
-/// An operation, as the rate limit counts it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Operation {
-    /// GenerateDataKey.
-    GenerateDataKey,
-    /// GenerateDataKeyWithoutPlaintext.
-    GenerateDataKeyWithoutPlaintext,
-    /// Encrypt.
-    Encrypt,
-    /// Decrypt.
-    Decrypt,
-    /// ReEncrypt.
-    ReEncrypt,
-    /// Any other operation a frontend serves, by name.
-    Other(&'static str),
-}
 
 /// A rate: `per_second` requests per second on average, with bursts of up to `burst`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -128,17 +111,17 @@ impl Bucket {
 }
 
 #[derive(PartialEq, Eq)]
-struct BucketKey {
+struct BucketKey<K> {
     account: Box<str>,
-    operation: Operation,
+    operation: K,
 }
 
-struct BucketQuery<'a> {
+struct BucketQuery<'a, K> {
     account: &'a str,
-    operation: Operation,
+    operation: K,
 }
 
-impl Hash for BucketKey {
+impl<K: Copy + Hash> Hash for BucketKey<K> {
     fn hash<H: Hasher>(&self, h: &mut H) {
         BucketQuery {
             account: &self.account,
@@ -148,28 +131,28 @@ impl Hash for BucketKey {
     }
 }
 
-impl Hash for BucketQuery<'_> {
+impl<K: Hash> Hash for BucketQuery<'_, K> {
     fn hash<H: Hasher>(&self, h: &mut H) {
         self.account.hash(h);
         self.operation.hash(h);
     }
 }
 
-impl Equivalent<BucketKey> for BucketQuery<'_> {
-    fn equivalent(&self, key: &BucketKey) -> bool {
+impl<K: PartialEq> Equivalent<BucketKey<K>> for BucketQuery<'_, K> {
+    fn equivalent(&self, key: &BucketKey<K>) -> bool {
         *key.account == *self.account && key.operation == self.operation
     }
 }
 
-/// Token buckets per account and operation.
-pub struct RateLimiter {
+/// Token buckets per account and operation; `K` names an operation.
+pub struct RateLimiter<K> {
     default: RateLimit,
-    overrides: alloc::vec::Vec<(Operation, RateLimit)>,
-    buckets: HashMap<BucketKey, Bucket>,
+    overrides: alloc::vec::Vec<(K, RateLimit)>,
+    buckets: HashMap<BucketKey<K>, Bucket>,
     max_buckets: usize,
 }
 
-impl core::fmt::Debug for RateLimiter {
+impl<K: core::fmt::Debug> core::fmt::Debug for RateLimiter<K> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("RateLimiter")
             .field("default", &self.default)
@@ -180,13 +163,13 @@ impl core::fmt::Debug for RateLimiter {
     }
 }
 
-impl Default for RateLimiter {
+impl<K: Copy + Eq + Hash> Default for RateLimiter<K> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl RateLimiter {
+impl<K: Copy + Eq + Hash> RateLimiter<K> {
     /// The default number of buckets kept at most.
     pub const DEFAULT_MAX_BUCKETS: usize = 65_536;
 
@@ -210,7 +193,7 @@ impl RateLimiter {
     /// Sets one operation's limit. Buckets already made keep the limit they were made with
     /// until they are dropped.
     #[must_use]
-    pub fn with_limit(mut self, operation: Operation, limit: RateLimit) -> Self {
+    pub fn with_limit(mut self, operation: K, limit: RateLimit) -> Self {
         self.overrides.retain(|(o, _)| *o != operation);
         self.overrides.push((operation, limit));
         self
@@ -224,7 +207,7 @@ impl RateLimiter {
     }
 
     /// The limit that applies to `operation`.
-    pub fn limit(&self, operation: Operation) -> RateLimit {
+    pub fn limit(&self, operation: K) -> RateLimit {
         self.overrides
             .iter()
             .find(|(o, _)| *o == operation)
@@ -243,7 +226,7 @@ impl RateLimiter {
     pub fn check(
         &mut self,
         account: &str,
-        operation: Operation,
+        operation: K,
         now: Duration,
     ) -> Result<(), Error> {
         let now_ns = now.as_nanos();

@@ -1,14 +1,16 @@
 //! Holders of secrets: plaintext data keys, decrypted plaintexts and master key material.
 //!
 //! Each one zeroizes its bytes when dropped, prints as `[REDACTED]` in `Debug`, is not
-//! `Clone`, and compares in constant time ([`subtle::ConstantTimeEq`]).
+//! `Clone`, and compares in constant time ([`subtle::ConstantTimeEq`]). Borrowed holders
+//! ([`SecretText`], [`SecretBytes`]) wipe the caller's workspace they point into; owned ones
+//! ([`SecretTextBuf`], [`SecretBytesBuf`]) wipe their own allocation.
 
 use core::fmt;
 
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::key_state::MasterKeySpec;
+use crate::key::MasterKeySpec;
 
 /// Secret text borrowed from a caller's workspace: the Base64 plaintext of a data key, or a
 /// decrypted `Plaintext`. The borrowed bytes are zeroized when this value is dropped.
@@ -55,9 +57,9 @@ impl ConstantTimeEq for SecretText<'_> {
 
 /// Secret bytes borrowed from a caller's workspace, such as a raw data key. The borrowed bytes
 /// are zeroized when this value is dropped.
-pub struct SecretSlice<'w>(&'w mut [u8]);
+pub struct SecretBytes<'w>(&'w mut [u8]);
 
-impl<'w> SecretSlice<'w> {
+impl<'w> SecretBytes<'w> {
     pub(crate) fn new(bytes: &'w mut [u8]) -> Self {
         Self(bytes)
     }
@@ -82,19 +84,19 @@ impl<'w> SecretSlice<'w> {
     }
 }
 
-impl Drop for SecretSlice<'_> {
+impl Drop for SecretBytes<'_> {
     fn drop(&mut self) {
         self.0.zeroize();
     }
 }
 
-impl fmt::Debug for SecretSlice<'_> {
+impl fmt::Debug for SecretBytes<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretSlice([REDACTED])")
+        f.write_str("SecretBytes([REDACTED])")
     }
 }
 
-impl ConstantTimeEq for SecretSlice<'_> {
+impl ConstantTimeEq for SecretBytes<'_> {
     fn ct_eq(&self, other: &Self) -> subtle::Choice {
         self.0.ct_eq(other.0)
     }
@@ -103,11 +105,12 @@ impl ConstantTimeEq for SecretSlice<'_> {
 /// An owned secret string (with `alloc`): the Base64 plaintext of a data key or a decrypted
 /// `Plaintext`. Zeroized on drop.
 #[cfg(feature = "alloc")]
-pub struct SecretString(Zeroizing<alloc::string::String>);
+pub struct SecretTextBuf(Zeroizing<alloc::string::String>);
 
 #[cfg(feature = "alloc")]
-impl SecretString {
-    pub(crate) fn new(text: &str) -> Self {
+impl SecretTextBuf {
+    /// Copies `text` into a new holder.
+    pub fn new(text: &str) -> Self {
         Self(Zeroizing::new(alloc::string::String::from(text)))
     }
 
@@ -118,21 +121,21 @@ impl SecretString {
 }
 
 #[cfg(feature = "alloc")]
-impl fmt::Debug for SecretString {
+impl fmt::Debug for SecretTextBuf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretString([REDACTED])")
+        f.write_str("SecretTextBuf([REDACTED])")
     }
 }
 
 #[cfg(feature = "alloc")]
-impl ConstantTimeEq for SecretString {
+impl ConstantTimeEq for SecretTextBuf {
     fn ct_eq(&self, other: &Self) -> subtle::Choice {
         self.0.as_bytes().ct_eq(other.0.as_bytes())
     }
 }
 
 #[cfg(feature = "alloc")]
-impl PartialEq for SecretString {
+impl PartialEq for SecretTextBuf {
     /// Constant time in the contents (the lengths are not secret).
     fn eq(&self, other: &Self) -> bool {
         self.ct_eq(other).into()
@@ -140,10 +143,10 @@ impl PartialEq for SecretString {
 }
 
 #[cfg(feature = "alloc")]
-impl Eq for SecretString {}
+impl Eq for SecretTextBuf {}
 
 #[cfg(feature = "serde")]
-impl serde::Serialize for SecretString {
+impl serde::Serialize for SecretTextBuf {
     /// Serializes the secret text itself: this is how a response's `Plaintext` goes on the wire.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.expose())
@@ -152,10 +155,10 @@ impl serde::Serialize for SecretString {
 
 /// Owned secret bytes (with `alloc`), for instance a data key decoded from its Base64 text.
 #[cfg(feature = "alloc")]
-pub struct SecretBytes(Zeroizing<alloc::vec::Vec<u8>>);
+pub struct SecretBytesBuf(Zeroizing<alloc::vec::Vec<u8>>);
 
 #[cfg(feature = "alloc")]
-impl SecretBytes {
+impl SecretBytesBuf {
     /// Takes ownership of `bytes`; they are zeroized when this value drops.
     pub fn new(bytes: alloc::vec::Vec<u8>) -> Self {
         Self(Zeroizing::new(bytes))
@@ -168,21 +171,21 @@ impl SecretBytes {
 }
 
 #[cfg(feature = "alloc")]
-impl fmt::Debug for SecretBytes {
+impl fmt::Debug for SecretBytesBuf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretBytes([REDACTED])")
+        f.write_str("SecretBytesBuf([REDACTED])")
     }
 }
 
 #[cfg(feature = "alloc")]
-impl ConstantTimeEq for SecretBytes {
+impl ConstantTimeEq for SecretBytesBuf {
     fn ct_eq(&self, other: &Self) -> subtle::Choice {
         self.0.as_slice().ct_eq(other.0.as_slice())
     }
 }
 
 #[cfg(feature = "alloc")]
-impl PartialEq for SecretBytes {
+impl PartialEq for SecretBytesBuf {
     /// Constant time in the contents (the lengths are not secret).
     fn eq(&self, other: &Self) -> bool {
         self.ct_eq(other).into()
@@ -190,7 +193,7 @@ impl PartialEq for SecretBytes {
 }
 
 #[cfg(feature = "alloc")]
-impl Eq for SecretBytes {}
+impl Eq for SecretBytesBuf {}
 
 /// Raw AES material of one master key version: 16 bytes (`Aliyun_AES_128`) or 32 bytes
 /// (`Aliyun_AES_256`). Zeroized on drop; never printed.
@@ -223,7 +226,7 @@ impl MasterKeyMaterial {
     ///
     /// # Errors
     /// [`crate::Error::UnsupportedOperation`] for a spec without AES material,
-    /// [`crate::Error::InternalFailure`] when the RNG fails.
+    /// `InternalFailure` ([`crate::RngError`]) when the RNG fails.
     pub fn random<R: rand_core::TryCryptoRng + ?Sized>(
         spec: MasterKeySpec,
         rng: &mut R,
@@ -233,8 +236,8 @@ impl MasterKeyMaterial {
             .ok_or(crate::Error::UnsupportedOperation)?;
         let mut buf = Zeroizing::new([0u8; 32]);
         rng.try_fill_bytes(&mut buf[..len])
-            .map_err(|_| crate::Error::InternalFailure)?;
-        Self::from_slice(&buf[..len]).ok_or(crate::Error::InternalFailure)
+            .map_err(|_| crate::RngError)?;
+        Self::from_slice(&buf[..len]).ok_or(crate::Error::UnsupportedOperation)
     }
 
     /// The spec this material serves.

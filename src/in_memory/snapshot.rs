@@ -7,8 +7,8 @@
 //! ```text
 //! snapshot = magic "KMSKRING" (8 bytes) || version u16be = 1 || iv (12 bytes)
 //!         || body sealed with AES-256-GCM under the wrapping key, aad = magic || version
-//!         || tag (16 bytes)
-//! body     = u64 seal_limit || u8 on_seal_limit (0 rotate, 1 refuse)
+//!         || tag (16 bytes)                      (the crate's sealed container, [`crate::container`])
+//! body     = u64 seal_limit || u8 0 (a former setting, written 0, read 0 or 1)
 //!         || u32 key_count || key * key_count
 //!         || u32 alias_count || alias * alias_count
 //! key      = str8 key_id || str32 account || str32 region
@@ -21,6 +21,9 @@
 //!         || u16 policy_count || (str32 account || u8 actions) * policy_count
 //!         || u32 version_count || version * version_count
 //! version  = id (36 bytes) || u8 material_len (0, 16, 32) || material || u64 seals || time created
+//! ```
+//!
+//! ```text
 //! alias    = str32 account || str32 region || str16 alias || str8 key_id
 //! time     = u64 seconds || u32 nanoseconds, since the Unix epoch
 //! strN     = uN length || UTF-8 bytes
@@ -38,22 +41,21 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
-use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
 use rand_core::TryCryptoRng;
 use zeroize::Zeroizing;
 
-use super::{ActionSet, InMemoryProvider, Key, SealLimitAction, Version};
-use crate::provider::VersionCipher;
+use super::{InMemoryProvider, Key, PermissionSet, Version};
+use crate::container::{self, ContainerError};
+use crate::provider::{SealBudget, VersionCipher};
 use crate::{
-    Error, KeyId, KeyOrigin, KeyState, KeyUsage, KeyVersionId, MasterKeyMaterial, MasterKeySpec,
+    Error, Internal, KeyId, KeyOrigin, KeyState, KeyUsage, KeyVersionId, MasterKeyMaterial,
+    MasterKeySpec,
 };
 
 /// The magic bytes that start a snapshot.
 pub const MAGIC: &[u8; 8] = b"KMSKRING";
 /// The format version this crate writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
-const HEADER_LEN: usize = 8 + 2 + 12;
-const TAG_LEN: usize = 16;
 
 /// Why a snapshot was refused. Nothing was imported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -134,10 +136,11 @@ impl Writer {
         self.bytes(&v.to_be_bytes());
     }
     fn len(&mut self, n: usize, width: usize) -> Result<(), Error> {
+        let too_long = Error::InternalFailure(Internal::Provider);
         match width {
-            1 => self.u8(u8::try_from(n).map_err(|_| Error::InternalFailure)?),
-            2 => self.u16(u16::try_from(n).map_err(|_| Error::InternalFailure)?),
-            _ => self.u32(u32::try_from(n).map_err(|_| Error::InternalFailure)?),
+            1 => self.u8(u8::try_from(n).map_err(|_| too_long)?),
+            2 => self.u16(u16::try_from(n).map_err(|_| too_long)?),
+            _ => self.u32(u32::try_from(n).map_err(|_| too_long)?),
         }
         Ok(())
     }
@@ -233,45 +236,27 @@ impl InMemoryProvider {
         wrapping_key: &[u8; 32],
         rng: &mut R,
     ) -> Result<Vec<u8>, Error> {
-        let mut iv = [0u8; 12];
-        rng.try_fill_bytes(&mut iv)
-            .map_err(|_| Error::InternalFailure)?;
         let mut count = Writer { buf: None, len: 0 };
         self.write_body(&mut count)?;
-        let total = HEADER_LEN + count.len + TAG_LEN;
         let mut w = Writer {
-            buf: Some(Zeroizing::new(Vec::with_capacity(total))),
+            buf: Some(container::buffer(count.len)),
             len: 0,
         };
-        w.bytes(MAGIC);
-        w.u16(FORMAT_VERSION);
-        w.bytes(&iv);
         self.write_body(&mut w)?;
-        let mut out = w.buf.ok_or(Error::InternalFailure)?;
-        let cipher = Aes256Gcm::new(wrapping_key.into());
-        let (header, body) = out.split_at_mut(HEADER_LEN);
-        let tag = cipher
-            .encrypt_inout_detached(&iv.into(), &header[..10], body.into())
-            .map_err(|_| Error::InternalFailure)?;
-        out.extend_from_slice(&tag);
-        debug_assert_eq!(out.len(), total);
-        // The body is ciphertext now: hand the bytes over without the zeroizing wrapper.
-        Ok(core::mem::take(&mut *out))
+        let buf = w.buf.ok_or(Error::InternalFailure(Internal::Provider))?;
+        Ok(container::seal(MAGIC, FORMAT_VERSION, wrapping_key, rng, buf)?)
     }
 
     fn write_body(&self, w: &mut Writer) -> Result<(), Error> {
         w.u64(self.seal_limit);
-        w.u8(match self.on_seal_limit {
-            SealLimitAction::Rotate => 0,
-            SealLimitAction::Refuse => 1,
-        });
+        w.u8(0);
         w.len(self.live, 4)?;
         for key in self.keys.iter().flatten() {
             write_key(w, key)?;
         }
         w.len(self.aliases.len(), 4)?;
         for (alias, &index) in &self.aliases {
-            let key = self.key_at(index)?;
+            let key = self.slot(index).ok_or(Error::KeyNotFound)?;
             w.str(&alias.account, 4)?;
             w.str(&alias.region, 4)?;
             w.str(&alias.alias, 2)?;
@@ -289,27 +274,13 @@ impl InMemoryProvider {
         snapshot: &[u8],
         wrapping_key: &[u8; 32],
     ) -> Result<InMemoryProvider, SnapshotError> {
-        if snapshot.len() < HEADER_LEN + TAG_LEN || &snapshot[..8] != MAGIC {
-            return Err(SnapshotError::NotASnapshot);
-        }
-        let version = u16::from_be_bytes([snapshot[8], snapshot[9]]);
-        if version != FORMAT_VERSION {
-            return Err(SnapshotError::UnsupportedVersion(version));
-        }
-        let iv: [u8; 12] = snapshot[10..HEADER_LEN]
-            .try_into()
-            .map_err(|_| SnapshotError::NotASnapshot)?;
-        let (sealed, tag) = snapshot[HEADER_LEN..].split_at(snapshot.len() - HEADER_LEN - TAG_LEN);
-        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| SnapshotError::NotASnapshot)?;
-        let mut body = Zeroizing::new(sealed.to_vec());
-        Aes256Gcm::new(wrapping_key.into())
-            .decrypt_inout_detached(
-                &iv.into(),
-                &snapshot[..10],
-                body.as_mut_slice().into(),
-                &tag.into(),
-            )
-            .map_err(|_| SnapshotError::Authentication)?;
+        let body = container::open(MAGIC, FORMAT_VERSION, wrapping_key, snapshot).map_err(
+            |e| match e {
+                ContainerError::UnsupportedVersion(v) => SnapshotError::UnsupportedVersion(v),
+                ContainerError::Authentication => SnapshotError::Authentication,
+                _ => SnapshotError::NotASnapshot,
+            },
+        )?;
         parse_body(&body)
     }
 }
@@ -340,9 +311,9 @@ fn write_key(w: &mut Writer, key: &Key) -> Result<(), Error> {
     }
     w.len(key.primary, 4)?;
     w.len(key.policy.len(), 2)?;
-    for (account, actions) in &key.policy {
+    for (account, permissions) in &key.policy {
         w.str(account, 4)?;
-        w.u8(actions.0);
+        w.u8(permissions.0);
     }
     w.len(key.versions.len(), 4)?;
     for version in &key.versions {
@@ -351,7 +322,7 @@ fn write_key(w: &mut Writer, key: &Key) -> Result<(), Error> {
         let material = material.unwrap_or(&[]);
         w.len(material.len(), 1)?;
         w.bytes(material);
-        w.u64(version.seals);
+        w.u64(version.budget.used());
         w.time(version.created);
     }
     Ok(())
@@ -360,19 +331,17 @@ fn write_key(w: &mut Writer, key: &Key) -> Result<(), Error> {
 fn parse_body(body: &[u8]) -> Result<InMemoryProvider, SnapshotError> {
     let mut r = Reader { bytes: body };
     let limit = r.u64()?;
-    let action = match r.u8()? {
-        0 => SealLimitAction::Rotate,
-        1 => SealLimitAction::Refuse,
-        _ => return Err(SnapshotError::Malformed),
-    };
-    let mut provider = InMemoryProvider::new().with_seal_limit(limit, action);
+    if r.u8()? > 1 {
+        return Err(SnapshotError::Malformed);
+    }
+    let mut provider = InMemoryProvider::new().with_seal_limit(limit);
     if provider.seal_limit != limit {
         return Err(SnapshotError::Malformed);
     }
     let keys = r.count(true, 60)?;
     provider.reserve(keys);
     for _ in 0..keys {
-        let key = parse_key(&mut r)?;
+        let key = parse_key(&mut r, limit)?;
         if provider.by_id.contains_key(&key.key_id)
             || key
                 .versions
@@ -393,9 +362,7 @@ fn parse_body(body: &[u8]) -> Result<InMemoryProvider, SnapshotError> {
             .by_id
             .get(&key_id)
             .ok_or(SnapshotError::Malformed)?;
-        let key = provider
-            .key_at(index)
-            .map_err(|_| SnapshotError::Malformed)?;
+        let key = provider.slot(index).ok_or(SnapshotError::Malformed)?;
         let taken = provider.aliases.contains_key(&super::AliasQuery {
             account,
             region,
@@ -404,7 +371,7 @@ fn parse_body(body: &[u8]) -> Result<InMemoryProvider, SnapshotError> {
         if *key.account != *account || *key.region != *region || taken {
             return Err(SnapshotError::Malformed);
         }
-        if super::check_alias_name(alias).is_err() {
+        if crate::management::check_alias_name(alias).is_err() {
             return Err(SnapshotError::Malformed);
         }
         provider.bind_alias(account.into(), region.into(), alias, index);
@@ -415,7 +382,7 @@ fn parse_body(body: &[u8]) -> Result<InMemoryProvider, SnapshotError> {
     Ok(provider)
 }
 
-fn parse_key(r: &mut Reader<'_>) -> Result<Key, SnapshotError> {
+fn parse_key(r: &mut Reader<'_>, seal_limit: u64) -> Result<Key, SnapshotError> {
     let malformed = SnapshotError::Malformed;
     let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
     let account: Box<str> = r.str(4)?.into();
@@ -453,7 +420,7 @@ fn parse_key(r: &mut Reader<'_>) -> Result<Key, SnapshotError> {
     let mut policy = Vec::with_capacity(policies);
     for _ in 0..policies {
         let account: Box<str> = r.str(4)?.into();
-        policy.push((account, ActionSet(r.u8()?)));
+        policy.push((account, PermissionSet(r.u8()?)));
     }
     let count = r.count(true, 36 + 1 + 8 + 12)?;
     let mut versions = Vec::with_capacity(count);
@@ -478,7 +445,7 @@ fn parse_key(r: &mut Reader<'_>) -> Result<Key, SnapshotError> {
         versions.push(Version {
             id,
             cipher,
-            seals,
+            budget: SealBudget::new(seal_limit, seals),
             created,
         });
     }
@@ -506,8 +473,9 @@ fn parse_key(r: &mut Reader<'_>) -> Result<Key, SnapshotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Caller, DecryptRequest, GenerateDataKeyRequest, KeyOptions, decrypt};
-    use crate::{KeyProvider, generate_data_key};
+    use crate::management::KeyStore;
+    use crate::ops::{self, DecryptRequest, GenerateDataKeyRequest};
+    use crate::{Caller, KeyDirectory, KeyOptions, KeyReference};
 
     /// A deterministic RNG for unit tests (not cryptographic: splitmix64).
     struct TestRng(u64);
@@ -539,30 +507,35 @@ mod tests {
     fn round_trip_keeps_blobs_aliases_and_counters_and_flips_are_refused() {
         let mut rng = TestRng(1);
         let caller = Caller::new("1", "r");
+        let now = Duration::ZERO;
         let mut provider = InMemoryProvider::new();
         let key = provider
             .create_key(&mut rng, &KeyOptions::new("1", "r").description("d"))
             .unwrap();
-        provider.create_alias("alias/a", &key).unwrap();
-        let made = generate_data_key(
-            &mut provider,
+        let staged =
+            crate::management::create_alias(&provider, &caller, "alias/a", &key.into(), now);
+        provider.apply(staged.unwrap()).unwrap();
+        let alias = KeyReference::Alias("alias/a");
+        let made = ops::generate_data_key(
+            &provider,
             &caller,
-            &GenerateDataKeyRequest::new("alias/a"),
+            &GenerateDataKeyRequest::new(alias),
             &mut rng,
         )
+        .unwrap()
+        .done()
         .unwrap();
         let wrapping = [9u8; 32];
         let bytes = provider.export_snapshot(&wrapping, &mut rng).unwrap();
 
         let restored = InMemoryProvider::import_snapshot(&bytes, &wrapping).unwrap();
-        let opened = decrypt(
-            &restored,
-            &caller,
-            &DecryptRequest::new(&made.ciphertext_blob),
-            &mut rng,
-        )
-        .unwrap();
-        assert_eq!(opened.plaintext, made.plaintext);
+        let request = DecryptRequest::new(&made.ciphertext_blob);
+        let opened = ops::decrypt(&restored, &caller, &request, &mut rng)
+            .unwrap()
+            .done()
+            .unwrap();
+        let data_key = base64ct::Encoding::encode_string(made.data_key.expose());
+        assert_eq!(opened.plaintext.expose(), data_key);
         assert_eq!(restored.seal_count(&made.key_version_id).unwrap(), 1);
         assert_eq!(
             restored
@@ -572,7 +545,7 @@ mod tests {
                 .key_id,
             key
         );
-        assert_eq!(&*restored.details(&key).unwrap().description, "d");
+        assert_eq!(restored.key(&key).unwrap().unwrap().description, "d");
 
         for i in 0..bytes.len() {
             let mut altered = bytes.clone();

@@ -1,149 +1,127 @@
 //! ReEncrypt: opens a blob under its source key version and context and seals the same text
 //! under a destination key's primary version and context, without the text leaving the core.
 
-use rand_core::TryCryptoRng;
+use super::decrypt::open;
+use super::{DryRunPassed, Outcome, Sealed, Workspace};
+use crate::authorize::Resolved;
+use crate::backend::{Cipher, Directory};
+use crate::blob::{Blob, BlobMut, OVERHEAD};
+use crate::context::{self, Context};
+use crate::provider::SecureRandom;
+use crate::{Caller, Error, KeyReference, Permission, WorkspaceTooSmall};
 
-#[cfg(feature = "alloc")]
-use super::CiphertextResponse;
-use super::decrypt::{open_blob, parse_blob, parse_blob_len};
-use super::{
-    BODY, CiphertextOutput, Resolved, aad_len_bound, end_checks, request_id, seal_blob, take,
-};
-use crate::blob::{self, OVERHEAD};
-use crate::key_id::KeyReference;
-use crate::provider::{Action, KeyProvider};
-use crate::{Caller, Error, Parameter, RequestId};
-
-/// A ReEncrypt request, its parameters as the text that came over the wire.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A ReEncrypt request: the blob, the context it was sealed with, the destination key and the
+/// context to seal under (both empty unless set), and whether it is a dry run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReEncryptRequest<'a> {
-    /// `CiphertextBlob` (required): the blob to move.
-    pub ciphertext_blob: Option<&'a str>,
-    /// `DestinationKeyId` (required): a key ID, alias, key ARN or alias ARN.
-    pub destination_key_id: Option<&'a str>,
-    /// `SourceEncryptionContext`: the context the blob was sealed with.
-    pub source_encryption_context: Option<&'a str>,
-    /// `DestinationEncryptionContext`: the context to seal the new blob with.
-    pub destination_encryption_context: Option<&'a str>,
-    /// `DryRun`: `true` or `false`.
-    pub dry_run: Option<&'a str>,
-    /// The frontend's request ID; when `None`, one is drawn from the RNG.
-    pub request_id: Option<RequestId>,
+    /// The blob to move.
+    pub ciphertext_blob: Blob<'a>,
+    /// The context the blob was sealed with.
+    pub source_context: Context<'a>,
+    /// The key to seal under.
+    pub destination: KeyReference<'a>,
+    /// The context to seal the new blob with.
+    pub destination_context: Context<'a>,
+    /// Whether to stop after the checks.
+    pub dry_run: bool,
 }
 
 impl<'a> ReEncryptRequest<'a> {
-    /// A request to move `ciphertext_blob` under `destination_key_id`, both contexts empty.
-    pub fn new(ciphertext_blob: &'a str, destination_key_id: &'a str) -> Self {
+    /// A request to move `ciphertext_blob` under `destination`, both contexts empty.
+    pub fn new(ciphertext_blob: impl Into<Blob<'a>>, destination: impl Into<KeyReference<'a>>) -> Self {
         Self {
-            ciphertext_blob: Some(ciphertext_blob),
-            destination_key_id: Some(destination_key_id),
-            ..Self::default()
+            ciphertext_blob: ciphertext_blob.into(),
+            source_context: Context::EMPTY,
+            destination: destination.into(),
+            destination_context: Context::EMPTY,
+            dry_run: false,
         }
     }
 
-    /// How many workspace bytes [`re_encrypt_in`] needs for this request: the source blob and
-    /// its associated data, the destination's associated data, blob and Base64 text.
+    /// The same request with the source context `context`.
+    #[must_use]
+    pub fn with_source_context(self, context: impl Into<Context<'a>>) -> Self {
+        Self {
+            source_context: context.into(),
+            ..self
+        }
+    }
+
+    /// The same request with the destination context `context`.
+    #[must_use]
+    pub fn with_destination_context(self, context: impl Into<Context<'a>>) -> Self {
+        Self {
+            destination_context: context.into(),
+            ..self
+        }
+    }
+
+    /// The same request as a dry run, or not.
+    #[must_use]
+    pub fn with_dry_run(self, dry_run: bool) -> Self {
+        Self { dry_run, ..self }
+    }
+
+    /// How many workspace bytes [`re_encrypt_in`](super::re_encrypt_in) needs: the source's
+    /// associated data and opened text, the destination's associated data and blob.
     pub fn workspace_len(&self) -> usize {
-        let blob_text = self.ciphertext_blob.map_or(0, str::len);
-        let dest_blob = blob::decoded_len_bound(blob_text.min(blob::MAX_BLOB_BASE64_LEN));
-        parse_blob_len(self.ciphertext_blob, self.source_encryption_context)
-            + aad_len_bound(self.destination_encryption_context)
-            + dest_blob
-            + blob::base64_len(dest_blob)
+        let text = self.ciphertext_blob.sealed_len();
+        context::aad_len(&self.source_context)
+            + text
+            + context::aad_len(&self.destination_context)
+            + OVERHEAD
+            + text
     }
 }
 
-/// What ReEncrypt returns (no allocation): the destination's key, version (its primary
-/// **\[decided\]**) and blob.
-pub type ReEncryptOutput<'w> = CiphertextOutput<'w>;
-
-/// What ReEncrypt returns, owned (with `alloc`).
-#[cfg(feature = "alloc")]
-pub type ReEncryptResponse = CiphertextResponse;
-
-/// ReEncrypt into a caller-provided workspace, without allocating.
-///
-/// Parameters are checked in the order `CiphertextBlob`, `SourceEncryptionContext`,
-/// `DestinationKeyId`, `DestinationEncryptionContext` **\[decided\]**. Then, as spec §7 orders
-/// them, both keys are resolved (source, then destination), both permissions checked
-/// (`kms:ReEncryptFrom` on the source, `kms:ReEncryptTo` on the destination), and both keys'
-/// state and usage checked, before the blob is opened and sealed again. The opened text stays in
-/// the workspace and is zeroized before this returns.
-///
-/// # Errors
-/// Any error of spec §8 that ReEncrypt can produce, and [`Error::WorkspaceTooSmall`].
-pub fn re_encrypt_in<'w, P, R>(
-    provider: &mut P,
+/// ReEncrypt over any backend.
+pub(crate) async fn re_encrypt<'w, B, G>(
+    backend: &B,
     caller: &Caller<'_>,
     request: &ReEncryptRequest<'_>,
-    rng: &mut R,
-    mut workspace: &'w mut [u8],
-) -> Result<ReEncryptOutput<'w>, Error>
+    rng: &mut G,
+    workspace: &'w mut [u8],
+) -> Result<Outcome<Sealed<'w>>, Error>
 where
-    P: KeyProvider + ?Sized,
-    R: TryCryptoRng + ?Sized,
+    B: Directory + Cipher<G>,
+    G: SecureRandom,
 {
-    let dry_run = super::parse_dry_run(request.dry_run)?;
-    let checks = (|| {
-        super::check_workspace(workspace, request.workspace_len())?;
-        let source = parse_blob(
-            request.ciphertext_blob,
-            request.source_encryption_context,
-            Parameter::SourceEncryptionContext,
-            &mut workspace,
-        )?;
-        let destination_id = request
-            .destination_key_id
-            .ok_or(Error::MissingParameter(Parameter::DestinationKeyId))?;
-        let destination_ref = KeyReference::parse(destination_id, Parameter::DestinationKeyId)?;
-        let dest_context = request.destination_encryption_context;
-        let dest_aad = super::write_context(
-            dest_context,
-            &mut workspace,
-            Parameter::DestinationEncryptionContext,
-        )?;
-
-        let from = Resolved::version(provider, caller, &source.version)?;
-        let to = Resolved::key(provider, caller, &destination_ref)?;
-        from.permit(provider, caller, Action::ReEncryptFrom)?;
-        to.permit(provider, caller, Action::ReEncryptTo)?;
-        let (from, to) = (from.usable()?, to.usable()?);
-        Ok((from, to, source, dest_aad))
-    })();
-    let (from, to, source, dest_aad) = end_checks(dry_run, checks)?;
-
-    let text = open_blob(provider, &from, source.aad, source.bytes)?;
-    let len = text.len();
-    let dest_blob = take(&mut workspace, OVERHEAD + len)?;
-    let dest_text = take(&mut workspace, blob::base64_len(OVERHEAD + len))?;
-    dest_blob[BODY..BODY + len].copy_from_slice(text.expose().as_bytes());
+    let needed = request.workspace_len();
+    let mut workspace = Workspace::new(workspace, needed)?;
+    let blob = request.ciphertext_blob;
+    let from = Resolved::version(backend, caller, &blob.version()).await?;
+    let to = Resolved::key(backend, caller, &request.destination).await?;
+    let from = from.permit(backend, caller, Permission::ReEncryptFrom).await?;
+    let to = to.permit(backend, caller, Permission::ReEncryptTo).await?;
+    let (from, to) = (from.check_usable()?, to.check_usable()?);
+    if request.dry_run {
+        return Ok(Outcome::DryRun(DryRunPassed {
+            key_id: to.key_id(),
+            key_version_id: to.version(),
+        }));
+    }
+    let text = open(backend, &from, &blob, &request.source_context, &mut workspace, needed).await?;
+    let too_small = WorkspaceTooSmall { needed };
+    let context = &request.destination_context;
+    let aad = workspace.take(context::aad_len(context))?;
+    let aad = context::write_aad(&to.version(), context, aad).map_err(|_| too_small)?;
+    let mut dest =
+        BlobMut::new(workspace.rest(), &to.version(), text.len()).map_err(|_| too_small)?;
+    let body = dest.body();
+    body.copy_from_slice(text.expose().as_bytes());
     drop(text);
     // Sealed in place: no plaintext is left behind, on success or failure.
-    let ciphertext_blob = seal_blob(provider, rng, &to, dest_aad, dest_blob, dest_text)?;
-    Ok(CiphertextOutput {
+    let (iv, tag) = match backend.seal(&to, aad, body, rng).await {
+        Ok(sealed) => sealed,
+        Err(e) => {
+            zeroize::Zeroize::zeroize(body);
+            return Err(e.into());
+        }
+    };
+    Ok(Outcome::Done(Sealed {
         key_id: to.key_id(),
         key_version_id: to.version(),
-        ciphertext_blob,
-        request_id: request_id(request.request_id, rng)?,
-    })
-}
-
-/// ReEncrypt, returning an owned response (with `alloc`).
-///
-/// # Errors
-/// As [`re_encrypt_in`], less `WorkspaceTooSmall`.
-#[cfg(feature = "alloc")]
-pub fn re_encrypt<P, R>(
-    provider: &mut P,
-    caller: &Caller<'_>,
-    request: &ReEncryptRequest<'_>,
-    rng: &mut R,
-) -> Result<ReEncryptResponse, Error>
-where
-    P: KeyProvider + ?Sized,
-    R: TryCryptoRng + ?Sized,
-{
-    super::with_workspace(request.workspace_len(), |ws| {
-        re_encrypt_in(provider, caller, request, rng, ws).map(Into::into)
-    })
+        ciphertext_blob: dest.finish(&iv, &tag),
+    }))
 }

@@ -299,8 +299,8 @@ impl<B: AsMut<[u8]>> Opener<B> {
             .checked_sub(SEGMENT_TAG_LEN)
             .ok_or(EnvelopeError::Truncated)?;
         if last && len == 0 && self.index > 0 {
-            // The sealer never ends a non-empty plaintext with an empty segment.
-            return Err(EnvelopeError::SegmentAuthenticationFailed { index: self.index }.into());
+            // Segmentation is canonical: only an empty plaintext ends in an empty segment.
+            return Err(EnvelopeError::EmptyFinalSegment { index: self.index }.into());
         }
         count(self.index, &mut self.total, len)?;
         let buffer = self.buffer.as_mut();

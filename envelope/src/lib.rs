@@ -1,23 +1,27 @@
-//! Envelope encryption of local data (with the `envelope` feature): a streaming, versioned file
-//! format that seals data of any size under a data key from GenerateDataKey and carries the
-//! data key's CiphertextBlob and encryption context in its header.
+//! `kms-envelope`: envelope encryption of local data under a data key from
+//! [`kms_core`]: a streaming, versioned file format that seals data of any size and carries the
+//! data key's blob and encryption context in its header, so a file opens with nothing but
+//! itself and the KMS.
 //!
 //! The recommended flow of the API page is: get a data key, encrypt the data locally with it,
 //! store the ciphertext together with the data key's CiphertextBlob, and later Decrypt the blob
-//! to open the data. This module is that flow's file format, so that nobody has to invent the
-//! framing, the nonces and the key handling again:
+//! to open the data. This crate is that flow's file format, so that nobody has to invent the
+//! framing, the nonces and the key handling again. It stands on `kms-core`'s typed layer: the
+//! header holds the blob and the context as the core's types hold them (raw blob bytes, the
+//! canonical context), and opening calls the typed Decrypt with them, with no text between.
 //!
 //! - **Sealing**: [`Sealer`] (push-style, no allocator), [`seal_into`] (a whole buffer, no
 //!   allocator), [`seal`] (one shot, with `alloc`) or [`EncryptWriter`] (a `std::io::Write`,
-//!   with `std`). They take the data key
-//!   ([`DataKey`], from a GenerateDataKey result) and [`SealParams`]: the CiphertextBlob, the
-//!   encryption context it was bound to, and the segment size.
+//!   with `std`). They take the data key ([`DataKey`], from a GenerateDataKey result) and
+//!   [`SealParams`]: the blob, the encryption context it was bound to, and the segment size.
 //! - **Opening**: parse the [`Header`] (or feed a [`HeaderReader`]), call Decrypt with the
-//!   blob and context it carries ([`Header::decrypt`] does it against a provider), check the
-//!   resulting [`DataKey`] with [`Header::unlock`], and stream the segments through an
-//!   [`Opener`]. [`open_into`] (a whole buffer, no allocator), [`open`] (with `alloc`) and
-//!   [`DecryptReader`] (a `std::io::Read`, with `std`) take a closure that calls Decrypt and do
-//!   the rest.
+//!   blob and context it carries ([`Header::decrypt_in`], or [`Header::decrypt`] with `alloc`,
+//!   against a provider), check the resulting [`DataKey`] with [`Header::unlock`], and stream
+//!   the segments through an [`Opener`]. [`open_into`] (a whole buffer, no allocator), [`open`]
+//!   (with `alloc`) and [`DecryptReader`] (a `std::io::Read`, with `std`) take a closure that
+//!   calls Decrypt and do the rest. A KMS reached over the wire takes the header's blob as
+//!   Base64 ([`Header::write_ciphertext_blob`]) and its context as JSON
+//!   ([`Header::write_encryption_context`], written by `kms-core`'s context module).
 //!
 //! Memory is bounded by the segment size, whatever the size of the data: a [`Sealer`] or an
 //! [`Opener`] works in one buffer of `segment_size + 16` bytes (a sealer's buffer must also hold
@@ -29,9 +33,11 @@
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use kms_core::envelope::{self, DataKey, SealParams};
+//! use kms_core::context::ContextBuf;
+//! use kms_core::ops::{self, GenerateDataKeyRequest};
 //! use kms_core::rand_core::SeedableRng;
-//! use kms_core::{Caller, GenerateDataKeyRequest, InMemoryProvider, KeyOptions};
+//! use kms_core::{Caller, InMemoryProvider, KeyOptions};
+//! use kms_envelope::{self as envelope, DataKey, SealParams};
 //!
 //! let mut rng = rand_chacha::ChaCha20Rng::from_seed([7; 32]); // or kms_core::OsRng
 //! let caller = Caller::new("1234567890123456", "cn-hangzhou");
@@ -39,23 +45,19 @@
 //! let key_id = provider.create_key(&mut rng, &KeyOptions::new(caller.account, caller.region))?;
 //!
 //! // Seal: a data key bound to a context, then the data under it.
-//! let context = Some(r#"{"file":"orders.csv"}"#);
-//! let request = GenerateDataKeyRequest {
-//!     encryption_context: context,
-//!     ..GenerateDataKeyRequest::new(key_id.as_str())
-//! };
-//! let response = kms_core::generate_data_key(&mut provider, &caller, &request, &mut rng)?;
-//! let params = SealParams {
-//!     encryption_context: context,
-//!     ..SealParams::new(&response.ciphertext_blob)
-//! };
+//! let context = ContextBuf::from_pairs([("file", "orders.csv")])?;
+//! let request = GenerateDataKeyRequest::new(key_id).with_context(&context);
+//! let data_key = ops::generate_data_key(&provider, &caller, &request, &mut rng)?
+//!     .done()
+//!     .expect("not a dry run");
+//! let params = SealParams::new(data_key.ciphertext_blob.as_blob()).with_context(&context);
 //! let data = vec![42u8; 200_000];
-//! let sealed = envelope::seal(&DataKey::try_from(&response)?, &params, &data, &mut rng)?;
-//! drop(response); // the plaintext data key is not kept
+//! let sealed = envelope::seal(&DataKey::try_from(&data_key)?, &params, &data, &mut rng)?;
+//! drop(data_key); // the plaintext data key is not kept
 //!
 //! // Open: the header names the blob and context; Decrypt gives the data key back.
 //! let opened = envelope::open(&sealed, |header| {
-//!     assert_eq!(header.encryption_context(), r#"{"file":"orders.csv"}"#);
+//!     assert_eq!(header.context(), context.as_context());
 //!     header.decrypt(&provider, &caller, &mut rng)
 //! })?;
 //! assert_eq!(opened, data);
@@ -64,16 +66,15 @@
 //! ```
 //!
 //! Without an allocator, the same flow goes through the `*_in` operations, a
-//! [`FixedCapacityProvider`](crate::FixedCapacityProvider) and caller buffers:
+//! [`FixedCapacityProvider`](kms_core::FixedCapacityProvider) and caller buffers:
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn core::error::Error>> {
-//! use kms_core::envelope::{DataKey, EnvelopeError, HeaderReader, Opener, SealParams, Sealer};
+//! use kms_core::context::Context;
+//! use kms_core::ops::{self, GenerateDataKeyRequest};
 //! use kms_core::rand_core::SeedableRng;
-//! use kms_core::{
-//!     Caller, DecryptRequest, FixedCapacityProvider, GenerateDataKeyRequest, MasterKeySpec,
-//!     decrypt_in, generate_data_key_in,
-//! };
+//! use kms_core::{Caller, FixedCapacityProvider, MasterKeySpec};
+//! use kms_envelope::{DataKey, EnvelopeError, HeaderReader, Opener, SealParams, Sealer};
 //!
 //! let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
 //! let caller = Caller::new("1234567890123456", "cn-shanghai");
@@ -85,17 +86,16 @@
 //! let mut file = [0u8; 10_400];
 //! let mut file_len = 0;
 //! {
-//!     let request = GenerateDataKeyRequest {
-//!         encryption_context: Some(r#"{"sensor":"7"}"#),
-//!         ..GenerateDataKeyRequest::new(key_id.as_str())
-//!     };
+//!     let mut context_buf = [0u8; 32];
+//!     let context = Context::encode_pairs(&[("sensor", "7")], &mut context_buf)?;
+//!     let request = GenerateDataKeyRequest::new(key_id).with_context(context);
 //!     let mut workspace = [0u8; 512];
-//!     let out = generate_data_key_in(&mut provider, &caller, &request, &mut rng, &mut workspace)?;
-//!     let params = SealParams {
-//!         encryption_context: request.encryption_context,
-//!         segment_size: 4096,
-//!         ..SealParams::new(out.ciphertext_blob)
-//!     };
+//!     let out = ops::generate_data_key_in(&provider, &caller, &request, &mut rng, &mut workspace)?
+//!         .done()
+//!         .expect("not a dry run");
+//!     let params = SealParams::new(out.ciphertext_blob)
+//!         .with_context(context)
+//!         .with_segment_size(4096);
 //!     let mut buffer = [0u8; 4096 + 16];
 //!     assert_eq!(params.buffer_len(32)?, buffer.len());
 //!     let data_key = DataKey::try_from(&out)?;
@@ -115,15 +115,8 @@
 //! let mut reader = HeaderReader::new([0u8; 256]);
 //! let header_len = reader.push(&file[..file_len])?;
 //! let header = reader.header()?;
-//! let (mut blob, mut context) = ([0u8; 144], [0u8; 64]);
-//! let request = DecryptRequest {
-//!     encryption_context: Some(header.write_encryption_context(&mut context)?),
-//!     ..DecryptRequest::new(header.write_ciphertext_blob(&mut blob)?)
-//! };
-//! let mut workspace = [0u8; 512];
-//! let opened = decrypt_in(&provider, &caller, &request, &mut rng, &mut workspace)?;
-//! let key = header.unlock(&DataKey::try_from(&opened)?)?;
-//! drop(opened);
+//! let mut workspace = [0u8; 256];
+//! let key = header.unlock(&header.decrypt_in(&provider, &caller, &mut rng, &mut workspace)?)?;
 //!
 //! let mut buffer = [0u8; 4096 + 16];
 //! let mut opener = Opener::new(key, &mut buffer[..])?;
@@ -239,6 +232,13 @@
 //!   pass the data key and blob of the same GenerateDataKey result, and the context it was
 //!   called with, or the file will not open.
 
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 mod header;
 #[cfg(feature = "std")]
 mod io;
@@ -248,6 +248,8 @@ mod stream;
 use core::fmt;
 
 use base64ct::{Base64, Encoding};
+use kms_core::blob::Blob;
+use kms_core::context::Context;
 use zeroize::Zeroizing;
 
 pub use header::{Header, HeaderReader, peek_header_len};
@@ -272,11 +274,11 @@ pub const HEADER_TAG_LEN: usize = 32;
 /// Header bytes besides the blob and the context: prefix, salt and tag.
 pub const HEADER_FIXED_LEN: usize = HEADER_PREFIX_LEN + SALT_LEN + HEADER_TAG_LEN;
 /// The longest canonical context a header may carry: 8192 characters of up to 4 UTF-8 bytes.
-pub const MAX_CONTEXT_LEN: usize = 4 * crate::context::MAX_CONTEXT_CHARS;
+pub const MAX_CONTEXT_LEN: usize = 4 * kms_core::context::MAX_CONTEXT_CHARS;
 /// The longest blob a header carries: the blob of a 32-byte data key.
-pub const MAX_BLOB_LEN: usize = blob_len_for(32);
+pub const MAX_DATA_KEY_BLOB_LEN: usize = blob_len_for(32);
 /// The longest header.
-pub const MAX_HEADER_LEN: usize = HEADER_FIXED_LEN + MAX_BLOB_LEN + MAX_CONTEXT_LEN;
+pub const MAX_HEADER_LEN: usize = HEADER_FIXED_LEN + MAX_DATA_KEY_BLOB_LEN + MAX_CONTEXT_LEN;
 /// Length of each segment's AES-GCM tag.
 pub const SEGMENT_TAG_LEN: usize = 16;
 /// The default segment size: 64 KiB.
@@ -291,7 +293,7 @@ pub const MAX_PLAINTEXT_LEN: u64 = 1 << 48;
 /// The length of the blob of a data key of `key_len` bytes: the key version ID, the IV, the
 /// Base64 of the key and the tag.
 pub const fn blob_len_for(key_len: usize) -> usize {
-    crate::blob::OVERHEAD + crate::blob::base64_len(key_len)
+    kms_core::blob::OVERHEAD + kms_core::blob::base64_len(key_len)
 }
 
 /// The length of the envelope of `plaintext_len` bytes under a header of `header_len` bytes
@@ -327,10 +329,9 @@ pub enum EnvelopeError {
     InvalidDataKey,
     /// The segment size is outside `1..=16 MiB`.
     InvalidSegmentSize,
-    /// The CiphertextBlob given to seal is not the Base64 of a well-formed blob of a data key of
-    /// this length.
+    /// The blob given to seal is not the blob of a data key of this length.
     InvalidBlob,
-    /// The encryption context given to seal is not a valid context (spec §4).
+    /// The encryption context given to seal does not fit a header.
     InvalidContext,
     /// A buffer the caller gave is shorter than `needed` bytes.
     BufferTooSmall {
@@ -358,12 +359,20 @@ pub enum EnvelopeError {
     },
     /// The input ends before the header does, or before a final segment.
     Truncated,
+    /// Segment `index` is an empty final segment after a full one. Segmentation is canonical:
+    /// only an empty plaintext ends in an empty segment, so no sealer writes this; it is
+    /// refused before its tag is looked at.
+    EmptyFinalSegment {
+        /// The position of the segment.
+        index: u64,
+    },
     /// More than [`MAX_SEGMENTS`] segments or [`MAX_PLAINTEXT_LEN`] bytes.
     TooLong,
     /// An earlier call on this sealer or opener failed; it cannot go on.
     Poisoned,
-    /// Decrypt (called by [`Header::decrypt`]) failed.
-    Kms(crate::Error),
+    /// Decrypt (called by [`Header::decrypt`] or [`Header::decrypt_in`]) failed, or was a dry
+    /// run.
+    Kms(kms_core::Error),
 }
 
 impl fmt::Display for EnvelopeError {
@@ -391,9 +400,13 @@ impl fmt::Display for EnvelopeError {
                 write!(f, "envelope segment {index} failed authentication")
             }
             Self::Truncated => f.write_str("envelope truncated"),
+            Self::EmptyFinalSegment { index } => write!(
+                f,
+                "envelope segment {index} is an empty final segment after a full one (not canonical)"
+            ),
             Self::TooLong => f.write_str("envelope too long"),
             Self::Poisoned => f.write_str("an earlier envelope operation failed"),
-            Self::Kms(e) => write!(f, "Decrypt failed: {} {}: {e}", e.status(), e.code()),
+            Self::Kms(e) => write!(f, "Decrypt failed ({}): {e}", e.code()),
         }
     }
 }
@@ -485,55 +498,74 @@ impl PartialEq for DataKey {
 
 impl Eq for DataKey {}
 
-impl TryFrom<&crate::GenerateDataKeyOutput<'_>> for DataKey {
+impl TryFrom<&kms_core::ops::GeneratedDataKey<'_>> for DataKey {
     type Error = EnvelopeError;
-    fn try_from(out: &crate::GenerateDataKeyOutput<'_>) -> Result<Self, EnvelopeError> {
+    fn try_from(out: &kms_core::ops::GeneratedDataKey<'_>) -> Result<Self, EnvelopeError> {
         Self::new(out.data_key.expose())
     }
 }
 
-impl TryFrom<&crate::DecryptOutput<'_>> for DataKey {
+impl TryFrom<&kms_core::ops::Opened<'_>> for DataKey {
     type Error = EnvelopeError;
-    fn try_from(out: &crate::DecryptOutput<'_>) -> Result<Self, EnvelopeError> {
+    fn try_from(out: &kms_core::ops::Opened<'_>) -> Result<Self, EnvelopeError> {
         Self::from_base64(out.plaintext.expose())
     }
 }
 
 #[cfg(feature = "alloc")]
-impl TryFrom<&crate::GenerateDataKeyResponse> for DataKey {
+impl TryFrom<&kms_core::ops::GeneratedDataKeyBuf> for DataKey {
     type Error = EnvelopeError;
-    fn try_from(response: &crate::GenerateDataKeyResponse) -> Result<Self, EnvelopeError> {
-        Self::from_base64(response.plaintext.expose())
+    fn try_from(out: &kms_core::ops::GeneratedDataKeyBuf) -> Result<Self, EnvelopeError> {
+        Self::new(out.data_key.expose())
     }
 }
 
 #[cfg(feature = "alloc")]
-impl TryFrom<&crate::DecryptResponse> for DataKey {
+impl TryFrom<&kms_core::ops::OpenedBuf> for DataKey {
     type Error = EnvelopeError;
-    fn try_from(response: &crate::DecryptResponse) -> Result<Self, EnvelopeError> {
-        Self::from_base64(response.plaintext.expose())
+    fn try_from(out: &kms_core::ops::OpenedBuf) -> Result<Self, EnvelopeError> {
+        Self::from_base64(out.plaintext.expose())
     }
 }
 
-/// What a sealer writes into the header besides the salt: the data key's CiphertextBlob, the
-/// context it was bound to, and the segment size.
+/// What a sealer writes into the header besides the salt: the data key's blob, the context it
+/// was bound to, and the segment size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SealParams<'a> {
-    /// The CiphertextBlob of the data key, as GenerateDataKey returned it (Base64 text).
-    pub ciphertext_blob: &'a str,
-    /// The `EncryptionContext` GenerateDataKey was called with (JSON text); `None` for none.
-    pub encryption_context: Option<&'a str>,
+    /// The blob of the data key, as GenerateDataKey returned it.
+    pub ciphertext_blob: Blob<'a>,
+    /// The encryption context GenerateDataKey bound it to.
+    pub context: Context<'a>,
     /// The segment size, `1..=16 MiB`; [`DEFAULT_SEGMENT_SIZE`] unless set.
     pub segment_size: u32,
 }
 
 impl<'a> SealParams<'a> {
     /// Parameters for `ciphertext_blob` with the empty context and 64 KiB segments.
-    pub fn new(ciphertext_blob: &'a str) -> Self {
+    pub fn new(ciphertext_blob: impl Into<Blob<'a>>) -> Self {
         Self {
-            ciphertext_blob,
-            encryption_context: None,
+            ciphertext_blob: ciphertext_blob.into(),
+            context: Context::EMPTY,
             segment_size: DEFAULT_SEGMENT_SIZE,
+        }
+    }
+
+    /// The same parameters with the context the blob is bound to.
+    #[must_use]
+    pub fn with_context(self, context: impl Into<Context<'a>>) -> Self {
+        Self {
+            context: context.into(),
+            ..self
+        }
+    }
+
+    /// The same parameters with another segment size.
+    #[must_use]
+    pub fn with_segment_size(self, segment_size: u32) -> Self {
+        Self {
+            segment_size,
+            ..self
         }
     }
 
@@ -541,16 +573,16 @@ impl<'a> SealParams<'a> {
     ///
     /// # Errors
     /// [`EnvelopeError::UnsupportedDataKeyLength`], [`EnvelopeError::InvalidBlob`] when the
-    /// blob text has not the length of such a key's blob, [`EnvelopeError::InvalidContext`].
+    /// blob is not as long as such a key's blob, [`EnvelopeError::InvalidContext`] when the
+    /// context is longer than a header holds.
     pub fn header_len(&self, key_len: usize) -> Result<usize, EnvelopeError> {
         if key_len != 16 && key_len != 32 {
             return Err(EnvelopeError::UnsupportedDataKeyLength(key_len));
         }
-        if self.ciphertext_blob.len() != crate::blob::base64_len(blob_len_for(key_len)) {
+        if self.ciphertext_blob.as_bytes().len() != blob_len_for(key_len) {
             return Err(EnvelopeError::InvalidBlob);
         }
-        let context = crate::context::canonical_len(self.encryption_context)
-            .map_err(|_| EnvelopeError::InvalidContext)?;
+        let context = self.context.canonical().len();
         if context > MAX_CONTEXT_LEN {
             return Err(EnvelopeError::InvalidContext);
         }

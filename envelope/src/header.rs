@@ -5,14 +5,15 @@ use core::fmt;
 use rand_core::TryCryptoRng;
 use subtle::ConstantTimeEq;
 
+use kms_core::blob::Blob;
+use kms_core::context::Context;
+use kms_core::{Caller, KeyProvider, KeyVersionId};
+
 use super::keys::{FileKey, derive};
 use super::{
     DataKey, EnvelopeError, HEADER_FIXED_LEN, HEADER_PREFIX_LEN, HEADER_TAG_LEN, MAGIC,
     MAX_CONTEXT_LEN, SALT_LEN, SealParams, VERSION, blob_len_for, segment_size,
 };
-use crate::KeyVersionId;
-use crate::blob::Blob;
-use crate::context::MAX_CONTEXT_CHARS;
 
 /// The fields of the first [`HEADER_PREFIX_LEN`] bytes, checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +46,7 @@ impl Prefix {
         let malformed = EnvelopeError::MalformedHeader;
         let key_len = usize::from(p[7]);
         if key_len != 16 && key_len != 32 {
-            return Err(malformed);
+            return Err(EnvelopeError::UnsupportedDataKeyLength(key_len));
         }
         let segment_size_field = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
         segment_size(segment_size_field).map_err(|_| malformed)?;
@@ -132,18 +133,9 @@ pub(crate) fn write_header<R: TryCryptoRng + ?Sized>(
         .ok_or(EnvelopeError::BufferTooSmall { needed: header_len })?;
     prefix.write(out)?;
 
-    let blob_out = &mut out[prefix.blob_at()..prefix.context_at()];
-    let blob = Blob::decode_base64(params.ciphertext_blob, blob_out)
-        .map_err(|_| EnvelopeError::InvalidBlob)?;
-    if blob.as_bytes().len() != prefix.blob_len {
-        return Err(EnvelopeError::InvalidBlob);
-    }
-    let context_out = &mut out[prefix.context_at()..prefix.tag_at()];
-    let written = crate::context::write_canonical(params.encryption_context, context_out)
-        .map_err(|_| EnvelopeError::InvalidContext)?;
-    if written != prefix.context_len {
-        return Err(EnvelopeError::InvalidContext);
-    }
+    out[prefix.blob_at()..prefix.context_at()]
+        .copy_from_slice(params.ciphertext_blob.as_bytes());
+    out[prefix.context_at()..prefix.tag_at()].copy_from_slice(params.context.canonical());
 
     let mut salt = [0u8; SALT_LEN];
     rng.try_fill_bytes(&mut salt)
@@ -153,134 +145,6 @@ pub(crate) fn write_header<R: TryCryptoRng + ?Sized>(
     let (key, tag) = derive(data_key, &salt, body, segment_size_bytes)?;
     tag_out.copy_from_slice(&tag);
     Ok((key, header_len))
-}
-
-/// Checks that `canonical` is the canonical encoding of a valid context (spec §4): the pair
-/// count, pairs sorted by key with no two equal, non-empty UTF-8 keys, UTF-8 values, nothing
-/// after the last pair, and at most 8192 characters as JSON text.
-fn is_canonical_context(canonical: &[u8]) -> bool {
-    let Some(count) = canonical.get(..2) else {
-        return false;
-    };
-    let count = usize::from(u16::from_be_bytes([count[0], count[1]]));
-    let mut at = 2;
-    let mut pairs = 0usize;
-    let mut previous: Option<&[u8]> = None;
-    while at < canonical.len() {
-        let Some((key, next)) = field(canonical, at) else {
-            return false;
-        };
-        let Some((value, next)) = field(canonical, next) else {
-            return false;
-        };
-        if key.is_empty()
-            || core::str::from_utf8(key).is_err()
-            || core::str::from_utf8(value).is_err()
-            || previous.is_some_and(|p| p >= key)
-        {
-            return false;
-        }
-        previous = Some(key);
-        pairs += 1;
-        at = next;
-    }
-    pairs == count && json_chars(canonical) <= MAX_CONTEXT_CHARS
-}
-
-/// The length-prefixed field at `at`, and where the next one starts.
-fn field(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
-    let len = buf.get(at..at + 2)?;
-    let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
-    let start = at + 2;
-    Some((buf.get(start..start + len)?, start + len))
-}
-
-/// Where JSON text goes: nowhere (measuring) or into a buffer.
-struct JsonOut<'o> {
-    out: Option<&'o mut [u8]>,
-    len: usize,
-}
-
-impl JsonOut<'_> {
-    fn push(&mut self, bytes: &[u8]) -> Result<(), EnvelopeError> {
-        if let Some(out) = self.out.as_deref_mut() {
-            out.get_mut(self.len..self.len + bytes.len())
-                .ok_or(EnvelopeError::BufferTooSmall {
-                    needed: self.len + bytes.len(),
-                })?
-                .copy_from_slice(bytes);
-        }
-        self.len += bytes.len();
-        Ok(())
-    }
-
-    fn string(&mut self, s: &[u8]) -> Result<(), EnvelopeError> {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        self.push(b"\"")?;
-        let mut run = 0;
-        for (i, &b) in s.iter().enumerate() {
-            let short: &[u8] = match b {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                b'\t' => b"\\t",
-                0x08 => b"\\b",
-                0x0c => b"\\f",
-                0..=0x1f => b"",
-                _ => continue,
-            };
-            self.push(&s[run..i])?;
-            run = i + 1;
-            if short.is_empty() {
-                self.push(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 15)],
-                ])?;
-            } else {
-                self.push(short)?;
-            }
-        }
-        self.push(&s[run..])?;
-        self.push(b"\"")
-    }
-}
-
-/// Writes a canonical context as the shortest JSON text of it: no white space, only the
-/// escapes JSON requires. Parsing that text gives the same canonical encoding back.
-fn write_json(canonical: &[u8], out: &mut JsonOut<'_>) -> Result<(), EnvelopeError> {
-    out.push(b"{")?;
-    for (i, (key, value)) in crate::context::pairs(canonical).enumerate() {
-        if i > 0 {
-            out.push(b",")?;
-        }
-        out.string(key)?;
-        out.push(b":")?;
-        out.string(value)?;
-    }
-    out.push(b"}")
-}
-
-fn json_len(canonical: &[u8]) -> usize {
-    let mut out = JsonOut { out: None, len: 0 };
-    match write_json(canonical, &mut out) {
-        Ok(()) => out.len,
-        Err(_) => usize::MAX,
-    }
-}
-
-/// The JSON text's length in characters: escapes are ASCII, so only the UTF-8 continuation
-/// bytes of keys and values are not characters of their own.
-fn json_chars(canonical: &[u8]) -> usize {
-    let continuation = crate::context::pairs(canonical)
-        .flat_map(|(k, v)| k.iter().chain(v))
-        .filter(|&&b| b & 0xC0 == 0x80)
-        .count();
-    json_len(canonical).saturating_sub(continuation)
 }
 
 /// A parsed, well-formed envelope header, borrowed from the bytes it was read from.
@@ -293,6 +157,7 @@ pub struct Header<'h> {
     bytes: &'h [u8],
     prefix: Prefix,
     blob: Blob<'h>,
+    context: Context<'h>,
 }
 
 impl<'h> Header<'h> {
@@ -311,13 +176,13 @@ impl<'h> Header<'h> {
         let malformed = EnvelopeError::MalformedHeader;
         let blob = Blob::from_bytes(&bytes[prefix.blob_at()..prefix.context_at()])
             .map_err(|_| malformed)?;
-        if !is_canonical_context(&bytes[prefix.context_at()..prefix.tag_at()]) {
-            return Err(malformed);
-        }
+        let context = Context::from_canonical(&bytes[prefix.context_at()..prefix.tag_at()])
+            .map_err(|_| malformed)?;
         Ok(Self {
             bytes,
             prefix,
             blob,
+            context,
         })
     }
 
@@ -358,48 +223,37 @@ impl<'h> Header<'h> {
 
     /// The length of the CiphertextBlob text (Base64 of the blob).
     pub fn ciphertext_blob_len(&self) -> usize {
-        crate::blob::base64_len(self.prefix.blob_len)
+        self.blob.base64_len()
     }
 
-    /// Writes the CiphertextBlob (Base64 of the blob, as Decrypt takes it) into `out`, which
-    /// needs [`ciphertext_blob_len`](Self::ciphertext_blob_len) bytes.
+    /// Writes the CiphertextBlob (Base64 of the blob, as the wire's Decrypt takes it) into
+    /// `out`, which needs [`ciphertext_blob_len`](Self::ciphertext_blob_len) bytes.
     ///
     /// # Errors
     /// [`EnvelopeError::BufferTooSmall`].
     pub fn write_ciphertext_blob<'o>(&self, out: &'o mut [u8]) -> Result<&'o str, EnvelopeError> {
         let needed = self.ciphertext_blob_len();
-        let out = out
-            .get_mut(..needed)
-            .ok_or(EnvelopeError::BufferTooSmall { needed })?;
-        <base64ct::Base64 as base64ct::Encoding>::encode(self.blob.as_bytes(), out)
+        self.blob
+            .encode_base64(out)
             .map_err(|_| EnvelopeError::BufferTooSmall { needed })
     }
 
-    /// The encryption context in its canonical encoding (module [`crate::context`]).
-    pub fn canonical_context(&self) -> &'h [u8] {
-        &self.bytes[self.prefix.context_at()..self.prefix.tag_at()]
-    }
-
-    /// The context's pairs, sorted by key.
-    pub fn context_pairs(&self) -> impl Iterator<Item = (&'h str, &'h str)> + use<'h> {
-        crate::context::pairs(self.canonical_context()).map(|(k, v)| {
-            (
-                core::str::from_utf8(k).unwrap_or_default(),
-                core::str::from_utf8(v).unwrap_or_default(),
-            )
-        })
+    /// The encryption context the blob is bound to.
+    pub fn context(&self) -> Context<'h> {
+        self.context
     }
 
     /// The length of the context's JSON text as [`write_encryption_context`] writes it.
     ///
     /// [`write_encryption_context`]: Self::write_encryption_context
     pub fn encryption_context_len(&self) -> usize {
-        json_len(self.canonical_context())
+        self.context.json_len()
     }
 
-    /// Writes the context as JSON text, as Decrypt takes it in `EncryptionContext`: pairs
-    /// sorted by key, no white space, only the escapes JSON requires (`{}` for the empty
-    /// context). `out` needs [`encryption_context_len`](Self::encryption_context_len) bytes.
+    /// Writes the context as JSON text, as the wire's Decrypt takes it in `EncryptionContext`
+    /// ([`Context::write_json`]: pairs sorted by key, no white space, only the escapes JSON
+    /// requires, `{}` for the empty context). `out` needs
+    /// [`encryption_context_len`](Self::encryption_context_len) bytes.
     ///
     /// # Errors
     /// [`EnvelopeError::BufferTooSmall`].
@@ -408,69 +262,63 @@ impl<'h> Header<'h> {
         out: &'o mut [u8],
     ) -> Result<&'o str, EnvelopeError> {
         let needed = self.encryption_context_len();
-        let out = out
-            .get_mut(..needed)
-            .ok_or(EnvelopeError::BufferTooSmall { needed })?;
-        let mut sink = JsonOut {
-            out: Some(&mut *out),
-            len: 0,
-        };
-        write_json(self.canonical_context(), &mut sink)?;
-        core::str::from_utf8(out).map_err(|_| EnvelopeError::MalformedHeader)
+        self.context
+            .write_json(out)
+            .map_err(|_| EnvelopeError::BufferTooSmall { needed })
     }
 
-    /// The CiphertextBlob: Base64 of the blob, as Decrypt takes it (with `alloc`).
-    #[cfg(feature = "alloc")]
-    pub fn ciphertext_blob(&self) -> alloc::string::String {
-        <base64ct::Base64 as base64ct::Encoding>::encode_string(self.blob.as_bytes())
+    /// The workspace [`decrypt_in`](Self::decrypt_in) needs.
+    pub fn decrypt_workspace_len(&self) -> usize {
+        self.decrypt_request().workspace_len()
     }
 
-    /// The context as JSON text, as [`write_encryption_context`] writes it (with `alloc`).
-    ///
-    /// [`write_encryption_context`]: Self::write_encryption_context
-    #[cfg(feature = "alloc")]
-    pub fn encryption_context(&self) -> alloc::string::String {
-        let mut out = alloc::vec![0u8; self.encryption_context_len()];
-        let len = self.write_encryption_context(&mut out).map_or(0, str::len);
-        out.truncate(len);
-        alloc::string::String::from_utf8(out).unwrap_or_default()
+    fn decrypt_request(&self) -> kms_core::ops::DecryptRequest<'h> {
+        kms_core::ops::DecryptRequest::new(self.blob).with_context(self.context)
     }
 
-    /// Whether `text` (JSON, `None` for none) is the same context as the header's, by content
-    /// as spec §4 defines it (with `alloc`). Invalid text matches nothing.
-    #[cfg(feature = "alloc")]
-    pub fn context_matches(&self, text: Option<&str>) -> bool {
-        crate::context::EncryptionContext::parse(text)
-            .is_ok_and(|c| c.canonical_bytes() == self.canonical_context())
-    }
-
-    /// Calls Decrypt on the header's blob with the header's context, and returns the data key
-    /// (with `alloc`). The usual body of the closure [`super::open`] and
-    /// [`super::DecryptReader`] take.
+    /// Calls the typed Decrypt on the header's blob with the header's context, in a caller's
+    /// workspace of [`decrypt_workspace_len`](Self::decrypt_workspace_len) bytes (no
+    /// allocator), and returns the data key.
     ///
     /// # Errors
     /// [`EnvelopeError::Kms`] with Decrypt's error; [`EnvelopeError::InvalidDataKey`] or
     /// [`EnvelopeError::UnsupportedDataKeyLength`] when the blob does not hold a data key.
+    pub fn decrypt_in<P, R>(
+        &self,
+        provider: &P,
+        caller: &Caller<'_>,
+        rng: &mut R,
+        workspace: &mut [u8],
+    ) -> Result<DataKey, EnvelopeError>
+    where
+        P: KeyProvider + ?Sized,
+        R: TryCryptoRng + ?Sized,
+    {
+        let request = self.decrypt_request();
+        let opened = kms_core::ops::decrypt_in(provider, caller, &request, rng, workspace)
+            .and_then(kms_core::ops::Outcome::into_result)
+            .map_err(EnvelopeError::Kms)?;
+        DataKey::try_from(&opened)
+    }
+
+    /// As [`decrypt_in`](Self::decrypt_in), in a workspace it allocates (with `alloc`): the
+    /// usual body of the closure [`super::open`] and [`super::DecryptReader`] take.
+    ///
+    /// # Errors
+    /// As [`decrypt_in`](Self::decrypt_in).
     #[cfg(feature = "alloc")]
     pub fn decrypt<P, R>(
         &self,
         provider: &P,
-        caller: &crate::Caller<'_>,
+        caller: &Caller<'_>,
         rng: &mut R,
     ) -> Result<DataKey, EnvelopeError>
     where
-        P: crate::KeyProvider + ?Sized,
+        P: KeyProvider + ?Sized,
         R: TryCryptoRng + ?Sized,
     {
-        let blob = self.ciphertext_blob();
-        let context = self.encryption_context();
-        let request = crate::DecryptRequest {
-            encryption_context: Some(&context),
-            ..crate::DecryptRequest::new(&blob)
-        };
-        let response =
-            crate::decrypt(provider, caller, &request, rng).map_err(EnvelopeError::Kms)?;
-        DataKey::try_from(&response)
+        let mut workspace = zeroize::Zeroizing::new(alloc::vec![0u8; self.decrypt_workspace_len()]);
+        self.decrypt_in(provider, caller, rng, &mut workspace)
     }
 
     /// Checks the header tag with `data_key` (in constant time) and derives the file key.
@@ -505,7 +353,7 @@ impl fmt::Debug for Header<'_> {
             .field("key_version_id", &self.key_version_id())
             .field("data_key_len", &self.prefix.key_len)
             .field("segment_size", &self.prefix.segment_size)
-            .field("context_pairs", &self.context_pairs().count())
+            .field("context_pairs", &self.context.len())
             .field("len", &self.bytes.len())
             .finish()
     }

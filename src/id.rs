@@ -6,7 +6,7 @@ use core::fmt;
 
 use rand_core::TryCryptoRng;
 
-use crate::Error;
+use crate::RngError;
 
 /// Length of a UUID in its text form, `8-4-4-4-12` hex digits and hyphens.
 pub const UUID_TEXT_LEN: usize = 36;
@@ -41,34 +41,16 @@ pub const fn is_lowercase_uuid(s: &[u8]) -> bool {
 /// Draws a random (version 4, RFC 9562 variant) UUID from `rng`, in lowercase text form.
 pub(crate) fn random_uuid<R: TryCryptoRng + ?Sized>(
     rng: &mut R,
-) -> Result<[u8; UUID_TEXT_LEN], Error> {
+) -> Result<[u8; UUID_TEXT_LEN], RngError> {
     let mut raw = [0u8; 16];
-    rng.try_fill_bytes(&mut raw)
-        .map_err(|_| Error::InternalFailure)?;
-    raw[6] = (raw[6] & 0x0f) | 0x40;
-    raw[8] = (raw[8] & 0x3f) | 0x80;
-    let mut out = [b'-'; UUID_TEXT_LEN];
-    // Byte i of the UUID goes to text position 2i plus the hyphens before it.
-    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-    for (b, at) in raw.iter().zip(AT) {
-        let [hi, lo] = HEX_PAIRS[usize::from(*b)];
-        out[at] = hi;
-        out[at + 1] = lo;
-    }
+    rng.try_fill_bytes(&mut raw).map_err(|_| RngError)?;
+    let mut out = [0u8; UUID_TEXT_LEN];
+    uuid::Builder::from_random_bytes(raw)
+        .into_uuid()
+        .hyphenated()
+        .encode_lower(&mut out);
     Ok(out)
 }
-
-/// The two lowercase hex digits of every byte.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [[0u8; 2]; 256];
-    let mut b = 0;
-    while b < 256 {
-        t[b] = [HEX[b >> 4], HEX[b & 0x0f]];
-        b += 1;
-    }
-    t
-};
 
 fn ascii_str(bytes: &[u8]) -> &str {
     // Every constructor of the types below checks that their bytes are ASCII.
@@ -99,8 +81,8 @@ macro_rules! uuid_id {
             /// Draws a fresh random UUID v4 from `rng`.
             ///
             /// # Errors
-            /// [`Error::InternalFailure`] when the RNG fails.
-            pub fn random<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, Error> {
+            /// [`RngError`] when the RNG fails.
+            pub fn random<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, RngError> {
                 random_uuid(rng).map(Self)
             }
 
@@ -189,8 +171,8 @@ impl KeyId {
     /// Draws a fresh key ID in UUID form from `rng`.
     ///
     /// # Errors
-    /// [`Error::InternalFailure`] when the RNG fails.
-    pub fn random<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, Error> {
+    /// [`RngError`] when the RNG fails.
+    pub fn random<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, RngError> {
         Ok(Self {
             len: UUID_TEXT_LEN as u8,
             bytes: random_uuid(rng)?,

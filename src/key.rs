@@ -1,17 +1,5 @@
-//! Key metadata, states and usage, and the check of spec §6 that every seal and open must
-//! pass first.
-//!
-//! [`check_usable`] is the only way to obtain a [`UsableKey`], and the provider's
-//! [`seal`](crate::KeyProvider::seal) and [`open`](crate::KeyProvider::open) take one, so code
-//! that skips the check does not compile:
-//!
-//! ```compile_fail,E0451
-//! use kms_core::{KeyHandle, KeyId, KeyVersionId, UsableKey};
-//! let version = KeyVersionId::parse(b"2ab1a983-7072-4bbc-a582-584b5bd80000").unwrap();
-//! let key_id = KeyId::parse("key-hzz630494463ejqjx1234").unwrap();
-//! // error[E0451]: UsableKey's fields are private, and it has no public constructor.
-//! let key = UsableKey { handle: KeyHandle(0), key_id, version };
-//! ```
+//! What a key is: its state, spec, usage and origin, the record a key directory reports for it,
+//! and the permissions that name what a caller may do with it.
 
 use core::fmt;
 
@@ -153,8 +141,10 @@ impl KeyOrigin {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyHandle(pub u64);
 
-/// What a provider tells the core about a key it resolved.
+/// What a key directory tells the core about a key it resolved. Make one with
+/// [`KeyRecord::new`] and the `with_*` setters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct KeyRecord {
     /// The provider's handle for the key.
     pub handle: KeyHandle,
@@ -170,49 +160,93 @@ pub struct KeyRecord {
     pub primary_version: KeyVersionId,
 }
 
-/// The witness that a key passed the state and usage checks of spec §6: made only by
-/// [`check_usable`], required by every seal and open.
-#[derive(Debug, PartialEq, Eq)]
-pub struct UsableKey {
-    handle: KeyHandle,
-    key_id: KeyId,
-    version: KeyVersionId,
+impl KeyRecord {
+    /// An Enabled, `Aliyun_AES_256`, ENCRYPT/DECRYPT key.
+    pub const fn new(handle: KeyHandle, key_id: KeyId, primary_version: KeyVersionId) -> Self {
+        Self {
+            handle,
+            key_id,
+            state: KeyState::Enabled,
+            spec: MasterKeySpec::Aes256,
+            usage: KeyUsage::EncryptDecrypt,
+            primary_version,
+        }
+    }
+
+    /// The same record in another state.
+    #[must_use]
+    pub const fn with_state(self, state: KeyState) -> Self {
+        Self { state, ..self }
+    }
+
+    /// The same record with another spec.
+    #[must_use]
+    pub const fn with_spec(self, spec: MasterKeySpec) -> Self {
+        Self { spec, ..self }
+    }
+
+    /// The same record with another usage.
+    #[must_use]
+    pub const fn with_usage(self, usage: KeyUsage) -> Self {
+        Self { usage, ..self }
+    }
+
+    /// Step 4 of spec §7: the key's state, then its usage **\[decided: state before usage\]**.
+    pub(crate) const fn check_usable(&self) -> Result<(), Error> {
+        if let Some(rejection) = self.state.rejection() {
+            return Err(rejection);
+        }
+        if !self.spec.is_symmetric() || !matches!(self.usage, KeyUsage::EncryptDecrypt) {
+            return Err(Error::UnsupportedOperation);
+        }
+        Ok(())
+    }
 }
 
-impl UsableKey {
-    /// The provider's handle of the key.
-    pub fn handle(&self) -> KeyHandle {
-        self.handle
-    }
-
-    /// The canonical key ID.
-    pub fn key_id(&self) -> KeyId {
-        self.key_id
-    }
-
-    /// The version to seal or open with.
-    pub fn version(&self) -> KeyVersionId {
-        self.version
-    }
+/// What a caller may do with a key, as a key policy names it. ReEncrypt needs
+/// [`ReEncryptFrom`](Self::ReEncryptFrom) on the source key and
+/// [`ReEncryptTo`](Self::ReEncryptTo) on the destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// `kms:GenerateDataKey`.
+    GenerateDataKey,
+    /// `kms:GenerateDataKeyWithoutPlaintext`.
+    GenerateDataKeyWithoutPlaintext,
+    /// `kms:Encrypt`.
+    Encrypt,
+    /// `kms:Decrypt`.
+    Decrypt,
+    /// `kms:ReEncryptFrom`, on the source key of a ReEncrypt.
+    ReEncryptFrom,
+    /// `kms:ReEncryptTo`, on the destination key of a ReEncrypt.
+    ReEncryptTo,
 }
 
-/// Step 4 of spec §7: the key's state, then its usage. Returns the witness that `version` of
-/// the key may be used.
-///
-/// # Errors
-/// `Rejected.Disabled`, `Rejected.PendingDeletion`, `Rejected.PendingImport`,
-/// `Rejected.Unavailable` by state; then `UnsupportedOperation` for a key that is not a
-/// symmetric ENCRYPT/DECRYPT key **\[decided: state before usage\]**.
-pub fn check_usable(record: &KeyRecord, version: KeyVersionId) -> Result<UsableKey, Error> {
-    if let Some(rejection) = record.state.rejection() {
-        return Err(rejection);
+impl Permission {
+    /// Every permission.
+    pub const ALL: [Permission; 6] = [
+        Permission::GenerateDataKey,
+        Permission::GenerateDataKeyWithoutPlaintext,
+        Permission::Encrypt,
+        Permission::Decrypt,
+        Permission::ReEncryptFrom,
+        Permission::ReEncryptTo,
+    ];
+
+    /// The permission's name, `kms:` and the operation.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Permission::GenerateDataKey => "kms:GenerateDataKey",
+            Permission::GenerateDataKeyWithoutPlaintext => "kms:GenerateDataKeyWithoutPlaintext",
+            Permission::Encrypt => "kms:Encrypt",
+            Permission::Decrypt => "kms:Decrypt",
+            Permission::ReEncryptFrom => "kms:ReEncryptFrom",
+            Permission::ReEncryptTo => "kms:ReEncryptTo",
+        }
     }
-    if !record.spec.is_symmetric() || record.usage != KeyUsage::EncryptDecrypt {
-        return Err(Error::UnsupportedOperation);
+
+    /// Whether the permission seals (every one but Decrypt and ReEncryptFrom, which open).
+    pub const fn seals(self) -> bool {
+        !matches!(self, Permission::Decrypt | Permission::ReEncryptFrom)
     }
-    Ok(UsableKey {
-        handle: record.handle,
-        key_id: record.key_id,
-        version,
-    })
 }

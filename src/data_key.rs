@@ -1,4 +1,4 @@
-//! Data-key length resolution: `KeySpec` and `NumberOfBytes` (spec §3).
+//! The length of a data key, and how a request's `KeySpec` and `NumberOfBytes` give it (spec §3).
 
 use crate::{Error, Parameter};
 
@@ -14,6 +14,8 @@ impl DataKeyLength {
     pub const AES_256: Self = Self(32);
     /// 16 bytes: `AES_128`.
     pub const AES_128: Self = Self(16);
+    /// The longest: [`MAX_DATA_KEY_LEN`] bytes.
+    pub const MAX: Self = Self(MAX_DATA_KEY_LEN as u16);
 
     /// A length of `n` bytes, if `n` is in 1..=1024.
     pub const fn new(n: usize) -> Option<Self> {
@@ -32,7 +34,7 @@ impl DataKeyLength {
     /// The length of the key's Base64 text (standard alphabet, padded): what is sealed and what
     /// `Plaintext` holds.
     pub const fn base64_len(self) -> usize {
-        self.bytes().div_ceil(3) * 4
+        crate::blob::base64_len(self.bytes())
     }
 
     /// Resolves the length from the request's `KeySpec` and `NumberOfBytes` texts (spec §3):
@@ -46,7 +48,7 @@ impl DataKeyLength {
     /// `InvalidParameter NumberOfBytes` or `InvalidParameter KeySpec`.
     pub fn resolve(key_spec: Option<&str>, number_of_bytes: Option<&str>) -> Result<Self, Error> {
         match (number_of_bytes, key_spec) {
-            (Some(n), _) => decimal_in(n, usize::MAX, 1..=MAX_DATA_KEY_LEN)
+            (Some(n), _) => crate::wire::decimal_in(n, usize::MAX, 1..=MAX_DATA_KEY_LEN)
                 .and_then(Self::new)
                 .ok_or(Error::InvalidParameter(Parameter::NumberOfBytes)),
             (None, Some("AES_256")) | (None, None) => Ok(Self::AES_256),
@@ -60,28 +62,4 @@ impl Default for DataKeyLength {
     fn default() -> Self {
         Self::AES_256
     }
-}
-
-/// A decimal integer written with ASCII digits only (no sign, white space or fraction; leading
-/// zeros allowed) and at most `max_digits` of them, when its value lies in `range`. Shared by every
-/// numeric request parameter (`NumberOfBytes`, `PageNumber`, `PageSize`, `PendingWindowInDays`).
-/// The value saturates, so long inputs cannot overflow, on 32-bit targets too.
-pub(crate) fn decimal_in(
-    text: &str,
-    max_digits: usize,
-    range: core::ops::RangeInclusive<usize>,
-) -> Option<usize> {
-    if text.is_empty() || text.len() > max_digits {
-        return None;
-    }
-    let mut value: usize = 0;
-    for c in text.bytes() {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        value = value
-            .saturating_mul(10)
-            .saturating_add(usize::from(c - b'0'));
-    }
-    range.contains(&value).then_some(value)
 }

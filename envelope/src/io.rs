@@ -24,6 +24,7 @@ impl From<EnvelopeError> for io::Error {
             | EnvelopeError::HeaderAuthenticationFailed
             | EnvelopeError::SegmentAuthenticationFailed { .. }
             | EnvelopeError::Truncated
+            | EnvelopeError::EmptyFinalSegment { .. }
             | EnvelopeError::TooLong => io::ErrorKind::InvalidData,
             EnvelopeError::UnsupportedDataKeyLength(_)
             | EnvelopeError::InvalidDataKey

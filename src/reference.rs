@@ -1,5 +1,7 @@
 //! Naming a master key: key IDs, aliases, key ARNs and alias ARNs (spec §2), and who asks.
 
+use core::fmt;
+
 use crate::{Error, KeyId, Parameter};
 
 /// The longest `KeyId` text accepted, in bytes.
@@ -25,13 +27,14 @@ impl<'a> Caller<'a> {
     }
 }
 
-/// A parsed `KeyId` parameter: one of the four ways to name a key.
+/// One of the ways spec §2 names a key: what a `KeyId` parameter holds once parsed, and what a
+/// Rust caller passes to the typed operations (`KeyId` converts into one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyReference<'a> {
-    /// A bare key ID, looked up in the caller's account and region. May name no key; any text
-    /// that is not an alias or an ARN lands here.
-    Id(&'a str),
-    /// An alias, `alias/...` in full, looked up in the caller's account and region.
+    /// A key ID, looked up in the caller's account and region.
+    Id(KeyId),
+    /// An alias, `alias/...` in full, looked up in the caller's account and region. Text that
+    /// is not a valid alias name is kept as it is: it names no key (`Forbidden.AliasNotFound`).
     Alias(&'a str),
     /// `acs:kms:{region}:{account}:key/{key id}`.
     KeyArn {
@@ -51,6 +54,91 @@ pub enum KeyReference<'a> {
         /// The alias, `alias/...` in full.
         alias: &'a str,
     },
+    /// Text that is none of the above and no key ID either: spec §2's "well-formed string that
+    /// names no key". It resolves to `Forbidden.KeyNotFound`.
+    UnknownId(&'a str),
+}
+
+impl From<KeyId> for KeyReference<'_> {
+    fn from(key_id: KeyId) -> Self {
+        KeyReference::Id(key_id)
+    }
+}
+
+impl From<&KeyId> for KeyReference<'_> {
+    fn from(key_id: &KeyId) -> Self {
+        KeyReference::Id(*key_id)
+    }
+}
+
+impl fmt::Display for KeyReference<'_> {
+    /// The reference as a `KeyId` parameter writes it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyReference::Id(id) => id.fmt(f),
+            KeyReference::Alias(text) | KeyReference::UnknownId(text) => f.write_str(text),
+            KeyReference::KeyArn {
+                region,
+                account,
+                key_id,
+            } => KeyArn::new(region, account, key_id).fmt(f),
+            KeyReference::AliasArn {
+                region,
+                account,
+                alias,
+            } => AliasArn::new(region, account, alias).fmt(f),
+        }
+    }
+}
+
+/// The ARN of a key, `acs:kms:{region}:{account}:key/{key id}`, written by `Display`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyArn<'a> {
+    region: &'a str,
+    account: &'a str,
+    key_id: KeyId,
+}
+
+impl<'a> KeyArn<'a> {
+    /// The ARN of `key_id`, a key of `account` in `region`.
+    pub fn new(region: &'a str, account: &'a str, key_id: &KeyId) -> Self {
+        Self {
+            region,
+            account,
+            key_id: *key_id,
+        }
+    }
+}
+
+impl fmt::Display for KeyArn<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "acs:kms:{}:{}:key/{}", self.region, self.account, self.key_id)
+    }
+}
+
+/// The ARN of an alias, `acs:kms:{region}:{account}:alias/{name}`, written by `Display`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AliasArn<'a> {
+    region: &'a str,
+    account: &'a str,
+    alias: &'a str,
+}
+
+impl<'a> AliasArn<'a> {
+    /// The ARN of `alias` (`alias/...` in full) of `account` in `region`.
+    pub fn new(region: &'a str, account: &'a str, alias: &'a str) -> Self {
+        Self {
+            region,
+            account,
+            alias,
+        }
+    }
+}
+
+impl fmt::Display for AliasArn<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "acs:kms:{}:{}:{}", self.region, self.account, self.alias)
+    }
 }
 
 /// Whether `alias` is a well-formed alias: `alias/` then 1..=255 of `A-Za-z0-9_-/`.
@@ -87,7 +175,8 @@ impl<'a> KeyReference<'a> {
     /// well-formed ARN has a region of 1..=64 of `a-z0-9-`, an account of 1..=64 digits, and a
     /// resource `key/{key ID}` or `alias/{name}` that is itself well-formed. Text that starts with
     /// `alias/` is an alias (an ill-formed one simply names no key, `Forbidden.AliasNotFound`);
-    /// all other text is a key ID (naming no key: `Forbidden.KeyNotFound`).
+    /// all other text is a key ID, or [`KeyReference::UnknownId`] when it is not one
+    /// (`Forbidden.KeyNotFound`).
     ///
     /// # Errors
     /// `InvalidParameter {parameter}`.
@@ -102,7 +191,7 @@ impl<'a> KeyReference<'a> {
         if text.starts_with("alias/") {
             Ok(Self::Alias(text))
         } else {
-            Ok(Self::Id(text))
+            Ok(KeyId::parse(text).map_or(Self::UnknownId(text), Self::Id))
         }
     }
 
@@ -135,7 +224,7 @@ impl<'a> KeyReference<'a> {
     /// an ID or an alias, the ARN's for an ARN.
     pub fn scope(&self, caller: &Caller<'a>) -> (&'a str, &'a str) {
         match *self {
-            Self::Id(_) | Self::Alias(_) => (caller.account, caller.region),
+            Self::Id(_) | Self::Alias(_) | Self::UnknownId(_) => (caller.account, caller.region),
             Self::KeyArn {
                 region, account, ..
             }

@@ -1,0 +1,208 @@
+//! Steps 2 to 4 of spec §7, and their witness.
+//!
+//! An [`AuthorizedKey`] says that a key was resolved from what the request named (step 2), that
+//! the caller holds the permission the operation needs (step 3), and that the key's state and
+//! usage allow it (step 4). Only this module makes one, on that path, and a
+//! [`KeyCipher`](crate::KeyCipher) seals and opens only with one, so code that skips the checks
+//! does not compile. The fields are private and there is no constructor:
+//!
+//! ```compile_fail,E0451
+//! use kms_core::{AuthorizedKey, KeyHandle, KeyId, KeyVersionId, MasterKeySpec, Permission};
+//! let version = KeyVersionId::parse(b"2ab1a983-7072-4bbc-a582-584b5bd80000").unwrap();
+//! let key_id = KeyId::parse("key-hzz630494463ejqjx1234").unwrap();
+//! // error[E0451]: the fields of AuthorizedKey are private.
+//! let key = AuthorizedKey {
+//!     handle: KeyHandle(0),
+//!     key_id,
+//!     version,
+//!     spec: MasterKeySpec::Aes256,
+//!     permission: Permission::Encrypt,
+//! };
+//! ```
+//!
+//! and a record made by hand (a Disabled key, say) cannot be turned into one either: the check
+//! that would do it is private to the crate.
+//!
+//! ```compile_fail,E0624
+//! use kms_core::{KeyHandle, KeyId, KeyRecord, KeyState, KeyVersionId};
+//! let version = KeyVersionId::parse(b"2ab1a983-7072-4bbc-a582-584b5bd80000").unwrap();
+//! let key_id = KeyId::parse("key-hzz630494463ejqjx1234").unwrap();
+//! let record = KeyRecord::new(KeyHandle(0), key_id, version).with_state(KeyState::Disabled);
+//! // error[E0624]: method `check_usable` is private.
+//! let _ = record.check_usable();
+//! ```
+//!
+//! What the witness cannot vouch for is the directory itself: a provider that reports a key as
+//! Enabled is believed.
+
+use crate::backend::Directory;
+use crate::key::{KeyHandle, MasterKeySpec};
+use crate::{Caller, Error, KeyId, KeyRecord, KeyReference, KeyVersionId, Permission};
+
+/// The witness that one version of a key passed resolution, permission, state and usage for
+/// one permission. Made only by the core's checks; required by every seal and open.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AuthorizedKey {
+    handle: KeyHandle,
+    key_id: KeyId,
+    version: KeyVersionId,
+    spec: MasterKeySpec,
+    permission: Permission,
+}
+
+impl AuthorizedKey {
+    /// The provider's handle of the key.
+    pub fn handle(&self) -> KeyHandle {
+        self.handle
+    }
+
+    /// The canonical key ID.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    /// The version to seal or open with: the key's primary version for a seal, the blob's for
+    /// an open.
+    pub fn version(&self) -> KeyVersionId {
+        self.version
+    }
+
+    /// The key's spec.
+    pub fn spec(&self) -> MasterKeySpec {
+        self.spec
+    }
+
+    /// The permission that was granted: what the key may be used for now.
+    pub fn permission(&self) -> Permission {
+        self.permission
+    }
+}
+
+/// A key resolved by step 2, with the version the operation would use.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Resolved {
+    record: KeyRecord,
+    version: KeyVersionId,
+}
+
+/// A key that passed step 3 for `permission`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Permitted {
+    resolved: Resolved,
+    permission: Permission,
+}
+
+impl Resolved {
+    /// Step 2 for a key named in a request; the version is its primary.
+    pub(crate) async fn key<B: Directory>(
+        backend: &B,
+        caller: &Caller<'_>,
+        reference: &KeyReference<'_>,
+    ) -> Result<Self, Error> {
+        let not_found = if reference.is_alias() {
+            Error::AliasNotFound
+        } else {
+            Error::KeyNotFound
+        };
+        let (account, region) = reference.scope(caller);
+        if region != caller.region {
+            return Err(not_found);
+        }
+        let found = match reference {
+            KeyReference::Id(key_id) | KeyReference::KeyArn { key_id, .. } => {
+                backend.find_key(account, region, key_id).await
+            }
+            KeyReference::Alias(alias) | KeyReference::AliasArn { alias, .. } => {
+                backend.find_alias(account, region, alias).await
+            }
+            KeyReference::UnknownId(_) => Ok(None),
+        }?;
+        let record = found.ok_or(not_found)?;
+        Ok(Self {
+            record,
+            version: record.primary_version,
+        })
+    }
+
+    /// Step 2 for the version a blob names, in the caller's region.
+    pub(crate) async fn version<B: Directory>(
+        backend: &B,
+        caller: &Caller<'_>,
+        version: &KeyVersionId,
+    ) -> Result<Self, Error> {
+        let record = backend
+            .find_version(caller.region, version)
+            .await?
+            .ok_or(Error::KeyNotFound)?;
+        Ok(Self {
+            record,
+            version: *version,
+        })
+    }
+
+    /// Step 3.
+    pub(crate) async fn permit<B: Directory>(
+        self,
+        backend: &B,
+        caller: &Caller<'_>,
+        permission: Permission,
+    ) -> Result<Permitted, Error> {
+        if backend.permits(&self.record, caller, permission).await? {
+            Ok(Permitted {
+                resolved: self,
+                permission,
+            })
+        } else {
+            Err(Error::NoPermission)
+        }
+    }
+
+    /// The key's canonical ID.
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+    pub(crate) fn key_id(&self) -> KeyId {
+        self.record.key_id
+    }
+}
+
+impl Permitted {
+    /// Step 4, which mints the witness.
+    pub(crate) fn check_usable(self) -> Result<AuthorizedKey, Error> {
+        let Resolved { record, version } = self.resolved;
+        record.check_usable()?;
+        Ok(AuthorizedKey {
+            handle: record.handle,
+            key_id: record.key_id,
+            version,
+            spec: record.spec,
+            permission: self.permission,
+        })
+    }
+}
+
+/// Steps 2 to 4 for a key named in a request: the witness names the key's primary version.
+pub(crate) async fn authorize_key<B: Directory>(
+    backend: &B,
+    caller: &Caller<'_>,
+    reference: &KeyReference<'_>,
+    permission: Permission,
+) -> Result<AuthorizedKey, Error> {
+    Resolved::key(backend, caller, reference)
+        .await?
+        .permit(backend, caller, permission)
+        .await?
+        .check_usable()
+}
+
+/// Steps 2 to 4 for the key version a blob names: the witness names that version.
+pub(crate) async fn authorize_version<B: Directory>(
+    backend: &B,
+    caller: &Caller<'_>,
+    version: &KeyVersionId,
+    permission: Permission,
+) -> Result<AuthorizedKey, Error> {
+    Resolved::version(backend, caller, version)
+        .await?
+        .permit(backend, caller, permission)
+        .await?
+        .check_usable()
+}

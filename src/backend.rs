@@ -1,0 +1,209 @@
+//! How the operations reach a provider: one implementation of every operation, written as an
+//! `async fn` over [`Directory`] and [`Cipher`], serves both the blocking provider traits
+//! (through [`Blocking`], whose futures are always ready, driven by [`run_ready`] without any
+//! executor) and, with the `async` feature, the asynchronous ones (through [`Nonblocking`]).
+
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
+
+use crate::blob::{Iv, Tag};
+use crate::provider::{KeyCipher, KeyDirectory, ProviderError, SecureRandom};
+use crate::{AuthorizedKey, Caller, Error, Internal, KeyId, KeyRecord, KeyVersionId, Permission};
+
+/// A key directory as the operations see it: the calls of [`KeyDirectory`], as futures.
+pub(crate) trait Directory {
+    fn find_key(
+        &self,
+        account: &str,
+        region: &str,
+        key_id: &KeyId,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>>;
+
+    fn find_alias(
+        &self,
+        account: &str,
+        region: &str,
+        alias: &str,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>>;
+
+    fn find_version(
+        &self,
+        region: &str,
+        version: &KeyVersionId,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>>;
+
+    fn permits(
+        &self,
+        key: &KeyRecord,
+        caller: &Caller<'_>,
+        permission: Permission,
+    ) -> impl Future<Output = Result<bool, ProviderError>>;
+}
+
+/// A key cipher as the operations see it: the calls of [`KeyCipher`], as futures. `G` is the
+/// RNG handed to the cipher.
+pub(crate) trait Cipher<G: SecureRandom> {
+    fn seal(
+        &self,
+        key: &AuthorizedKey,
+        aad: &[u8],
+        in_out: &mut [u8],
+        rng: &mut G,
+    ) -> impl Future<Output = Result<(Iv, Tag), ProviderError>>;
+
+    fn open(
+        &self,
+        key: &AuthorizedKey,
+        iv: &Iv,
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &Tag,
+    ) -> impl Future<Output = Result<(), ProviderError>>;
+}
+
+/// A blocking provider as a [`Directory`] and a [`Cipher`]: every call answers at once, in a
+/// ready future.
+pub(crate) struct Blocking<'p, P: ?Sized>(pub(crate) &'p P);
+
+impl<P: KeyDirectory + ?Sized> Directory for Blocking<'_, P> {
+    fn find_key(
+        &self,
+        account: &str,
+        region: &str,
+        key_id: &KeyId,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
+        core::future::ready(self.0.find_key(account, region, key_id))
+    }
+
+    fn find_alias(
+        &self,
+        account: &str,
+        region: &str,
+        alias: &str,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
+        core::future::ready(self.0.find_alias(account, region, alias))
+    }
+
+    fn find_version(
+        &self,
+        region: &str,
+        version: &KeyVersionId,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
+        core::future::ready(self.0.find_version(region, version))
+    }
+
+    fn permits(
+        &self,
+        key: &KeyRecord,
+        caller: &Caller<'_>,
+        permission: Permission,
+    ) -> impl Future<Output = Result<bool, ProviderError>> {
+        core::future::ready(self.0.permits(key, caller, permission))
+    }
+}
+
+impl<P: KeyCipher + ?Sized, G: SecureRandom> Cipher<G> for Blocking<'_, P> {
+    fn seal(
+        &self,
+        key: &AuthorizedKey,
+        aad: &[u8],
+        in_out: &mut [u8],
+        rng: &mut G,
+    ) -> impl Future<Output = Result<(Iv, Tag), ProviderError>> {
+        core::future::ready(self.0.seal(key, aad, in_out, rng))
+    }
+
+    fn open(
+        &self,
+        key: &AuthorizedKey,
+        iv: &Iv,
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &Tag,
+    ) -> impl Future<Output = Result<(), ProviderError>> {
+        core::future::ready(self.0.open(key, iv, aad, in_out, tag))
+    }
+}
+
+/// Runs an operation over a [`Blocking`] backend to its end: it never waits, so one poll with a
+/// waker that does nothing finishes it. (Were it ever to wait, that would be a provider
+/// bug, reported as `InternalFailure`.)
+#[inline(always)]
+pub(crate) fn run_ready<T>(operation: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    let operation = pin!(operation);
+    match operation.poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(result) => result,
+        Poll::Pending => Err(Error::InternalFailure(Internal::Provider)),
+    }
+}
+
+/// An asynchronous provider as a [`Directory`] and a [`Cipher`] (with the `async` feature).
+#[cfg(feature = "async")]
+pub(crate) struct Nonblocking<'p, P: ?Sized>(pub(crate) &'p P);
+
+#[cfg(feature = "async")]
+impl<P: crate::provider::AsyncKeyDirectory + ?Sized> Directory for Nonblocking<'_, P> {
+    fn find_key(
+        &self,
+        account: &str,
+        region: &str,
+        key_id: &KeyId,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
+        async move { self.0.find_key(account, region, key_id).await }
+    }
+
+    fn find_alias(
+        &self,
+        account: &str,
+        region: &str,
+        alias: &str,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
+        async move { self.0.find_alias(account, region, alias).await }
+    }
+
+    fn find_version(
+        &self,
+        region: &str,
+        version: &KeyVersionId,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
+        async move { self.0.find_version(region, version).await }
+    }
+
+    fn permits(
+        &self,
+        key: &KeyRecord,
+        caller: &Caller<'_>,
+        permission: Permission,
+    ) -> impl Future<Output = Result<bool, ProviderError>> {
+        async move { self.0.permits(key, caller, permission).await }
+    }
+}
+
+#[cfg(feature = "async")]
+impl<P, G> Cipher<G> for Nonblocking<'_, P>
+where
+    P: crate::provider::AsyncKeyCipher + ?Sized,
+    G: SecureRandom + Send,
+{
+    fn seal(
+        &self,
+        key: &AuthorizedKey,
+        aad: &[u8],
+        in_out: &mut [u8],
+        rng: &mut G,
+    ) -> impl Future<Output = Result<(Iv, Tag), ProviderError>> {
+        async move { self.0.seal(key, aad, in_out, rng).await }
+    }
+
+    fn open(
+        &self,
+        key: &AuthorizedKey,
+        iv: &Iv,
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &Tag,
+    ) -> impl Future<Output = Result<(), ProviderError>> {
+        async move { self.0.open(key, iv, aad, in_out, tag).await }
+    }
+}

@@ -1,0 +1,977 @@
+//! Key management (with `alloc`): CreateKey, DescribeKey, ListKeys, the alias operations,
+//! EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, CreateKeyVersion and
+//! ImportKeyMaterial, typed, over any [`KeyStore`].
+//!
+//! **Stage, then publish.** Read-only operations take `&store` and return their answer. An
+//! operation that changes keys also takes only `&store`: it decides the change (every state
+//! change through [`crate::lifecycle::transition`]) and returns it [`Staged`], with the answer
+//! the caller will give once it holds. Nothing is visible yet. The caller makes the change
+//! durable (writes it to a log, a database, a file) and only then commits it with
+//! [`KeyStore::commit`], which refuses a change staged against a store that has changed since
+//! ([`CommitError::Conflict`]: stage it again). A change that is never committed leaves no trace.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use kms_core::management::{self, CreateKey, KeyStore};
+//! use kms_core::rand_core::SeedableRng;
+//! use kms_core::{Caller, InMemoryProvider, KeyState};
+//! use std::time::Duration;
+//!
+//! let mut rng = rand_chacha::ChaCha20Rng::from_seed([3; 32]);
+//! let caller = Caller::new("1234567890123456", "cn-hangzhou");
+//! let now = Duration::from_secs(1_715_675_053);
+//! let mut store = InMemoryProvider::new();
+//!
+//! let staged = management::create_key(&store, &caller, &CreateKey::new(), &mut rng, now)?;
+//! // ... make `staged.change()` durable here ...
+//! let key = staged.output().key_id;
+//! store.commit(staged.into_change())?;
+//!
+//! let staged = management::disable_key(&store, &caller, &key.into(), now)?;
+//! assert_eq!(management::describe_key(&store, &caller, &key.into(), now)?.state, KeyState::Enabled);
+//! store.commit(staged.into_change())?;
+//! assert_eq!(management::describe_key(&store, &caller, &key.into(), now)?.state, KeyState::Disabled);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The core has no clock: every operation takes `now` (since the Unix epoch). A key whose
+//! scheduled deletion date is at or before `now` is gone for management (DescribeKey says
+//! `Forbidden.KeyNotFound`, ListKeys leaves it out); [`delete_due_keys`] stages its deletion,
+//! for the frontend's housekeeping to commit. Until then the data-key operations see it as
+//! `Rejected.PendingDeletion`.
+//!
+//! Only a key's own account may manage it **\[decided\]**: a key of another account, named by
+//! ARN, is `Forbidden.NoPermission`, whatever its policy grants for data-key operations.
+//!
+//! The text parameters of these operations are parsed by [`params`]; the answers are typed
+//! ([`KeyMeta`], [`Listing`]) and the frontend renders them in its wire format.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use rand_core::TryCryptoRng;
+
+use crate::authorize::Resolved;
+use crate::backend::{Blocking, run_ready};
+use crate::lifecycle::{Change, Lifecycle, transition};
+use crate::provider::{KeyDirectory, ProviderError};
+use crate::reference::{is_reserved_alias, is_valid_alias};
+use crate::{Caller, Error, KeyId, KeyOrigin, KeyReference, KeyState, KeyUsage, KeyVersionId};
+use crate::{MasterKeyMaterial, MasterKeySpec, Parameter};
+
+pub mod params;
+
+/// The most characters of a key description.
+pub const MAX_DESCRIPTION_CHARS: usize = 8192;
+
+/// The shortest and longest pending window of ScheduleKeyDeletion, in days.
+pub const PENDING_WINDOW_DAYS: core::ops::RangeInclusive<u16> = 7..=366;
+
+/// One version of a key, as management reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct VersionMeta {
+    /// The version's ID.
+    pub key_version_id: KeyVersionId,
+    /// When it was made, since the Unix epoch.
+    pub created: Duration,
+}
+
+/// Everything management knows about a key, without its material: what DescribeKey reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyMeta {
+    /// The key ID.
+    pub key_id: KeyId,
+    /// The owning account.
+    pub account: String,
+    /// The key's region.
+    pub region: String,
+    /// The key's spec.
+    pub spec: MasterKeySpec,
+    /// The key's usage.
+    pub usage: KeyUsage,
+    /// Where its material comes from.
+    pub origin: KeyOrigin,
+    /// The state (`Unavailable` while the provider cannot reach the material).
+    pub state: KeyState,
+    /// The description given at creation.
+    pub description: String,
+    /// When the key was made, since the Unix epoch.
+    pub created: Duration,
+    /// When a scheduled deletion happens, if one is scheduled with a date.
+    pub delete_at: Option<Duration>,
+    /// The versions, oldest first.
+    pub versions: Vec<VersionMeta>,
+    /// The primary version: the one that seals.
+    pub primary: KeyVersionId,
+    /// Whether the primary version has material.
+    pub has_material: bool,
+}
+
+impl KeyMeta {
+    /// The part of the key the state table looks at. A key reported `Unavailable` is given to
+    /// the table with the state it has when its material is back.
+    pub fn lifecycle(&self) -> Lifecycle {
+        Lifecycle {
+            state: self.state,
+            origin: self.origin,
+            spec: self.spec,
+            has_material: self.has_material,
+            delete_at: self.delete_at,
+        }
+    }
+
+    fn due_at(&self, now: Duration) -> bool {
+        self.state == KeyState::PendingDeletion && self.delete_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// A change to a key store, decided and not yet visible. Holds master key material when a key
+/// or a version is made (zeroized on drop, redacted in `Debug`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Mutation {
+    /// A new key with its first version (and that version's material, unless it waits for an
+    /// import).
+    CreateKey {
+        /// The key.
+        key: KeyMeta,
+        /// Its first version's material.
+        material: Option<MasterKeyMaterial>,
+    },
+    /// A key's state and deletion date change.
+    SetLifecycle {
+        /// The key.
+        key_id: KeyId,
+        /// Its new state.
+        state: KeyState,
+        /// Its new deletion date.
+        delete_at: Option<Duration>,
+    },
+    /// A new primary version with fresh material.
+    AddVersion {
+        /// The key.
+        key_id: KeyId,
+        /// The version.
+        version: VersionMeta,
+        /// Its material.
+        material: MasterKeyMaterial,
+    },
+    /// Material for the primary version of a key pending import; the key becomes Enabled.
+    ImportMaterial {
+        /// The key.
+        key_id: KeyId,
+        /// The material.
+        material: MasterKeyMaterial,
+    },
+    /// An alias made, or pointed at another key.
+    PutAlias {
+        /// The account.
+        account: String,
+        /// The region.
+        region: String,
+        /// The alias, `alias/...` in full.
+        alias: String,
+        /// The key it names.
+        key_id: KeyId,
+    },
+    /// An alias removed.
+    DeleteAlias {
+        /// The account.
+        account: String,
+        /// The region.
+        region: String,
+        /// The alias.
+        alias: String,
+    },
+    /// Keys deleted, with their versions (material zeroized) and aliases.
+    DeleteKeys {
+        /// The keys.
+        key_ids: Vec<KeyId>,
+    },
+}
+
+/// The version of a store's contents that a change was staged against: every commit moves it
+/// on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Generation(pub u64);
+
+/// A mutation and the generation it was staged against: what [`KeyStore::commit`] takes.
+#[derive(Debug)]
+pub struct StagedChange {
+    /// The change.
+    pub mutation: Mutation,
+    /// The store's generation when it was decided.
+    pub based_on: Generation,
+}
+
+/// The result of an operation that changes keys: the change, not yet visible, and the answer to
+/// give once it is committed.
+#[derive(Debug)]
+#[must_use = "a staged change does nothing until it is committed"]
+pub struct Staged<T> {
+    change: StagedChange,
+    output: T,
+}
+
+impl<T> Staged<T> {
+    /// The change, to make durable before committing it.
+    pub fn change(&self) -> &StagedChange {
+        &self.change
+    }
+
+    /// The answer to give once the change is committed.
+    pub fn output(&self) -> &T {
+        &self.output
+    }
+
+    /// The change, for [`KeyStore::commit`].
+    pub fn into_change(self) -> StagedChange {
+        self.change
+    }
+
+    /// The change and the answer.
+    pub fn into_parts(self) -> (StagedChange, T) {
+        (self.change, self.output)
+    }
+}
+
+/// Why a commit was refused. Nothing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CommitError {
+    /// The store changed since the change was staged: stage it again.
+    Conflict,
+    /// The store failed.
+    Store(ProviderError),
+}
+
+impl fmt::Display for CommitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommitError::Conflict => f.write_str("the key store changed since the change was staged"),
+            CommitError::Store(e) => write!(f, "the key store failed: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for CommitError {}
+
+impl From<CommitError> for Error {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Conflict => Error::InternalFailure(crate::Internal::Provider),
+            CommitError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A key store that management runs over: a [`KeyDirectory`] that can also describe and list
+/// its keys, and apply staged changes. Dyn-compatible.
+pub trait KeyStore: KeyDirectory {
+    /// Everything about key `key_id`, wherever it lives.
+    ///
+    /// # Errors
+    /// A store that cannot answer.
+    fn key(&self, key_id: &KeyId) -> Result<Option<KeyMeta>, ProviderError>;
+
+    /// Whether a version with this ID exists (in any key).
+    ///
+    /// # Errors
+    /// A store that cannot answer.
+    fn contains_version(&self, version: &KeyVersionId) -> Result<bool, ProviderError>;
+
+    /// Calls `visit` with every key of `account` in `region`, oldest first, and its deletion
+    /// date if one is scheduled.
+    ///
+    /// # Errors
+    /// A store that cannot answer.
+    fn visit_keys(
+        &self,
+        account: &str,
+        region: &str,
+        visit: &mut dyn FnMut(&KeyId, Option<Duration>),
+    ) -> Result<(), ProviderError>;
+
+    /// Calls `visit` with every alias of `account` in `region` and the key it names, sorted by
+    /// alias.
+    ///
+    /// # Errors
+    /// A store that cannot answer.
+    fn visit_aliases(
+        &self,
+        account: &str,
+        region: &str,
+        visit: &mut dyn FnMut(&str, &KeyId),
+    ) -> Result<(), ProviderError>;
+
+    /// The keys pending deletion whose date is at or before `now`.
+    ///
+    /// # Errors
+    /// A store that cannot answer.
+    fn due_deletions(&self, now: Duration) -> Result<Vec<KeyId>, ProviderError>;
+
+    /// The store's current generation.
+    fn generation(&self) -> Generation;
+
+    /// Applies a staged change and moves the generation on.
+    ///
+    /// # Errors
+    /// [`CommitError::Conflict`] when the store's generation is not the one the change was
+    /// staged against; [`CommitError::Store`] when the store fails. Either way nothing changed.
+    fn commit(&mut self, change: StagedChange) -> Result<(), CommitError>;
+
+    /// Commits a staged change and returns its answer.
+    ///
+    /// # Errors
+    /// As [`commit`](Self::commit).
+    fn apply<T>(&mut self, staged: Staged<T>) -> Result<T, CommitError>
+    where
+        Self: Sized,
+    {
+        let (change, output) = staged.into_parts();
+        self.commit(change)?;
+        Ok(output)
+    }
+}
+
+fn stage<S: KeyStore + ?Sized, T>(store: &S, mutation: Mutation, output: T) -> Staged<T> {
+    Staged {
+        change: StagedChange {
+            mutation,
+            based_on: store.generation(),
+        },
+        output,
+    }
+}
+
+/// Draws IDs until one is not `taken`. A collision of random 122-bit IDs means a broken RNG:
+/// after a few tries it is an error, not a loop that never ends.
+fn fresh<R: TryCryptoRng + ?Sized, T>(
+    rng: &mut R,
+    draw: impl Fn(&mut R) -> Result<T, crate::RngError>,
+    taken: impl Fn(&T) -> Result<bool, ProviderError>,
+) -> Result<T, Error> {
+    for _ in 0..8 {
+        let id = draw(rng)?;
+        if !taken(&id)? {
+            return Ok(id);
+        }
+    }
+    Err(crate::RngError.into())
+}
+
+/// Resolves a key the caller owns, through the data path's resolution (step 2), then checks
+/// ownership. A key whose deletion is due is gone.
+fn owned<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    reference: &KeyReference<'_>,
+    now: Duration,
+) -> Result<KeyMeta, Error> {
+    let backend = Blocking(store);
+    let resolved = run_ready(Resolved::key(&backend, caller, reference))?;
+    let key = store.key(&resolved.key_id())?.ok_or(Error::KeyNotFound)?;
+    if key.due_at(now) {
+        return Err(if reference.is_alias() {
+            Error::AliasNotFound
+        } else {
+            Error::KeyNotFound
+        });
+    }
+    if key.account != caller.account {
+        return Err(Error::NoPermission);
+    }
+    Ok(key)
+}
+
+/// What CreateKey makes: build it with [`CreateKey::new`] and the `with_*` setters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CreateKey<'a> {
+    /// The spec; `Aliyun_AES_256` by default.
+    pub spec: MasterKeySpec,
+    /// The usage; ENCRYPT/DECRYPT by default (SIGN/VERIFY for `EC_P256`).
+    pub usage: KeyUsage,
+    /// The origin; `Aliyun_KMS` by default. An `EXTERNAL` key waits in PendingImport.
+    pub origin: KeyOrigin,
+    /// A description of up to 8192 characters; empty by default.
+    pub description: &'a str,
+}
+
+impl Default for CreateKey<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'a> CreateKey<'a> {
+    /// An `Aliyun_AES_256`, ENCRYPT/DECRYPT, `Aliyun_KMS` key without a description.
+    pub const fn new() -> Self {
+        Self {
+            spec: MasterKeySpec::Aes256,
+            usage: KeyUsage::EncryptDecrypt,
+            origin: KeyOrigin::Kms,
+            description: "",
+        }
+    }
+
+    /// The same key with another spec.
+    #[must_use]
+    pub const fn with_spec(self, spec: MasterKeySpec) -> Self {
+        Self { spec, ..self }
+    }
+
+    /// The same key with another usage.
+    #[must_use]
+    pub const fn with_usage(self, usage: KeyUsage) -> Self {
+        Self { usage, ..self }
+    }
+
+    /// The same key with another origin.
+    #[must_use]
+    pub const fn with_origin(self, origin: KeyOrigin) -> Self {
+        Self { origin, ..self }
+    }
+
+    /// The same key with a description.
+    #[must_use]
+    pub const fn with_description(self, description: &'a str) -> Self {
+        Self {
+            description,
+            ..self
+        }
+    }
+
+    /// Checks the combination: AES keys are ENCRYPT/DECRYPT, `EC_P256` keys SIGN/VERIFY, only
+    /// AES keys may be `EXTERNAL`, descriptions are at most 8192 characters.
+    ///
+    /// # Errors
+    /// `InvalidParameter` `KeyUsage`, `Origin` or `Description`.
+    pub fn check(&self) -> Result<(), Error> {
+        let usage_fits = match self.spec {
+            MasterKeySpec::Aes256 | MasterKeySpec::Aes128 => self.usage == KeyUsage::EncryptDecrypt,
+            MasterKeySpec::EcP256 => self.usage == KeyUsage::SignVerify,
+            _ => true,
+        };
+        if !usage_fits {
+            return Err(Error::InvalidParameter(Parameter::KeyUsage));
+        }
+        if self.origin == KeyOrigin::External && !self.spec.is_symmetric() {
+            return Err(Error::InvalidParameter(Parameter::Origin));
+        }
+        if self.description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(Error::InvalidParameter(Parameter::Description));
+        }
+        Ok(())
+    }
+}
+
+/// CreateKey: a key of `caller`'s account in its region, with fresh IDs and (for an
+/// `Aliyun_KMS` symmetric key) fresh material from `rng`. It starts Enabled, or PendingImport
+/// when `EXTERNAL`.
+///
+/// # Errors
+/// As [`CreateKey::check`]; `InternalFailure` when the RNG or the store fails.
+pub fn create_key<S, R>(
+    store: &S,
+    caller: &Caller<'_>,
+    request: &CreateKey<'_>,
+    rng: &mut R,
+    now: Duration,
+) -> Result<Staged<KeyMeta>, Error>
+where
+    S: KeyStore + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    request.check()?;
+    stage_new_key(store, caller, request, rng, now)
+}
+
+/// CreateKey's staging without its checks of the combination (for provisioning).
+pub(crate) fn stage_new_key<S, R>(
+    store: &S,
+    caller: &Caller<'_>,
+    request: &CreateKey<'_>,
+    rng: &mut R,
+    now: Duration,
+) -> Result<Staged<KeyMeta>, Error>
+where
+    S: KeyStore + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    let key_id = fresh(rng, KeyId::random, |id| Ok(store.key(id)?.is_some()))?;
+    let version = fresh(rng, KeyVersionId::random, |v| store.contains_version(v))?;
+    let (state, material) = match (request.origin, request.spec.is_symmetric()) {
+        (KeyOrigin::External, _) => (KeyState::PendingImport, None),
+        (KeyOrigin::Kms, true) => (
+            KeyState::Enabled,
+            Some(MasterKeyMaterial::random(request.spec, rng)?),
+        ),
+        (KeyOrigin::Kms, false) => (KeyState::Enabled, None),
+    };
+    let key = KeyMeta {
+        key_id,
+        account: caller.account.into(),
+        region: caller.region.into(),
+        spec: request.spec,
+        usage: request.usage,
+        origin: request.origin,
+        state,
+        description: request.description.into(),
+        created: now,
+        delete_at: None,
+        versions: alloc::vec![VersionMeta {
+            key_version_id: version,
+            created: now,
+        }],
+        primary: version,
+        has_material: material.is_some(),
+    };
+    Ok(stage(
+        store,
+        Mutation::CreateKey {
+            key: key.clone(),
+            material,
+        },
+        key,
+    ))
+}
+
+/// DescribeKey.
+///
+/// # Errors
+/// `Forbidden.KeyNotFound`, `Forbidden.AliasNotFound`, `Forbidden.NoPermission`, or a store
+/// failure.
+pub fn describe_key<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    now: Duration,
+) -> Result<KeyMeta, Error> {
+    owned(store, caller, key, now)
+}
+
+/// A page of a listing: 1-based number and size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Page {
+    /// The page number, from 1.
+    pub number: usize,
+    /// The page size.
+    pub size: usize,
+}
+
+impl Default for Page {
+    /// Page 1 of 10.
+    fn default() -> Self {
+        Self {
+            number: 1,
+            size: 10,
+        }
+    }
+}
+
+/// One page of a listing and the size of the whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing<T> {
+    /// The page's items.
+    pub items: Vec<T>,
+    /// How many items there are in all.
+    pub total: usize,
+    /// The page.
+    pub page: Page,
+}
+
+fn page_of<T>(page: Page, mut visit: impl FnMut(&mut dyn FnMut(T)) -> Result<(), ProviderError>) -> Result<Listing<T>, Error> {
+    let skip = (page.number - 1).saturating_mul(page.size);
+    let mut total = 0;
+    let mut items = Vec::new();
+    visit(&mut |item| {
+        if total >= skip && items.len() < page.size {
+            items.push(item);
+        }
+        total += 1;
+    })?;
+    Ok(Listing { items, total, page })
+}
+
+/// ListKeys: the caller's keys in its region, oldest first, a page at a time.
+///
+/// # Errors
+/// A store failure.
+pub fn list_keys<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    page: Page,
+    now: Duration,
+) -> Result<Listing<KeyId>, Error> {
+    page_of(page, |push| {
+        store.visit_keys(caller.account, caller.region, &mut |key_id, delete_at| {
+            if !delete_at.is_some_and(|at| at <= now) {
+                push(*key_id);
+            }
+        })
+    })
+}
+
+/// One alias of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AliasEntry {
+    /// The alias, `alias/...` in full.
+    pub alias: String,
+    /// The key it names.
+    pub key_id: KeyId,
+}
+
+/// ListAliases: the caller's aliases in its region, sorted by name, a page at a time.
+///
+/// # Errors
+/// A store failure.
+pub fn list_aliases<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    page: Page,
+    now: Duration,
+) -> Result<Listing<AliasEntry>, Error> {
+    let due = store.due_deletions(now)?;
+    page_of(page, |push| {
+        store.visit_aliases(caller.account, caller.region, &mut |alias, key_id| {
+            if !due.contains(key_id) {
+                push(AliasEntry {
+                    alias: alias.into(),
+                    key_id: *key_id,
+                });
+            }
+        })
+    })
+}
+
+/// Checks an alias name for creation: `alias/` and 1..=255 of `A-Za-z0-9_-/`, not under the
+/// reserved `alias/acs/`.
+///
+/// # Errors
+/// `InvalidParameter AliasName`.
+pub fn check_alias_name(alias: &str) -> Result<(), Error> {
+    if is_valid_alias(alias) && !is_reserved_alias(alias) {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter(Parameter::AliasName))
+    }
+}
+
+fn alias_target<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    alias: &str,
+    now: Duration,
+) -> Result<Option<KeyId>, Error> {
+    let Some(record) = store.find_alias(caller.account, caller.region, alias)? else {
+        return Ok(None);
+    };
+    let due = store.key(&record.key_id)?.is_none_or(|k| k.due_at(now));
+    Ok((!due).then_some(record.key_id))
+}
+
+/// CreateAlias: `alias` (checked by [`check_alias_name`]) names `key`, a key the caller owns.
+///
+/// # Errors
+/// `InvalidParameter AliasName`; key resolution errors; `Rejected.StateModifiedFailed` for a
+/// key pending deletion; `AliasAlreadyExists`.
+pub fn create_alias<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    alias: &str,
+    key: &KeyReference<'_>,
+    now: Duration,
+) -> Result<Staged<()>, Error> {
+    check_alias_name(alias)?;
+    let key = owned(store, caller, key, now)?;
+    transition(&key.lifecycle(), Change::BindAlias)?;
+    if alias_target(store, caller, alias, now)?.is_some() {
+        return Err(Error::AliasAlreadyExists);
+    }
+    Ok(put_alias(store, caller, alias, key.key_id))
+}
+
+/// UpdateAlias: points an existing alias at another key the caller owns.
+///
+/// # Errors
+/// As [`create_alias`], with `Forbidden.AliasNotFound` for an alias that does not exist.
+pub fn update_alias<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    alias: &str,
+    key: &KeyReference<'_>,
+    now: Duration,
+) -> Result<Staged<()>, Error> {
+    check_alias_name(alias)?;
+    let key = owned(store, caller, key, now)?;
+    if alias_target(store, caller, alias, now)?.is_none() {
+        return Err(Error::AliasNotFound);
+    }
+    transition(&key.lifecycle(), Change::BindAlias)?;
+    Ok(put_alias(store, caller, alias, key.key_id))
+}
+
+fn put_alias<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    alias: &str,
+    key_id: KeyId,
+) -> Staged<()> {
+    let mutation = Mutation::PutAlias {
+        account: caller.account.into(),
+        region: caller.region.into(),
+        alias: alias.into(),
+        key_id,
+    };
+    stage(store, mutation, ())
+}
+
+/// DeleteAlias.
+///
+/// # Errors
+/// `InvalidParameter AliasName`; `Forbidden.AliasNotFound`.
+pub fn delete_alias<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    alias: &str,
+    now: Duration,
+) -> Result<Staged<()>, Error> {
+    check_alias_name(alias)?;
+    if alias_target(store, caller, alias, now)?.is_none() {
+        return Err(Error::AliasNotFound);
+    }
+    let mutation = Mutation::DeleteAlias {
+        account: caller.account.into(),
+        region: caller.region.into(),
+        alias: alias.into(),
+    };
+    Ok(stage(store, mutation, ()))
+}
+
+/// A state change of a key the caller owns, decided by the state table.
+fn change_state<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    change: Change,
+    now: Duration,
+) -> Result<Staged<KeyMeta>, Error> {
+    let mut key = owned(store, caller, key, now)?;
+    let next = transition(&key.lifecycle(), change)?.next;
+    key.state = next.state;
+    key.delete_at = next.delete_at;
+    let mutation = Mutation::SetLifecycle {
+        key_id: key.key_id,
+        state: next.state,
+        delete_at: next.delete_at,
+    };
+    Ok(stage(store, mutation, key))
+}
+
+/// EnableKey.
+///
+/// # Errors
+/// Key resolution errors; `Rejected.StateModifiedFailed` in PendingDeletion or PendingImport.
+pub fn enable_key<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    now: Duration,
+) -> Result<Staged<KeyMeta>, Error> {
+    change_state(store, caller, key, Change::Enable, now)
+}
+
+/// DisableKey.
+///
+/// # Errors
+/// Key resolution errors; `Rejected.StateModifiedFailed` in PendingDeletion or PendingImport.
+pub fn disable_key<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    now: Duration,
+) -> Result<Staged<KeyMeta>, Error> {
+    change_state(store, caller, key, Change::Disable, now)
+}
+
+/// CancelKeyDeletion: the key returns to Enabled, or to PendingImport when it still has no
+/// material.
+///
+/// # Errors
+/// Key resolution errors; `Rejected.StateModifiedFailed` unless pending deletion.
+pub fn cancel_key_deletion<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    now: Duration,
+) -> Result<Staged<KeyMeta>, Error> {
+    change_state(store, caller, key, Change::CancelDeletion, now)
+}
+
+/// ScheduleKeyDeletion: the key is deleted `days` (7..=366) days after `now`.
+///
+/// # Errors
+/// `InvalidParameter PendingWindowInDays`; key resolution errors;
+/// `Rejected.StateModifiedFailed` when already pending deletion.
+pub fn schedule_key_deletion<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    days: u16,
+    now: Duration,
+) -> Result<Staged<KeyMeta>, Error> {
+    let invalid = Error::InvalidParameter(Parameter::PendingWindowInDays);
+    if !PENDING_WINDOW_DAYS.contains(&days) {
+        return Err(invalid);
+    }
+    let delete_at = now
+        .checked_add(Duration::from_secs(u64::from(days) * 86_400))
+        .ok_or(invalid)?;
+    let change = Change::ScheduleDeletion {
+        delete_at: Some(delete_at),
+    };
+    change_state(store, caller, key, change, now)
+}
+
+/// CreateKeyVersion: a new version with fresh material from `rng` becomes primary; older
+/// versions keep opening their blobs.
+///
+/// # Errors
+/// Key resolution errors; `Rejected.StateModifiedFailed` unless Enabled;
+/// `UnsupportedOperation` for a key without material of its own (external or asymmetric);
+/// `InternalFailure` when the RNG fails.
+pub fn create_key_version<S, R>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    rng: &mut R,
+    now: Duration,
+) -> Result<Staged<VersionMeta>, Error>
+where
+    S: KeyStore + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    let key = owned(store, caller, key, now)?;
+    add_version(store, &key, rng, now)
+}
+
+/// Rotates key `key_id` as the service itself (no caller): what a frontend does when the
+/// primary version's seal budget runs out (spec §10) or a rotation policy falls due. Rotates
+/// only while `exhausted` is still the primary version, so concurrent rotations of one key make
+/// one new version; `Ok(None)` when someone rotated first.
+///
+/// # Errors
+/// As [`create_key_version`], less the caller's checks.
+pub fn rotate_exhausted<S, R>(
+    store: &S,
+    key_id: &KeyId,
+    exhausted: &KeyVersionId,
+    rng: &mut R,
+    now: Duration,
+) -> Result<Option<Staged<VersionMeta>>, Error>
+where
+    S: KeyStore + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    let key = store.key(key_id)?.ok_or(Error::KeyNotFound)?;
+    if key.primary != *exhausted {
+        return Ok(None);
+    }
+    add_version(store, &key, rng, now).map(Some)
+}
+
+fn add_version<S, R>(
+    store: &S,
+    key: &KeyMeta,
+    rng: &mut R,
+    now: Duration,
+) -> Result<Staged<VersionMeta>, Error>
+where
+    S: KeyStore + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    transition(&key.lifecycle(), Change::AddVersion)?;
+    let id = fresh(rng, KeyVersionId::random, |v| store.contains_version(v))?;
+    let material = MasterKeyMaterial::random(key.spec, rng)?;
+    let version = VersionMeta {
+        key_version_id: id,
+        created: now,
+    };
+    let mutation = Mutation::AddVersion {
+        key_id: key.key_id,
+        version,
+        material,
+    };
+    Ok(stage(store, mutation, version))
+}
+
+/// ImportKeyMaterial: raw material for an `EXTERNAL` key pending import, which becomes
+/// Enabled.
+///
+/// # Errors
+/// Key resolution errors; `Rejected.StateModifiedFailed` unless an external key pending
+/// import; `InvalidParameter KeyMaterial` for material of the wrong length.
+pub fn import_key_material<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    material: MasterKeyMaterial,
+    now: Duration,
+) -> Result<Staged<()>, Error> {
+    let key = owned(store, caller, key, now)?;
+    let change = Change::ImportMaterial {
+        spec: material.spec(),
+    };
+    transition(&key.lifecycle(), change)?;
+    let mutation = Mutation::ImportMaterial {
+        key_id: key.key_id,
+        material,
+    };
+    Ok(stage(store, mutation, ()))
+}
+
+/// Housekeeping: the deletion of every key whose scheduled date is at or before `now`, with its
+/// versions and aliases; `None` when none is due. The output is the keys deleted.
+///
+/// # Errors
+/// A store failure.
+pub fn delete_due_keys<S: KeyStore + ?Sized>(
+    store: &S,
+    now: Duration,
+) -> Result<Option<Staged<Vec<KeyId>>>, Error> {
+    let due = store.due_deletions(now)?;
+    if due.is_empty() {
+        return Ok(None);
+    }
+    for key_id in &due {
+        let key = store.key(key_id)?.ok_or(Error::KeyNotFound)?;
+        transition(&key.lifecycle(), Change::Delete)?;
+    }
+    let mutation = Mutation::DeleteKeys {
+        key_ids: due.clone(),
+    };
+    Ok(Some(stage(store, mutation, due)))
+}
+
+/// Deletes a key pending deletion now, whatever its date (the caller must own it).
+///
+/// # Errors
+/// Key resolution errors; `Rejected.StateModifiedFailed` unless pending deletion.
+pub fn delete_key<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    now: Duration,
+) -> Result<Staged<()>, Error> {
+    let key = owned(store, caller, key, now)?;
+    transition(&key.lifecycle(), Change::Delete)?;
+    let mutation = Mutation::DeleteKeys {
+        key_ids: alloc::vec![key.key_id],
+    };
+    Ok(stage(store, mutation, ()))
+}

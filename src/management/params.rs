@@ -1,0 +1,116 @@
+//! The text parameters of the management operations, parsed into their typed form with the
+//! errors of spec §8, in the order a request's parameters are checked.
+
+use base64ct::{Base64, Encoding};
+
+use super::{CreateKey, Page, check_alias_name};
+use crate::wire::{decimal_in, required};
+use crate::{Error, KeyOrigin, KeyReference, KeyUsage, MasterKeyMaterial, MasterKeySpec};
+use crate::Parameter;
+
+/// A `KeyId` parameter (required).
+///
+/// # Errors
+/// `MissingParameter` or `InvalidParameter KeyId`.
+pub fn key_id(text: Option<&str>) -> Result<KeyReference<'_>, Error> {
+    KeyReference::parse(required(text, Parameter::KeyId)?, Parameter::KeyId)
+}
+
+/// CreateKey's `KeySpec` (`Aliyun_AES_256` by default, `Aliyun_AES_128`, `RSA_2048`,
+/// `EC_P256`), `KeyUsage` (`ENCRYPT/DECRYPT` by default, `SIGN/VERIFY`), `Origin` (`Aliyun_KMS`
+/// by default, `EXTERNAL`) and `Description`, checked in that order (the usage against the
+/// spec before the origin is read).
+///
+/// # Errors
+/// `InvalidParameter` `KeySpec`, `KeyUsage`, `Origin` or `Description`.
+pub fn create_key<'a>(
+    key_spec: Option<&str>,
+    key_usage: Option<&str>,
+    origin: Option<&str>,
+    description: Option<&'a str>,
+) -> Result<CreateKey<'a>, Error> {
+    let spec = match key_spec {
+        None => MasterKeySpec::Aes256,
+        Some(name) => {
+            MasterKeySpec::from_name(name).ok_or(Error::InvalidParameter(Parameter::KeySpec))?
+        }
+    };
+    let usage = match key_usage {
+        None | Some("ENCRYPT/DECRYPT") => KeyUsage::EncryptDecrypt,
+        Some("SIGN/VERIFY") => KeyUsage::SignVerify,
+        Some(_) => return Err(Error::InvalidParameter(Parameter::KeyUsage)),
+    };
+    let request = CreateKey::new().with_spec(spec).with_usage(usage);
+    // The usage is checked against the spec before the origin is read.
+    request.check()?;
+    let origin = match origin {
+        None | Some("Aliyun_KMS") => KeyOrigin::Kms,
+        Some("EXTERNAL") => KeyOrigin::External,
+        Some(_) => return Err(Error::InvalidParameter(Parameter::Origin)),
+    };
+    let request = request
+        .with_origin(origin)
+        .with_description(description.unwrap_or(""));
+    request.check()?;
+    Ok(request)
+}
+
+/// `PageNumber` and `PageSize` (ASCII digits; 1.. and 1..=100; defaults 1 and 10).
+///
+/// # Errors
+/// `InvalidParameter PageNumber` or `PageSize`.
+pub fn page(page_number: Option<&str>, page_size: Option<&str>) -> Result<Page, Error> {
+    fn number(
+        text: Option<&str>,
+        default: usize,
+        max: usize,
+        p: Parameter,
+    ) -> Result<usize, Error> {
+        let Some(text) = text else {
+            return Ok(default);
+        };
+        decimal_in(text, 9, 1..=max).ok_or(Error::InvalidParameter(p))
+    }
+    Ok(Page {
+        number: number(page_number, 1, 999_999_999, Parameter::PageNumber)?,
+        size: number(page_size, 10, 100, Parameter::PageSize)?,
+    })
+}
+
+/// `AliasName` (required): `alias/` and 1..=255 of `A-Za-z0-9_-/`, not under `alias/acs/`.
+///
+/// # Errors
+/// `MissingParameter` or `InvalidParameter AliasName`.
+pub fn alias_name(text: Option<&str>) -> Result<&str, Error> {
+    let alias = required(text, Parameter::AliasName)?;
+    check_alias_name(alias)?;
+    Ok(alias)
+}
+
+/// `PendingWindowInDays` (required): 7..=366, ASCII digits.
+///
+/// # Errors
+/// `MissingParameter` or `InvalidParameter PendingWindowInDays`.
+pub fn pending_window_in_days(text: Option<&str>) -> Result<u16, Error> {
+    let text = required(text, Parameter::PendingWindowInDays)?;
+    let range = super::PENDING_WINDOW_DAYS;
+    decimal_in(text, 3, usize::from(*range.start())..=usize::from(*range.end()))
+        .and_then(|days| u16::try_from(days).ok())
+        .ok_or(Error::InvalidParameter(Parameter::PendingWindowInDays))
+}
+
+/// `KeyMaterial` (required): Base64 of 16 bytes (`Aliyun_AES_128`) or 32 (`Aliyun_AES_256`).
+/// Decoded into a zeroized buffer.
+///
+/// # Errors
+/// `MissingParameter` or `InvalidParameter KeyMaterial`.
+pub fn key_material(text: Option<&str>) -> Result<MasterKeyMaterial, Error> {
+    let text = required(text, Parameter::KeyMaterial)?;
+    let invalid = Error::InvalidParameter(Parameter::KeyMaterial);
+    if text.len() > crate::blob::base64_len(32) {
+        return Err(invalid);
+    }
+    let mut raw = zeroize::Zeroizing::new([0u8; 33]);
+    let bytes = Base64::decode(text, &mut raw[..]).map_err(|_| invalid)?;
+    MasterKeyMaterial::from_slice(bytes).ok_or(invalid)
+}
