@@ -43,9 +43,9 @@ impl fmt::Display for ContainerError {
         match self {
             ContainerError::WrongMagic => f.write_str("not a container of this kind"),
             ContainerError::UnsupportedVersion(v) => write!(f, "unsupported format version {v}"),
-            ContainerError::Authentication => f.write_str(
-                "does not authenticate: wrong wrapping key, or truncated or altered",
-            ),
+            ContainerError::Authentication => {
+                f.write_str("does not authenticate: wrong wrapping key, or truncated or altered")
+            }
         }
     }
 }

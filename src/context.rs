@@ -750,7 +750,10 @@ impl ContextBuf {
     {
         let mut pairs: alloc::vec::Vec<(&str, &str)> = pairs.into_iter().collect();
         pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let len = 2 + pairs.iter().map(|(k, v)| 4 + k.len() + v.len()).sum::<usize>();
+        let len = 2 + pairs
+            .iter()
+            .map(|(k, v)| 4 + k.len() + v.len())
+            .sum::<usize>();
         let mut canonical = alloc::vec![0u8; len];
         Context::encode_pairs(&pairs, &mut canonical)?;
         Ok(Self { canonical })

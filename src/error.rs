@@ -122,7 +122,11 @@ pub struct WorkspaceTooSmall {
 
 impl fmt::Display for WorkspaceTooSmall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the workspace is too small: {} bytes needed", self.needed)
+        write!(
+            f,
+            "the workspace is too small: {} bytes needed",
+            self.needed
+        )
     }
 }
 
@@ -173,9 +177,9 @@ impl fmt::Display for Internal {
         match self {
             Internal::Rng => RngError.fmt(f),
             Internal::Provider => f.write_str("the key provider failed"),
-            Internal::SealLimitReached => f.write_str(
-                "the key version has sealed as many times as it may; rotate the key",
-            ),
+            Internal::SealLimitReached => {
+                f.write_str("the key version has sealed as many times as it may; rotate the key")
+            }
             Internal::WorkspaceTooSmall(e) => e.fmt(f),
         }
     }
@@ -343,9 +347,9 @@ impl fmt::Display for Error {
             Error::ValidationError(ParameterProblem::Invalid(p)) => {
                 write!(f, "dry run: the parameter {p} is not valid")
             }
-            Error::UnsupportedOperation => {
-                f.write_str("the key cannot do this operation (not a symmetric ENCRYPT/DECRYPT key)")
-            }
+            Error::UnsupportedOperation => f.write_str(
+                "the key cannot do this operation (not a symmetric ENCRYPT/DECRYPT key)",
+            ),
             Error::NoPermission => f.write_str("the caller may not use this key"),
             Error::AccessDenied => f.write_str("dry run: the caller may not use this key"),
             Error::AliasNotFound => f.write_str("the alias names no key"),

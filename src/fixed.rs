@@ -8,12 +8,12 @@ use core::fmt;
 use rand_core::TryCryptoRng;
 
 use crate::blob::{Iv, Tag};
-use crate::provider::{KeyCipher, KeyDirectory, ProviderError, SealBudget, SecureRandom};
 use crate::provider::VersionCipher;
+use crate::provider::{KeyCipher, KeyDirectory, ProviderError, SealBudget, SecureRandom};
 use crate::reference::is_valid_alias;
 use crate::{
-    AuthorizedKey, Caller, KeyHandle, KeyId, KeyRecord, KeyState, KeyVersionId,
-    MasterKeyMaterial, MasterKeySpec, Permission, RngError,
+    AuthorizedKey, Caller, KeyHandle, KeyId, KeyRecord, KeyState, KeyVersionId, MasterKeyMaterial,
+    MasterKeySpec, Permission, RngError,
 };
 
 /// Why provisioning a [`FixedCapacityProvider`] failed. Nothing changed.
@@ -355,9 +355,7 @@ impl<const KEYS: usize, const VERSIONS: usize> KeyDirectory
     }
 }
 
-impl<const KEYS: usize, const VERSIONS: usize> KeyCipher
-    for FixedCapacityProvider<KEYS, VERSIONS>
-{
+impl<const KEYS: usize, const VERSIONS: usize> KeyCipher for FixedCapacityProvider<KEYS, VERSIONS> {
     fn seal(
         &self,
         key: &AuthorizedKey,
@@ -366,8 +364,9 @@ impl<const KEYS: usize, const VERSIONS: usize> KeyCipher
         rng: &mut dyn SecureRandom,
     ) -> Result<(Iv, Tag), ProviderError> {
         let version = self.version(key)?;
-        version.budget.take()?;
-        version.cipher.seal_random_iv(aad, in_out, rng)
+        version
+            .cipher
+            .seal_random_iv(aad, in_out, rng, &version.budget)
     }
 
     fn open(

@@ -33,7 +33,9 @@ pub mod wire;
 
 pub use authorize::AuthorizedKey;
 pub use data_key::DataKeyLength;
-pub use error::{Error, Internal, Message, Parameter, ParameterProblem, RngError, WorkspaceTooSmall};
+pub use error::{
+    Error, Internal, Message, Parameter, ParameterProblem, RngError, WorkspaceTooSmall,
+};
 pub use fixed::{FixedCapacityProvider, ProvisionError};
 pub use id::{KeyId, KeyVersionId, RequestId, is_lowercase_uuid};
 #[cfg(feature = "alloc")]

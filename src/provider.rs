@@ -375,19 +375,22 @@ impl VersionCipher {
         Ok(Tag(tag.into()))
     }
 
-    /// Draws a random IV from `rng` and seals `in_out` in place under it: what a cipher that
-    /// takes its IVs from the caller's RNG does.
+    /// What a cipher that takes its IVs from the caller's RNG does: draws a random IV from
+    /// `rng`, takes one seal from `budget`, and seals `in_out` in place under the IV. An RNG
+    /// failure spends nothing from the budget.
     ///
     /// # Errors
-    /// [`ProviderError::Rng`], or as [`seal`](Self::seal).
+    /// [`ProviderError::Rng`], [`ProviderError::SealLimitReached`], or as [`seal`](Self::seal).
     pub fn seal_random_iv(
         &self,
         aad: &[u8],
         in_out: &mut [u8],
         rng: &mut dyn SecureRandom,
+        budget: &SealBudget,
     ) -> Result<(Iv, Tag), ProviderError> {
         let mut iv = Iv([0; crate::blob::IV_LEN]);
         rng.fill(&mut iv.0)?;
+        budget.take()?;
         Ok((iv, self.seal(&iv, aad, in_out)?))
     }
 
@@ -395,7 +398,13 @@ impl VersionCipher {
     ///
     /// # Errors
     /// [`ProviderError::AuthenticationFailed`] when the tag does not verify.
-    pub fn open(&self, iv: &Iv, aad: &[u8], in_out: &mut [u8], tag: &Tag) -> Result<(), ProviderError> {
+    pub fn open(
+        &self,
+        iv: &Iv,
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &Tag,
+    ) -> Result<(), ProviderError> {
         match &self.aead {
             Aead::Aes128(c) => {
                 c.decrypt_inout_detached((&iv.0).into(), aad, in_out.into(), (&tag.0).into())

@@ -223,12 +223,7 @@ impl<K: Copy + Eq + Hash> RateLimiter<K> {
     ///
     /// # Errors
     /// [`Error::Throttling`] with the time until a token is there, in milliseconds.
-    pub fn check(
-        &mut self,
-        account: &str,
-        operation: K,
-        now: Duration,
-    ) -> Result<(), Error> {
+    pub fn check(&mut self, account: &str, operation: K, now: Duration) -> Result<(), Error> {
         let now_ns = now.as_nanos();
         let query = BucketQuery { account, operation };
         if let Some(bucket) = self.buckets.get_mut(&query) {

@@ -112,7 +112,11 @@ impl<'a> KeyArn<'a> {
 
 impl fmt::Display for KeyArn<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "acs:kms:{}:{}:key/{}", self.region, self.account, self.key_id)
+        write!(
+            f,
+            "acs:kms:{}:{}:key/{}",
+            self.region, self.account, self.key_id
+        )
     }
 }
 

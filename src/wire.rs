@@ -580,8 +580,12 @@ where
     P: KeyProvider + ?Sized,
     R: TryCryptoRng + ?Sized,
 {
-    let context = context_in(params.encryption_context, Parameter::EncryptionContext, workspace)
-        .map_err(|e| dry_run_error(dry_run, e))?;
+    let context = context_in(
+        params.encryption_context,
+        Parameter::EncryptionContext,
+        workspace,
+    )
+    .map_err(|e| dry_run_error(dry_run, e))?;
     let request = head.request(context, dry_run);
     let typed = workspace.take(request.workspace_len())?;
     let out = wire_result(
@@ -611,8 +615,12 @@ where
     P: KeyProvider + ?Sized,
     R: TryCryptoRng + ?Sized,
 {
-    let context = context_in(params.encryption_context, Parameter::EncryptionContext, workspace)
-        .map_err(|e| dry_run_error(dry_run, e))?;
+    let context = context_in(
+        params.encryption_context,
+        Parameter::EncryptionContext,
+        workspace,
+    )
+    .map_err(|e| dry_run_error(dry_run, e))?;
     let request = head.request(context, dry_run);
     let typed = workspace.take(request.workspace_len())?;
     let out = wire_result(
@@ -714,7 +722,10 @@ where
         .map_err(|e| dry_run_error(dry_run, e))?
         .with_dry_run(dry_run);
     let typed = workspace.take(request.workspace_len())?;
-    let out = wire_result(dry_run, ops::encrypt_in(provider, caller, &request, rng, typed))?;
+    let out = wire_result(
+        dry_run,
+        ops::encrypt_in(provider, caller, &request, rng, typed),
+    )?;
     Ok(CiphertextResponse {
         key_id: out.key_id,
         key_version_id: out.key_version_id,
@@ -755,7 +766,10 @@ where
         .map_err(|e| dry_run_error(dry_run, e))?
         .with_dry_run(dry_run);
     let typed = workspace.take(request.workspace_len())?;
-    let out = wire_result(dry_run, ops::decrypt_in(provider, caller, &request, rng, typed))?;
+    let out = wire_result(
+        dry_run,
+        ops::decrypt_in(provider, caller, &request, rng, typed),
+    )?;
     Ok(DecryptResponse {
         key_id: out.key_id,
         key_version_id: out.key_version_id,
@@ -770,12 +784,8 @@ impl ReEncryptParams<'_> {
         let source = context::canonical_len_bound(self.source_encryption_context);
         let destination = context::canonical_len_bound(self.destination_encryption_context);
         let blob = blob_decode_len(self.ciphertext_blob);
-        let typed = blob::VERSION_ID_LEN
-            + source
-            + blob
-            + blob::VERSION_ID_LEN
-            + destination
-            + blob;
+        let typed =
+            blob::VERSION_ID_LEN + source + blob + blob::VERSION_ID_LEN + destination + blob;
         blob + source + destination + typed + blob::base64_len(blob)
     }
 }
@@ -802,7 +812,10 @@ where
         .map_err(|e| dry_run_error(dry_run, e))?
         .with_dry_run(dry_run);
     let typed = workspace.take(request.workspace_len())?;
-    let out = wire_result(dry_run, ops::re_encrypt_in(provider, caller, &request, rng, typed))?;
+    let out = wire_result(
+        dry_run,
+        ops::re_encrypt_in(provider, caller, &request, rng, typed),
+    )?;
     Ok(CiphertextResponse {
         key_id: out.key_id,
         key_version_id: out.key_version_id,
@@ -818,7 +831,11 @@ fn parse_encrypt<'r, 'a: 'r, 'w: 'r>(
 ) -> Result<EncryptRequest<'r>, Error> {
     let key = key_reference(params.key_id, Parameter::KeyId)?;
     let plaintext = Plaintext::new(required(params.plaintext, Parameter::Plaintext)?)?;
-    let context = context_in(params.encryption_context, Parameter::EncryptionContext, workspace)?;
+    let context = context_in(
+        params.encryption_context,
+        Parameter::EncryptionContext,
+        workspace,
+    )?;
     Ok(EncryptRequest::new(key, plaintext).with_context(context))
 }
 
@@ -828,7 +845,11 @@ fn parse_decrypt<'r, 'a: 'r, 'w: 'r>(
     workspace: &mut Workspace<'w>,
 ) -> Result<DecryptRequest<'r>, Error> {
     let blob = blob_in(params.ciphertext_blob, workspace)?;
-    let context = context_in(params.encryption_context, Parameter::EncryptionContext, workspace)?;
+    let context = context_in(
+        params.encryption_context,
+        Parameter::EncryptionContext,
+        workspace,
+    )?;
     Ok(DecryptRequest::new(blob).with_context(context))
 }
 

@@ -133,8 +133,7 @@ pub(crate) fn write_header<R: TryCryptoRng + ?Sized>(
         .ok_or(EnvelopeError::BufferTooSmall { needed: header_len })?;
     prefix.write(out)?;
 
-    out[prefix.blob_at()..prefix.context_at()]
-        .copy_from_slice(params.ciphertext_blob.as_bytes());
+    out[prefix.blob_at()..prefix.context_at()].copy_from_slice(params.ciphertext_blob.as_bytes());
     out[prefix.context_at()..prefix.tag_at()].copy_from_slice(params.context.canonical());
 
     let mut salt = [0u8; SALT_LEN];

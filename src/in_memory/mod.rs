@@ -19,8 +19,8 @@ use rand_core::TryCryptoRng;
 use crate::blob::{Iv, Tag};
 use crate::management::{self, CommitError, Generation, KeyMeta, KeyStore, Mutation};
 use crate::management::{StagedChange, VersionMeta};
-use crate::provider::{KeyCipher, KeyDirectory, ProviderError, SealBudget, SecureRandom};
 use crate::provider::VersionCipher;
+use crate::provider::{KeyCipher, KeyDirectory, ProviderError, SealBudget, SecureRandom};
 use crate::{
     AuthorizedKey, Caller, Error, KeyHandle, KeyId, KeyOrigin, KeyRecord, KeyState, KeyUsage,
     KeyVersionId, MasterKeySpec, Permission,
@@ -520,7 +520,8 @@ impl InMemoryProvider {
         let key = self.key_mut(key_id)?;
         key.policy.retain(|(a, _)| &**a != account);
         if !permissions.is_empty() {
-            key.policy.push((account.into(), PermissionSet::of(permissions)));
+            key.policy
+                .push((account.into(), PermissionSet::of(permissions)));
         }
         self.generation += 1;
         Ok(())
@@ -560,7 +561,10 @@ impl InMemoryProvider {
             Mutation::CreateKey { key, material } => {
                 let fits = material.as_ref().is_none_or(|m| m.spec() == key.spec);
                 if has_key(&key.key_id)
-                    || key.versions.iter().any(|v| self.by_version.contains_key(&v.key_version_id))
+                    || key
+                        .versions
+                        .iter()
+                        .any(|v| self.by_version.contains_key(&v.key_version_id))
                     || !key.versions.iter().any(|v| v.key_version_id == key.primary)
                     || !fits
                 {
@@ -572,7 +576,9 @@ impl InMemoryProvider {
                     return conflict;
                 }
             }
-            Mutation::AddVersion { key_id, version, .. } => {
+            Mutation::AddVersion {
+                key_id, version, ..
+            } => {
                 if !has_key(key_id) || self.by_version.contains_key(&version.key_version_id) {
                     return conflict;
                 }
@@ -798,8 +804,7 @@ impl KeyCipher for InMemoryProvider {
     ) -> Result<(Iv, Tag), ProviderError> {
         let version = self.version(key)?;
         let cipher = version.cipher.as_ref().ok_or(ProviderError::Internal)?;
-        version.budget.take()?;
-        cipher.seal_random_iv(aad, in_out, rng)
+        cipher.seal_random_iv(aad, in_out, rng, &version.budget)
     }
 
     fn open(
@@ -904,7 +909,9 @@ impl InMemoryProvider {
     /// The aliases of `account` in `region`, sorted by name, with the key each names.
     pub fn aliases_of(&self, account: &str, region: &str) -> Vec<(String, KeyId)> {
         let mut out = Vec::new();
-        let _ = self.visit_aliases(account, region, &mut |alias, id| out.push((alias.into(), *id)));
+        let _ = self.visit_aliases(account, region, &mut |alias, id| {
+            out.push((alias.into(), *id))
+        });
         out
     }
 }

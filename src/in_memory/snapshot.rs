@@ -244,7 +244,13 @@ impl InMemoryProvider {
         };
         self.write_body(&mut w)?;
         let buf = w.buf.ok_or(Error::InternalFailure(Internal::Provider))?;
-        Ok(container::seal(MAGIC, FORMAT_VERSION, wrapping_key, rng, buf)?)
+        Ok(container::seal(
+            MAGIC,
+            FORMAT_VERSION,
+            wrapping_key,
+            rng,
+            buf,
+        )?)
     }
 
     fn write_body(&self, w: &mut Writer) -> Result<(), Error> {
@@ -274,13 +280,14 @@ impl InMemoryProvider {
         snapshot: &[u8],
         wrapping_key: &[u8; 32],
     ) -> Result<InMemoryProvider, SnapshotError> {
-        let body = container::open(MAGIC, FORMAT_VERSION, wrapping_key, snapshot).map_err(
-            |e| match e {
-                ContainerError::UnsupportedVersion(v) => SnapshotError::UnsupportedVersion(v),
-                ContainerError::Authentication => SnapshotError::Authentication,
-                _ => SnapshotError::NotASnapshot,
-            },
-        )?;
+        let body =
+            container::open(MAGIC, FORMAT_VERSION, wrapping_key, snapshot).map_err(
+                |e| match e {
+                    ContainerError::UnsupportedVersion(v) => SnapshotError::UnsupportedVersion(v),
+                    ContainerError::Authentication => SnapshotError::Authentication,
+                    _ => SnapshotError::NotASnapshot,
+                },
+            )?;
         parse_body(&body)
     }
 }

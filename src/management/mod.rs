@@ -252,7 +252,9 @@ pub enum CommitError {
 impl fmt::Display for CommitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CommitError::Conflict => f.write_str("the key store changed since the change was staged"),
+            CommitError::Conflict => {
+                f.write_str("the key store changed since the change was staged")
+            }
             CommitError::Store(e) => write!(f, "the key store failed: {e}"),
         }
     }
@@ -585,7 +587,10 @@ pub struct Listing<T> {
     pub page: Page,
 }
 
-fn page_of<T>(page: Page, mut visit: impl FnMut(&mut dyn FnMut(T)) -> Result<(), ProviderError>) -> Result<Listing<T>, Error> {
+fn page_of<T>(
+    page: Page,
+    mut visit: impl FnMut(&mut dyn FnMut(T)) -> Result<(), ProviderError>,
+) -> Result<Listing<T>, Error> {
     let skip = (page.number - 1).saturating_mul(page.size);
     let mut total = 0;
     let mut items = Vec::new();

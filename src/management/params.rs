@@ -4,9 +4,9 @@
 use base64ct::{Base64, Encoding};
 
 use super::{CreateKey, Page, check_alias_name};
+use crate::Parameter;
 use crate::wire::{decimal_in, required};
 use crate::{Error, KeyOrigin, KeyReference, KeyUsage, MasterKeyMaterial, MasterKeySpec};
-use crate::Parameter;
 
 /// A `KeyId` parameter (required).
 ///
@@ -94,9 +94,13 @@ pub fn alias_name(text: Option<&str>) -> Result<&str, Error> {
 pub fn pending_window_in_days(text: Option<&str>) -> Result<u16, Error> {
     let text = required(text, Parameter::PendingWindowInDays)?;
     let range = super::PENDING_WINDOW_DAYS;
-    decimal_in(text, 3, usize::from(*range.start())..=usize::from(*range.end()))
-        .and_then(|days| u16::try_from(days).ok())
-        .ok_or(Error::InvalidParameter(Parameter::PendingWindowInDays))
+    decimal_in(
+        text,
+        3,
+        usize::from(*range.start())..=usize::from(*range.end()),
+    )
+    .and_then(|days| u16::try_from(days).ok())
+    .ok_or(Error::InvalidParameter(Parameter::PendingWindowInDays))
 }
 
 /// `KeyMaterial` (required): Base64 of 16 bytes (`Aliyun_AES_128`) or 32 (`Aliyun_AES_256`).

@@ -1,6 +1,7 @@
 //! Decrypt: opens a blob with the key version it names.
 
 use super::{DryRunPassed, Outcome, Workspace};
+use crate::WorkspaceTooSmall;
 use crate::authorize::authorize_version;
 use crate::backend::{Cipher, Directory};
 use crate::blob::Blob;
@@ -8,7 +9,6 @@ use crate::context::{self, Context};
 use crate::provider::SecureRandom;
 use crate::secret::SecretText;
 use crate::{AuthorizedKey, Caller, Error, KeyId, KeyVersionId, Parameter, Permission};
-use crate::WorkspaceTooSmall;
 
 /// A Decrypt request: the blob (which names its key version), the context it was sealed with
 /// (empty unless set), and whether it is a dry run.
@@ -113,7 +113,15 @@ where
             key_version_id: key.version(),
         }));
     }
-    let plaintext = open(backend, &key, &blob, &request.context, &mut workspace, needed).await?;
+    let plaintext = open(
+        backend,
+        &key,
+        &blob,
+        &request.context,
+        &mut workspace,
+        needed,
+    )
+    .await?;
     Ok(Outcome::Done(Opened {
         key_id: key.key_id(),
         key_version_id: key.version(),

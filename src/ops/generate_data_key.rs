@@ -4,6 +4,7 @@
 use base64ct::{Base64, Encoding};
 
 use super::{DryRunPassed, Outcome, Sealed, Workspace};
+use crate::WorkspaceTooSmall;
 use crate::authorize::authorize_key;
 use crate::backend::{Cipher, Directory};
 use crate::blob::{Blob, BlobMut, OVERHEAD};
@@ -11,7 +12,6 @@ use crate::context::{self, Context};
 use crate::provider::SecureRandom;
 use crate::secret::{SecretBytes, SecretText};
 use crate::{Caller, DataKeyLength, Error, KeyId, KeyReference, KeyVersionId, Permission};
-use crate::WorkspaceTooSmall;
 
 /// A GenerateDataKey (or GenerateDataKeyWithoutPlaintext) request: the key, the data key's
 /// length (32 bytes unless set), the encryption context (empty unless set), and whether it is a
@@ -124,7 +124,15 @@ where
     B: Directory + Cipher<G>,
     G: SecureRandom,
 {
-    generate(backend, caller, request, rng, workspace, Permission::GenerateDataKey).await
+    generate(
+        backend,
+        caller,
+        request,
+        rng,
+        workspace,
+        Permission::GenerateDataKey,
+    )
+    .await
 }
 
 /// GenerateDataKeyWithoutPlaintext over any backend: GenerateDataKey under its own permission,
@@ -175,8 +183,8 @@ where
     let mut data_key = SecretBytes::new(workspace.take(len.bytes())?);
     let text = workspace.take(len.base64_len())?;
     let aad = workspace.take(context::aad_len(&request.context))?;
-    let mut blob = BlobMut::new(workspace.rest(), &key.version(), len.base64_len())
-        .map_err(|_| too_small)?;
+    let mut blob =
+        BlobMut::new(workspace.rest(), &key.version(), len.base64_len()).map_err(|_| too_small)?;
 
     rng.fill(data_key.expose_mut())?;
     let text_len = Base64::encode(data_key.expose(), text)

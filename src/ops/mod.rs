@@ -20,13 +20,13 @@ mod encrypt;
 mod generate_data_key;
 mod re_encrypt;
 
-pub use decrypt::{DecryptRequest, Opened};
 #[cfg(feature = "alloc")]
 pub use decrypt::OpenedBuf;
+pub use decrypt::{DecryptRequest, Opened};
 pub use encrypt::{EncryptRequest, Plaintext};
-pub use generate_data_key::{GenerateDataKeyRequest, GeneratedDataKey};
 #[cfg(feature = "alloc")]
 pub use generate_data_key::GeneratedDataKeyBuf;
+pub use generate_data_key::{GenerateDataKeyRequest, GeneratedDataKey};
 pub use re_encrypt::ReEncryptRequest;
 
 use crate::backend::{Blocking, run_ready};
@@ -357,22 +357,43 @@ pub mod nonblocking {
     }
 
     nonblocking_entry_points!(
-        generate_data_key_in, generate_data_key,
-        GenerateDataKeyRequest, GeneratedDataKey, GeneratedDataKeyBuf,
+        generate_data_key_in,
+        generate_data_key,
+        GenerateDataKeyRequest,
+        GeneratedDataKey,
+        GeneratedDataKeyBuf,
         super::generate_data_key::generate_data_key
     );
     nonblocking_entry_points!(
-        generate_data_key_without_plaintext_in, generate_data_key_without_plaintext,
-        GenerateDataKeyRequest, Sealed, SealedBuf,
+        generate_data_key_without_plaintext_in,
+        generate_data_key_without_plaintext,
+        GenerateDataKeyRequest,
+        Sealed,
+        SealedBuf,
         super::generate_data_key::generate_data_key_without_plaintext
     );
     nonblocking_entry_points!(
-        encrypt_in, encrypt, EncryptRequest, Sealed, SealedBuf, super::encrypt::encrypt
+        encrypt_in,
+        encrypt,
+        EncryptRequest,
+        Sealed,
+        SealedBuf,
+        super::encrypt::encrypt
     );
     nonblocking_entry_points!(
-        decrypt_in, decrypt, DecryptRequest, Opened, OpenedBuf, super::decrypt::decrypt
+        decrypt_in,
+        decrypt,
+        DecryptRequest,
+        Opened,
+        OpenedBuf,
+        super::decrypt::decrypt
     );
     nonblocking_entry_points!(
-        re_encrypt_in, re_encrypt, ReEncryptRequest, Sealed, SealedBuf, super::re_encrypt::re_encrypt
+        re_encrypt_in,
+        re_encrypt,
+        ReEncryptRequest,
+        Sealed,
+        SealedBuf,
+        super::re_encrypt::re_encrypt
     );
 }

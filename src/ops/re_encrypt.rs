@@ -29,7 +29,10 @@ pub struct ReEncryptRequest<'a> {
 
 impl<'a> ReEncryptRequest<'a> {
     /// A request to move `ciphertext_blob` under `destination`, both contexts empty.
-    pub fn new(ciphertext_blob: impl Into<Blob<'a>>, destination: impl Into<KeyReference<'a>>) -> Self {
+    pub fn new(
+        ciphertext_blob: impl Into<Blob<'a>>,
+        destination: impl Into<KeyReference<'a>>,
+    ) -> Self {
         Self {
             ciphertext_blob: ciphertext_blob.into(),
             source_context: Context::EMPTY,
@@ -92,7 +95,9 @@ where
     let blob = request.ciphertext_blob;
     let from = Resolved::version(backend, caller, &blob.version()).await?;
     let to = Resolved::key(backend, caller, &request.destination).await?;
-    let from = from.permit(backend, caller, Permission::ReEncryptFrom).await?;
+    let from = from
+        .permit(backend, caller, Permission::ReEncryptFrom)
+        .await?;
     let to = to.permit(backend, caller, Permission::ReEncryptTo).await?;
     let (from, to) = (from.check_usable()?, to.check_usable()?);
     if request.dry_run {
@@ -101,7 +106,15 @@ where
             key_version_id: to.version(),
         }));
     }
-    let text = open(backend, &from, &blob, &request.source_context, &mut workspace, needed).await?;
+    let text = open(
+        backend,
+        &from,
+        &blob,
+        &request.source_context,
+        &mut workspace,
+        needed,
+    )
+    .await?;
     let too_small = WorkspaceTooSmall { needed };
     let context = &request.destination_context;
     let aad = workspace.take(context::aad_len(context))?;

@@ -1,0 +1,9 @@
+//! The data-key operations of spec §1 (GenerateDataKey, GenerateDataKeyWithoutPlaintext,
+//! Encrypt, Decrypt, ReEncrypt), one module per operation, with the spec's cross-cutting rows
+//! as tables every operation runs, and the formats, vectors, properties and providers they
+//! stand on.
+
+#[path = "../testkit/mod.rs"]
+mod testkit;
+
+mod cross_cutting;
