@@ -1,69 +1,77 @@
-//! The embedded default in action: an in-memory key with an alias, a data key bound to an
-//! encryption context, local encryption with it, and Decrypt of its blob.
+//! The embedded default in action: a master key with an alias in the in-memory provider, a
+//! data key bound to an encryption context, local encryption with it, Decrypt of its blob, and
+//! the same GenerateDataKey as the wire carries it.
 //!
 //! Run with `cargo run --example quickstart`.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
+use kms_core::blob::BlobBuf;
+use kms_core::context::ContextBuf;
+use kms_core::management::{self, KeyStore};
+use kms_core::ops::{self, DecryptRequest, GenerateDataKeyRequest};
 use kms_core::rand_core::TryRng;
-use kms_core::{
-    Caller, DecryptRequest, GenerateDataKeyRequest, InMemoryProvider, KeyOptions, OsRng, decrypt,
-    generate_data_key,
-};
+use kms_core::wire::{self, GenerateDataKeyParams};
+use kms_core::{Caller, InMemoryProvider, KeyOptions, KeyReference, OsRng};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = OsRng;
     let caller = Caller::new("1234567890123456", "cn-hangzhou");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
 
-    // A master key and an alias for it, in the embedded provider.
+    // A master key and an alias for it, in the embedded provider. Management stages a change;
+    // `apply` commits it.
     let mut provider = InMemoryProvider::new();
     let key_id = provider.create_key(&mut rng, &KeyOptions::new(caller.account, caller.region))?;
-    provider.create_alias("alias/quickstart", &key_id)?;
+    let alias = "alias/quickstart";
+    provider.apply(management::create_alias(
+        &provider,
+        &caller,
+        alias,
+        &key_id.into(),
+        now,
+    )?)?;
 
-    // GenerateDataKey by alias, with an encryption context.
-    let request = GenerateDataKeyRequest {
-        encryption_context: Some(r#"{"app":"quickstart","purpose":"demo"}"#),
-        ..GenerateDataKeyRequest::new("alias/quickstart")
-    };
-    let response = generate_data_key(&mut provider, &caller, &request, &mut rng)?;
-    // The response as the API page's sample shows it (every value is Base64 or a UUID, so
-    // nothing needs escaping).
-    println!("GenerateDataKey response:");
-    println!("{{");
-    println!("  \"KeyVersionId\" : \"{}\",", response.key_version_id);
-    println!("  \"KeyId\" : \"{}\",", response.key_id);
-    println!("  \"CiphertextBlob\" : \"{}\",", response.ciphertext_blob);
-    println!("  \"RequestId\" : \"{}\",", response.request_id);
-    println!("  \"Plaintext\" : \"{}\"", response.plaintext.expose());
-    println!("}}");
+    // GenerateDataKey by alias, with an encryption context made of pairs (no JSON to write).
+    let context = ContextBuf::from_pairs([("app", "quickstart"), ("purpose", "demo")])?;
+    let request = GenerateDataKeyRequest::new(KeyReference::Alias(alias)).with_context(&context);
+    let generated = ops::generate_data_key(&provider, &caller, &request, &mut rng)?
+        .done()
+        .expect("not a dry run");
+    println!(
+        "GenerateDataKey: key {} version {}, a {}-byte data key",
+        generated.key_id,
+        generated.key_version_id,
+        generated.data_key.expose().len()
+    );
 
-    // Encrypt a message locally with the data key, then drop the plaintext key.
+    // Encrypt a message locally with the data key, keep its blob, drop the plaintext key.
     let message = b"attack at dawn";
     let mut nonce = [0u8; 12];
     rng.try_fill_bytes(&mut nonce)?;
-    let data_key = response.data_key();
-    let cipher = Aes256Gcm::new_from_slice(data_key.expose())?;
+    let cipher = Aes256Gcm::new_from_slice(generated.data_key.expose())?;
     let mut sealed = message.to_vec();
     let tag = cipher
         .encrypt_inout_detached(&Nonce::from(nonce), b"", sealed.as_mut_slice().into())
         .map_err(|_| "local encryption failed")?;
     drop(cipher);
-    drop(data_key);
-    let blob = response.ciphertext_blob.clone();
-    drop(response);
+    let stored_blob = generated.ciphertext_blob.to_base64();
+    drop(generated);
     println!(
-        "\nstored: {} bytes of data, a {}-character CiphertextBlob",
+        "stored: {} bytes of data and a {}-character CiphertextBlob",
         sealed.len(),
-        blob.len()
+        stored_blob.len()
     );
 
-    // Later: Decrypt the blob with the same context, written in another key order.
-    let request = DecryptRequest {
-        encryption_context: Some(r#"{ "purpose": "demo", "app": "quickstart" }"#),
-        ..DecryptRequest::new(&blob)
-    };
-    let opened = decrypt(&provider, &caller, &request, &mut rng)?;
-    let data_key = kms_core::SecretBytes::new(base64_decode(opened.plaintext.expose())?);
+    // Later: Decrypt the blob with the same context.
+    let blob = BlobBuf::from_base64(&stored_blob)?;
+    let request = DecryptRequest::new(&blob).with_context(&context);
+    let opened = ops::decrypt(&provider, &caller, &request, &mut rng)?
+        .done()
+        .expect("not a dry run");
+    let data_key = opened.data_key().ok_or("not a data key")?;
     let cipher = Aes256Gcm::new_from_slice(data_key.expose())?;
     cipher
         .decrypt_inout_detached(&Nonce::from(nonce), b"", sealed.as_mut_slice().into(), &tag)
@@ -76,22 +84,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     assert_eq!(sealed, message);
 
-    // A wrong context gets the spec's error.
-    let wrong = DecryptRequest {
-        encryption_context: Some(r#"{"app":"quickstart","purpose":"other"}"#),
-        ..DecryptRequest::new(&blob)
-    };
-    let err = decrypt(&provider, &caller, &wrong, &mut rng).unwrap_err();
+    // A wrong context gets the spec's error: a status, a code and a message for the wire.
+    let wrong = ContextBuf::from_pairs([("app", "quickstart"), ("purpose", "other")])?;
+    let request = DecryptRequest::new(&blob).with_context(&wrong);
+    let err = ops::decrypt(&provider, &caller, &request, &mut rng).unwrap_err();
     println!(
-        "\nDecrypt with a wrong context: HTTP {} {}: {}",
+        "Decrypt with a wrong context: {err} (HTTP {} {}: {})",
         err.status(),
         err.code(),
-        err
+        err.message()
     );
-    Ok(())
-}
 
-fn base64_decode(text: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    use base64ct::{Base64, Encoding};
-    Ok(Base64::decode_vec(text)?)
+    // What a frontend does: the wire's text parameters in, the API page's response out.
+    let params = GenerateDataKeyParams::new()
+        .key_id(alias)
+        .encryption_context(r#"{"app":"quickstart","purpose":"demo"}"#);
+    let response = wire::generate_data_key(&provider, &caller, &params, &mut rng)?;
+    // Every value is Base64 or a UUID, so nothing needs escaping.
+    println!("\nGenerateDataKey as the wire carries it:");
+    println!("{{");
+    println!("  \"KeyVersionId\" : \"{}\",", response.key_version_id);
+    println!("  \"KeyId\" : \"{}\",", response.key_id);
+    println!("  \"CiphertextBlob\" : \"{}\",", response.ciphertext_blob);
+    println!("  \"RequestId\" : \"{}\",", response.request_id);
+    println!("  \"Plaintext\" : \"{}\"", response.plaintext.expose());
+    println!("}}");
+    Ok(())
 }

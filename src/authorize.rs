@@ -4,33 +4,7 @@
 //! the caller holds the permission the operation needs (step 3), and that the key's state and
 //! usage allow it (step 4). Only this module makes one, on that path, and a
 //! [`KeyCipher`](crate::KeyCipher) seals and opens only with one, so code that skips the checks
-//! does not compile. The fields are private and there is no constructor:
-//!
-//! ```compile_fail,E0451
-//! use kms_core::{AuthorizedKey, KeyHandle, KeyId, KeyVersionId, MasterKeySpec, Permission};
-//! let version = KeyVersionId::parse(b"2ab1a983-7072-4bbc-a582-584b5bd80000").unwrap();
-//! let key_id = KeyId::parse("key-hzz630494463ejqjx1234").unwrap();
-//! // error[E0451]: the fields of AuthorizedKey are private.
-//! let key = AuthorizedKey {
-//!     handle: KeyHandle(0),
-//!     key_id,
-//!     version,
-//!     spec: MasterKeySpec::Aes256,
-//!     permission: Permission::Encrypt,
-//! };
-//! ```
-//!
-//! and a record made by hand (a Disabled key, say) cannot be turned into one either: the check
-//! that would do it is private to the crate.
-//!
-//! ```compile_fail,E0624
-//! use kms_core::{KeyHandle, KeyId, KeyRecord, KeyState, KeyVersionId};
-//! let version = KeyVersionId::parse(b"2ab1a983-7072-4bbc-a582-584b5bd80000").unwrap();
-//! let key_id = KeyId::parse("key-hzz630494463ejqjx1234").unwrap();
-//! let record = KeyRecord::new(KeyHandle(0), key_id, version).with_state(KeyState::Disabled);
-//! // error[E0624]: method `check_usable` is private.
-//! let _ = record.check_usable();
-//! ```
+//! does not compile (the type's documentation shows it).
 //!
 //! What the witness cannot vouch for is the directory itself: a provider that reports a key as
 //! Enabled is believed.
@@ -41,6 +15,35 @@ use crate::{Caller, Error, KeyId, KeyRecord, KeyReference, KeyVersionId, Permiss
 
 /// The witness that one version of a key passed resolution, permission, state and usage for
 /// one permission. Made only by the core's checks; required by every seal and open.
+///
+/// The fields are private and there is no constructor:
+///
+/// ```compile_fail,E0451
+/// use kms_core::{AuthorizedKey, KeyHandle, KeyId, KeyVersionId, MasterKeySpec, Permission};
+/// let version = KeyVersionId::parse(b"2ab1a983-7072-4bbc-a582-584b5bd80000").unwrap();
+/// let key_id = KeyId::parse("key-hzz630494463ejqjx1234").unwrap();
+/// // error[E0451]: the fields of AuthorizedKey are private.
+/// let key = AuthorizedKey {
+///     handle: KeyHandle(0),
+///     key_id,
+///     version,
+///     spec: MasterKeySpec::Aes256,
+///     permission: Permission::Encrypt,
+/// };
+/// ```
+///
+/// and a record made by hand (a Disabled key, say) cannot be turned into one either: the check
+/// that would do it is private to the crate.
+///
+/// ```compile_fail,E0624
+/// use kms_core::{KeyHandle, KeyId, KeyRecord, KeyState, KeyVersionId};
+/// let version = KeyVersionId::parse(b"2ab1a983-7072-4bbc-a582-584b5bd80000").unwrap();
+/// let key_id = KeyId::parse("key-hzz630494463ejqjx1234").unwrap();
+/// let record = KeyRecord::new(KeyHandle(0), key_id, version).with_state(KeyState::Disabled);
+/// // error[E0624]: method `check_usable` is private.
+/// let _ = record.check_usable();
+/// ```
+///
 #[derive(Debug, PartialEq, Eq)]
 pub struct AuthorizedKey {
     handle: KeyHandle,

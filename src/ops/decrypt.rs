@@ -90,6 +90,19 @@ pub struct OpenedBuf {
     pub plaintext: crate::SecretTextBuf,
 }
 
+#[cfg(feature = "alloc")]
+impl OpenedBuf {
+    /// The data key of a blob GenerateDataKey made: the plaintext, Base64-decoded; `None` when
+    /// the plaintext is not Base64 (a blob of Encrypt's).
+    pub fn data_key(&self) -> Option<crate::SecretBytesBuf> {
+        use base64ct::{Base64, Encoding};
+        let text = self.plaintext.expose();
+        let mut bytes = zeroize::Zeroizing::new(alloc::vec![0u8; text.len() / 4 * 3]);
+        let len = Base64::decode(text, &mut bytes).ok()?.len();
+        Some(crate::SecretBytesBuf::new(bytes[..len].to_vec()))
+    }
+}
+
 /// Decrypt over any backend.
 pub(crate) async fn decrypt<'w, B, G>(
     backend: &B,

@@ -7,3 +7,4 @@
 mod testkit;
 
 mod cross_cutting;
+mod vectors;
