@@ -7,4 +7,6 @@
 mod testkit;
 
 mod cross_cutting;
+mod providers;
 mod vectors;
+mod wycheproof;
