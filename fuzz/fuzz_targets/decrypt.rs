@@ -6,11 +6,11 @@
 use std::sync::OnceLock;
 
 use base64ct::{Base64, Encoding};
+use kms_core::management::{self, KeyStore};
 use kms_core::rand_core::SeedableRng;
-use kms_core::{
-    Caller, DecryptRequest, EncryptRequest, Error, GenerateDataKeyRequest, InMemoryProvider,
-    KeyOptions, MasterKeySpec, decrypt, decrypt_in, encrypt, generate_data_key,
-};
+use kms_core::wire::{DecryptParams, EncryptParams, GenerateDataKeyParams};
+use kms_core::wire::{decrypt, decrypt_in, encrypt, generate_data_key};
+use kms_core::{Caller, Error, InMemoryProvider, KeyOptions, MasterKeySpec};
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::ChaCha8Rng;
 
@@ -42,23 +42,24 @@ fn world() -> &'static World {
         for (i, key) in [k256, k128, disabled].iter().enumerate() {
             for (j, context) in contexts.iter().enumerate() {
                 let n = ["1", "32", "1024"][(i + j) % 3];
-                let request = GenerateDataKeyRequest {
-                    number_of_bytes: Some(n),
-                    encryption_context: *context,
-                    ..GenerateDataKeyRequest::new(key.as_str())
-                };
-                let r = generate_data_key(&mut provider, &CALLER, &request, &mut rng).unwrap();
+                let id = key.to_string();
+                let mut request = GenerateDataKeyParams::new().key_id(&id).number_of_bytes(n);
+                if let Some(context) = context {
+                    request = request.encryption_context(context);
+                }
+                let r = generate_data_key(&provider, &CALLER, &request, &mut rng).unwrap();
                 blobs.push((
                     r.ciphertext_blob.clone(),
                     *context,
                     r.plaintext.expose().into(),
                 ));
             }
-            let request = EncryptRequest {
-                encryption_context: Some(r#"{"app":"fuzz"}"#),
-                ..EncryptRequest::new(key.as_str(), "hello, 世界")
-            };
-            let r = encrypt(&mut provider, &CALLER, &request, &mut rng).unwrap();
+            let id = key.to_string();
+            let request = EncryptParams::new()
+                .key_id(&id)
+                .plaintext("hello, 世界")
+                .encryption_context(r#"{"app":"fuzz"}"#);
+            let r = encrypt(&provider, &CALLER, &request, &mut rng).unwrap();
             blobs.push((
                 r.ciphertext_blob,
                 Some(r#"{"app":"fuzz"}"#),
@@ -66,8 +67,11 @@ fn world() -> &'static World {
             ));
         }
         // One key rotated after sealing, one disabled.
-        provider.rotate_key(&k256, &mut rng).unwrap();
-        provider.disable_key(&disabled).unwrap();
+        let now = std::time::Duration::ZERO;
+        let staged = management::create_key_version(&provider, &CALLER, &k256.into(), &mut rng, now);
+        provider.apply(staged.unwrap()).unwrap();
+        let staged = management::disable_key(&provider, &CALLER, &disabled.into(), now);
+        provider.apply(staged.unwrap()).unwrap();
         World { provider, blobs }
     })
 }
@@ -109,11 +113,13 @@ fuzz_target!(|input: Input<'_>| {
         let known = (!changed && context == *sealed_context).then_some(sealed.as_str());
         (Base64::encode_string(&bytes), context, known)
     };
-    let request = DecryptRequest {
-        encryption_context: context,
-        dry_run: dry_run.then_some("true"),
-        ..DecryptRequest::new(&blob_text)
-    };
+    let mut request = DecryptParams::new().ciphertext_blob(&blob_text);
+    if let Some(context) = context {
+        request = request.encryption_context(context);
+    }
+    if dry_run {
+        request = request.dry_run("true");
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let result = decrypt(&w.provider, &CALLER, &request, &mut rng);
     match &result {
@@ -141,6 +147,7 @@ fuzz_target!(|input: Input<'_>| {
                         | Error::KeyNotFound
                         | Error::Disabled
                         | Error::DryRunOperation
+                        | Error::InternalFailure(_)
                 ),
                 "unexpected {e:?}"
             );

@@ -14,22 +14,24 @@
 use std::io::Read;
 use std::sync::OnceLock;
 
-use kms_core::envelope::{
-    self, DataKey, DecryptReader, EnvelopeError, Header, HeaderReader, MAX_HEADER_LEN, Opener,
-    SealParams,
-};
+use kms_core::blob::BlobBuf;
+use kms_core::context::ContextBuf;
+use kms_core::ops::{self, GenerateDataKeyRequest};
 use kms_core::rand_core::SeedableRng;
-use kms_core::{Caller, GenerateDataKeyRequest, InMemoryProvider, KeyOptions, generate_data_key};
+use kms_core::{Caller, InMemoryProvider, KeyOptions};
+use kms_envelope::{
+    self as envelope, DataKey, DecryptReader, EnvelopeError, Header, HeaderReader,
+    MAX_HEADER_LEN, Opener, SealParams,
+};
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::ChaCha8Rng;
 
 const CALLER: Caller<'static> = Caller::new("1234567890123456", "cn-hangzhou");
-const CONTEXT: &str = r#"{"fuzz":"envelope"}"#;
-
 struct World {
     provider: InMemoryProvider,
     data_key: DataKey,
-    blob: String,
+    blob: BlobBuf,
+    context: ContextBuf,
 }
 
 fn world() -> &'static World {
@@ -40,25 +42,25 @@ fn world() -> &'static World {
         let key = provider
             .create_key(&mut rng, &KeyOptions::new(CALLER.account, CALLER.region))
             .unwrap();
-        let request = GenerateDataKeyRequest {
-            encryption_context: Some(CONTEXT),
-            ..GenerateDataKeyRequest::new(key.as_str())
-        };
-        let response = generate_data_key(&mut provider, &CALLER, &request, &mut rng).unwrap();
+        let context = ContextBuf::from_pairs([("fuzz", "envelope")]).unwrap();
+        let request = GenerateDataKeyRequest::new(key).with_context(&context);
+        let generated = ops::generate_data_key(&provider, &CALLER, &request, &mut rng)
+            .unwrap()
+            .done()
+            .unwrap();
         World {
             provider,
-            data_key: DataKey::try_from(&response).unwrap(),
-            blob: response.ciphertext_blob.clone(),
+            data_key: DataKey::try_from(&generated).unwrap(),
+            blob: generated.ciphertext_blob,
+            context,
         }
     })
 }
 
 fn params(w: &World, segment_size: u32) -> SealParams<'_> {
-    SealParams {
-        encryption_context: Some(CONTEXT),
-        segment_size,
-        ..SealParams::new(&w.blob)
-    }
+    SealParams::new(&w.blob)
+        .with_context(&w.context)
+        .with_segment_size(segment_size)
 }
 
 fn unlock(w: &'static World) -> impl FnOnce(&Header<'_>) -> Result<DataKey, EnvelopeError> {

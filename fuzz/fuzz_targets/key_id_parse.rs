@@ -2,7 +2,8 @@
 //! the ID types. Never panic; answers are consistent.
 #![no_main]
 
-use kms_core::key_id::{KeyReference, is_valid_alias};
+use kms_core::KeyReference;
+use kms_core::reference::is_valid_alias;
 use kms_core::{DataKeyLength, Error, KeyId, KeyVersionId, Parameter, RequestId};
 use libfuzzer_sys::fuzz_target;
 
@@ -16,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(r) => {
             assert!(!text.is_empty() && text.len() <= 2048 && text.is_ascii());
             match r {
-                KeyReference::Id(id) => assert_eq!(id, text),
+                KeyReference::Id(id) => assert_eq!(id.as_str(), text),
+                KeyReference::UnknownId(t) => {
+                    assert_eq!(t, text);
+                    assert!(KeyId::parse(text).is_none() && !text.starts_with("alias/"));
+                }
                 KeyReference::Alias(a) => assert!(a == text && text.starts_with("alias/")),
                 KeyReference::KeyArn {
                     region,
@@ -32,6 +37,8 @@ fuzz_target!(|data: &[u8]| {
                     assert!(is_valid_alias(alias));
                 }
             }
+            // Written back, the reference is the text it was parsed from.
+            assert_eq!(r.to_string(), text);
         }
         Err(e) => assert_eq!(e, Error::InvalidParameter(Parameter::KeyId)),
     }
@@ -51,6 +58,6 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(len.base64_len(), len.bytes().div_ceil(3) * 4);
         }
     }
-    let dry = kms_core::ops::parse_dry_run(Some(text));
+    let dry = kms_core::wire::parse_dry_run(Some(text));
     assert_eq!(dry.is_ok(), text == "true" || text == "false");
 });
