@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Parser;
-use kms_core::management::{self, CreateKeyRequest};
+use kms_core::management::{self, CreateKey, KeyStore};
 use kms_core::{Caller, InMemoryProvider};
 use kms_server::keyring::{Keyring, parse_wrapping_key};
 use kms_server::{AccessKey, Config, Service};
@@ -104,21 +104,15 @@ fn create_demo_key(
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    let created = management::create_key(
-        provider,
-        &caller,
-        &CreateKeyRequest {
-            description: Some("kms-server demo key"),
-            ..CreateKeyRequest::default()
-        },
-        &mut kms_core::OsRng,
-        now,
-    )?;
-    let key_id = created.key_metadata.key_id;
-    if provider.create_alias(DEMO_ALIAS, &key_id).is_err() {
+    let request = CreateKey::new().with_description("kms-server demo key");
+    let staged = management::create_key(provider, &caller, &request, &mut kms_core::OsRng, now)?;
+    let key_id = provider.apply(staged)?.key_id;
+    let Ok(staged) = management::create_alias(provider, &caller, DEMO_ALIAS, &key_id.into(), now)
+    else {
         // The alias is taken in this account (a configured account reused): keep the key.
         return Ok(key_id.to_string());
-    }
+    };
+    provider.apply(staged)?;
     Ok(format!("{key_id} ({DEMO_ALIAS})"))
 }
 
