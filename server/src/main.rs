@@ -180,12 +180,11 @@ async fn main() -> ExitCode {
             }
         }
     };
-    if new_demo_pair {
-        if let Some(keyring) = &keyring {
-            if let Err(e) = keyring.save_access_keys(&access_keys) {
-                return fail(format!("cannot write the AccessKey file: {e}"));
-            }
-        }
+    if new_demo_pair
+        && let Some(keyring) = &keyring
+        && let Err(e) = keyring.save_access_keys(&access_keys)
+    {
+        return fail(format!("cannot write the AccessKey file: {e}"));
     }
 
     let first_account = access_keys
@@ -214,10 +213,8 @@ async fn main() -> ExitCode {
     config.region.clone_from(&cli.region);
     config.rate_limit = cli.rate_limit.max(1);
     let service = Arc::new(Service::new(config, provider, keyring));
-    if first_start {
-        if let Err(e) = service.save() {
-            return fail(format!("cannot write the keyring: {e}"));
-        }
+    if first_start && let Err(e) = service.save() {
+        return fail(format!("cannot write the keyring: {e}"));
     }
     if let Some(k) = service.keyring() {
         println!("kms-server: keyring: {}", k.path().display());
