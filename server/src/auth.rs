@@ -48,15 +48,9 @@ pub fn percent_encode(text: &str) -> String {
     utf8_percent_encode(text, ENCODE).to_string()
 }
 
-/// Lowercase hex of `bytes`.
+/// Lowercase hex of `bytes` (constant-time, `base16ct`).
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    base16ct::lower::encode_string(bytes)
 }
 
 /// Lowercase hex of the SHA-256 of `bytes`.

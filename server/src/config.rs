@@ -48,7 +48,7 @@ impl AccessKey {
                 let mut b = [0u8; 1];
                 kms_core::OsRng
                     .try_fill_bytes(&mut b)
-                    .map_err(|_| kms_core::Error::InternalFailure)?;
+                    .map_err(|_| kms_core::Error::from(kms_core::RngError))?;
                 // 248 = 4 * 62: rejection keeps the draw uniform.
                 if b[0] < 248 {
                     out.push(char::from(ALPHABET[usize::from(b[0] % 62)]));

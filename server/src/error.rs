@@ -171,6 +171,8 @@ impl ApiError {
 }
 
 impl From<kms_core::Error> for ApiError {
+    /// The core's error as spec §8 puts it on the wire: its status, code and message (not its
+    /// `Display`, which is a sentence for people and names internal causes).
     fn from(e: kms_core::Error) -> Self {
         let retry_after_ms = match e {
             kms_core::Error::Throttling { retry_after_ms } => Some(retry_after_ms.max(1)),
@@ -179,7 +181,7 @@ impl From<kms_core::Error> for ApiError {
         Self {
             status: e.status(),
             code: Cow::Borrowed(e.code()),
-            message: Cow::Owned(e.to_string()),
+            message: Cow::Owned(e.message().to_string()),
             retry_after_ms,
         }
     }

@@ -3,43 +3,44 @@
 //! crash leaves either the old file or the new one, never half of one.
 //!
 //! The AccessKey file (`{keyring}.access-keys`) holds the configured AccessKey pairs so that a
-//! restart with the same `--keyring` and wrapping key still authenticates the same callers:
+//! restart with the same `--keyring` and wrapping key still authenticates the same callers. It
+//! is a container of the core's sealed framing ([`kms_core::container`], the keyring
+//! snapshot's), magic `KMSACCK1`, format version 1:
 //!
 //! ```text
-//! file = magic "KMSACCK1" || iv (12 bytes) || AES-256-GCM(JSON list, aad = magic) || tag (16)
+//! file = magic "KMSACCK1" || u16be version (1) || iv (12 bytes)
+//!     || JSON list sealed with AES-256-GCM, aad = magic || version
+//!     || tag (16 bytes)
 //! ```
 //!
 //! sealed under the keyring's wrapping key, since the HMAC secrets must be kept in the clear
-//! to verify signatures.
+//! to verify signatures. The JSON list is `[{"AccessKeyId","AccessKeySecret","Account"}, ...]`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use aes_gcm::aead::Aead;
-use aes_gcm::aead::Payload;
-use aes_gcm::{Aes256Gcm, KeyInit};
-use kms_core::InMemoryProvider;
-use kms_core::rand_core::TryRng;
+use kms_core::{InMemoryProvider, container};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::config::AccessKey;
 
+/// The AccessKey file's container magic.
 const ACCESS_KEYS_MAGIC: &[u8; 8] = b"KMSACCK1";
 
-/// Parses a 256-bit wrapping key from hex (64 hex digits; surrounding white space ignored).
+/// The AccessKey file's container format version.
+const ACCESS_KEYS_VERSION: u16 = 1;
+
+/// Parses a 256-bit wrapping key from hex: 64 hex digits, upper or lower case (mixed too);
+/// surrounding white space ignored. Decoded in constant time (`base16ct`).
 pub fn parse_wrapping_key(text: &str) -> Option<Zeroizing<[u8; 32]>> {
     let text = text.trim().as_bytes();
     if text.len() != 64 {
         return None;
     }
     let mut key = Zeroizing::new([0u8; 32]);
-    for (i, pair) in text.chunks_exact(2).enumerate() {
-        let hi = char::from(pair[0]).to_digit(16)?;
-        let lo = char::from(pair[1]).to_digit(16)?;
-        key[i] = u8::try_from(hi * 16 + lo).ok()?;
-    }
+    base16ct::mixed::decode(text, &mut key[..]).ok()?;
     Some(key)
 }
 
@@ -196,23 +197,8 @@ impl Keyring {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(LoadError::Io(e)),
         };
-        if bytes.len() < 8 + 12 + 16 || &bytes[..8] != ACCESS_KEYS_MAGIC {
-            return Err(LoadError::AccessKeys);
-        }
-        let cipher = Aes256Gcm::new_from_slice(&self.key[..]).map_err(|_| LoadError::AccessKeys)?;
-        let mut iv = [0u8; 12];
-        iv.copy_from_slice(&bytes[8..20]);
-        let plain = Zeroizing::new(
-            cipher
-                .decrypt(
-                    &iv.into(),
-                    Payload {
-                        msg: &bytes[20..],
-                        aad: ACCESS_KEYS_MAGIC,
-                    },
-                )
-                .map_err(|_| LoadError::AccessKeys)?,
-        );
+        let plain = container::open(ACCESS_KEYS_MAGIC, ACCESS_KEYS_VERSION, &self.key, &bytes)
+            .map_err(|_| LoadError::AccessKeys)?;
         let stored: Vec<StoredAccessKey> =
             serde_json::from_slice(&plain).map_err(|_| LoadError::AccessKeys)?;
         Ok(Some(
@@ -238,25 +224,19 @@ impl Keyring {
             .collect();
         let plain = Zeroizing::new(serde_json::to_vec(&stored).map_err(io::Error::other)?);
         drop(stored);
-        let cipher = Aes256Gcm::new_from_slice(&self.key[..]).map_err(io::Error::other)?;
-        let mut iv = [0u8; 12];
-        kms_core::OsRng
-            .try_fill_bytes(&mut iv)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        let sealed = cipher
-            .encrypt(
-                &iv.into(),
-                Payload {
-                    msg: &plain,
-                    aad: ACCESS_KEYS_MAGIC,
-                },
-            )
-            .map_err(|_| io::Error::other("sealing the AccessKey file failed"))?;
-        let mut out = Vec::with_capacity(8 + 12 + sealed.len());
-        out.extend_from_slice(ACCESS_KEYS_MAGIC);
-        out.extend_from_slice(&iv);
-        out.extend_from_slice(&sealed);
-        write_atomically(&self.access_keys_path(), &out)
+        // The container's buffer has room for the body, so sealing never reallocates it (which
+        // would leave an unwiped copy of the secrets behind).
+        let mut buf = container::buffer(plain.len());
+        buf.extend_from_slice(&plain);
+        let sealed = container::seal(
+            ACCESS_KEYS_MAGIC,
+            ACCESS_KEYS_VERSION,
+            &self.key,
+            &mut kms_core::OsRng,
+            buf,
+        )
+        .map_err(|e| io::Error::other(e.to_string()))?;
+        write_atomically(&self.access_keys_path(), &sealed)
     }
 }
 
@@ -272,5 +252,57 @@ mod tests {
         assert!(parse_wrapping_key(&hex[2..]).is_none());
         assert!(parse_wrapping_key(&("zz".to_owned() + &hex[2..])).is_none());
         assert!(parse_wrapping_key(&("é".to_owned() + &hex[3..])).is_none());
+        // Upper, lower and mixed case alike.
+        let upper = "AB".repeat(31) + "Cd";
+        let key = parse_wrapping_key(&upper).unwrap();
+        assert_eq!((key[0], key[31]), (0xab, 0xcd));
+        assert!(parse_wrapping_key(&("g0".to_owned() + &hex[2..])).is_none());
+        assert!(parse_wrapping_key(&(hex.clone() + "00")).is_none());
+        assert!(parse_wrapping_key(&format!("{} {}", &hex[..32], &hex[32..])).is_none());
+    }
+
+    #[test]
+    fn access_key_files_round_trip_and_refuse_tampering() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("kms-ak-{}-{nanos}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let keyring = Keyring::new(dir.join("keyring"), Zeroizing::new([7u8; 32]));
+        let keys = vec![
+            AccessKey::new("LTAIone", "secret-one", "1111111111111111"),
+            AccessKey::new("LTAItwo", "secret-two", "2222222222222222"),
+        ];
+        assert!(keyring.load_access_keys().unwrap().is_none());
+        keyring.save_access_keys(&keys).unwrap();
+        assert_eq!(keyring.load_access_keys().unwrap().unwrap(), keys);
+
+        // The core's container framing: magic, version 1, then IV, sealed body and tag.
+        let bytes = fs::read(keyring.access_keys_path()).unwrap();
+        assert_eq!(&bytes[..10], b"KMSACCK1\x00\x01");
+        assert!(!String::from_utf8_lossy(&bytes).contains("secret-one"));
+        let body = container::open(ACCESS_KEYS_MAGIC, 1, &[7u8; 32], &bytes).unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("\"AccessKeySecret\":\"secret-one\""));
+
+        // Another wrapping key, a flipped bit, a truncation: refused.
+        let other = Keyring::new(dir.join("keyring"), Zeroizing::new([8u8; 32]));
+        assert!(matches!(
+            other.load_access_keys(),
+            Err(LoadError::AccessKeys)
+        ));
+        let mut flipped = bytes.clone();
+        flipped[30] ^= 1;
+        fs::write(keyring.access_keys_path(), &flipped).unwrap();
+        assert!(matches!(
+            keyring.load_access_keys(),
+            Err(LoadError::AccessKeys)
+        ));
+        fs::write(keyring.access_keys_path(), &bytes[..bytes.len() - 1]).unwrap();
+        assert!(matches!(
+            keyring.load_access_keys(),
+            Err(LoadError::AccessKeys)
+        ));
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -7,7 +7,9 @@
 //! |---|---|
 //! | [`auth`] | signature V1 and V3: canonical forms, signing, verification, the nonce cache |
 //! | [`params`] | query string and form body decoding |
-//! | [`service`] | one request to one reply: authentication, rate limit, dispatch to the core |
+//! | [`service`] | one request to one reply: authentication, rate limit, dispatch to the core, locking, rotation when a key version's seal budget is spent |
+//! | [`operation`] | the operations served, by wire name |
+//! | [`dto`] | the key management responses' wire shapes, built from the core's typed answers |
 //! | [`wire`] | JSON and XML bodies, results and errors |
 //! | [`error`] | the errors on the wire: the core's and the frontend's own |
 //! | [`keyring`] | the keyring snapshot and AccessKey files, written atomically |
@@ -23,13 +25,16 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod dto;
 pub mod error;
 pub mod http;
 pub mod keyring;
+pub mod operation;
 pub mod params;
 pub mod service;
 pub mod wire;
 
 pub use config::{AccessKey, Config};
 pub use error::ApiError;
-pub use service::{Action, Service};
+pub use operation::Operation;
+pub use service::Service;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Parser;
-use kms_core::management::{self, CreateKeyRequest};
+use kms_core::management::{self, CreateKey, KeyStore};
 use kms_core::{Caller, InMemoryProvider};
 use kms_server::keyring::{Keyring, parse_wrapping_key};
 use kms_server::{AccessKey, Config, Service};
@@ -104,21 +104,15 @@ fn create_demo_key(
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    let created = management::create_key(
-        provider,
-        &caller,
-        &CreateKeyRequest {
-            description: Some("kms-server demo key"),
-            ..CreateKeyRequest::default()
-        },
-        &mut kms_core::OsRng,
-        now,
-    )?;
-    let key_id = created.key_metadata.key_id;
-    if provider.create_alias(DEMO_ALIAS, &key_id).is_err() {
+    let request = CreateKey::new().with_description("kms-server demo key");
+    let staged = management::create_key(provider, &caller, &request, &mut kms_core::OsRng, now)?;
+    let key_id = provider.apply(staged)?.key_id;
+    let Ok(staged) = management::create_alias(provider, &caller, DEMO_ALIAS, &key_id.into(), now)
+    else {
         // The alias is taken in this account (a configured account reused): keep the key.
         return Ok(key_id.to_string());
-    }
+    };
+    provider.apply(staged)?;
     Ok(format!("{key_id} ({DEMO_ALIAS})"))
 }
 
@@ -186,12 +180,11 @@ async fn main() -> ExitCode {
             }
         }
     };
-    if new_demo_pair {
-        if let Some(keyring) = &keyring {
-            if let Err(e) = keyring.save_access_keys(&access_keys) {
-                return fail(format!("cannot write the AccessKey file: {e}"));
-            }
-        }
+    if new_demo_pair
+        && let Some(keyring) = &keyring
+        && let Err(e) = keyring.save_access_keys(&access_keys)
+    {
+        return fail(format!("cannot write the AccessKey file: {e}"));
     }
 
     let first_account = access_keys
@@ -220,10 +213,8 @@ async fn main() -> ExitCode {
     config.region.clone_from(&cli.region);
     config.rate_limit = cli.rate_limit.max(1);
     let service = Arc::new(Service::new(config, provider, keyring));
-    if first_start {
-        if let Err(e) = service.save() {
-            return fail(format!("cannot write the keyring: {e}"));
-        }
+    if first_start && let Err(e) = service.save() {
+        return fail(format!("cannot write the keyring: {e}"));
     }
     if let Some(k) = service.keyring() {
         println!("kms-server: keyring: {}", k.path().display());

@@ -1,25 +1,43 @@
 //! The service: one request in, one reply out. Parses the parameters, authenticates the
 //! caller (signature V1 or V3), applies the per-account rate limit, runs the core's operation
 //! and renders the result or the error. Nothing here panics on input.
+//!
+//! **Locking.** The provider sits behind an `RwLock`. The data-key operations (GenerateDataKey,
+//! GenerateDataKeyWithoutPlaintext, Encrypt, Decrypt, ReEncrypt) run under its *read* lock:
+//! the provider seals through `&self` (its seal counters are atomic), so any number of them run
+//! at once. Key management is staged against the provider under the read lock and committed
+//! under the write lock; a mutex serialises management requests, housekeeping and rotations,
+//! so nothing commits between a staging and its commit.
+//!
+//! **Seal budget.** When a key version has sealed as often as it may (spec §10), the core
+//! refuses with `InternalFailure` ([`Internal::SealLimitReached`]); the service then rotates
+//! the key ([`management::rotate_exhausted`]), writes the keyring, and runs the request once
+//! more, under the new primary version.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use kms_core::management::{
-    self, AliasRequest, CreateKeyRequest, KeyRequest, PageRequest, ScheduleKeyDeletionRequest,
+use kms_core::management::{self, KeyStore, Staged, params as mparams};
+use kms_core::wire::{
+    self as core_wire, CiphertextResponseBuf, DecryptParams, DecryptResponseBuf, EncryptParams,
+    GenerateDataKeyParams, GenerateDataKeyResponseBuf, ReEncryptParams,
 };
 use kms_core::{
-    Caller, DecryptRequest, EncryptRequest, GenerateDataKeyRequest, InMemoryProvider, Operation,
-    RateLimit, RateLimiter, ReEncryptRequest, RequestId,
+    Caller, InMemoryProvider, Internal, KeyDirectory, KeyId, KeyReference, KeyVersionId, Parameter,
+    RateLimit, RateLimiter, RequestId,
 };
-use serde::Serialize;
 
 use crate::auth::{self, NonceCache, NonceRefusal, V3Authorization};
 use crate::config::{AccessKey, Config};
+use crate::dto::{
+    CreateKeyVersionResponse, EmptyResponse, KeyMetadataResponse, ListAliasesResponse,
+    ListKeysResponse,
+};
 use crate::error::ApiError;
 use crate::keyring::Keyring;
+use crate::operation::Operation;
 use crate::params::Params;
 use crate::wire::{self, Format};
 
@@ -28,135 +46,6 @@ pub const API_VERSION: &str = "2016-01-20";
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
-
-/// The operations served.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// GenerateDataKey.
-    GenerateDataKey,
-    /// GenerateDataKeyWithoutPlaintext.
-    GenerateDataKeyWithoutPlaintext,
-    /// Encrypt.
-    Encrypt,
-    /// Decrypt.
-    Decrypt,
-    /// ReEncrypt.
-    ReEncrypt,
-    /// CreateKey.
-    CreateKey,
-    /// DescribeKey.
-    DescribeKey,
-    /// ListKeys.
-    ListKeys,
-    /// CreateAlias.
-    CreateAlias,
-    /// UpdateAlias.
-    UpdateAlias,
-    /// DeleteAlias.
-    DeleteAlias,
-    /// ListAliases.
-    ListAliases,
-    /// EnableKey.
-    EnableKey,
-    /// DisableKey.
-    DisableKey,
-    /// ScheduleKeyDeletion.
-    ScheduleKeyDeletion,
-    /// CancelKeyDeletion.
-    CancelKeyDeletion,
-    /// CreateKeyVersion.
-    CreateKeyVersion,
-}
-
-impl Action {
-    /// Every operation served.
-    pub const ALL: [Action; 17] = [
-        Action::GenerateDataKey,
-        Action::GenerateDataKeyWithoutPlaintext,
-        Action::Encrypt,
-        Action::Decrypt,
-        Action::ReEncrypt,
-        Action::CreateKey,
-        Action::DescribeKey,
-        Action::ListKeys,
-        Action::CreateAlias,
-        Action::UpdateAlias,
-        Action::DeleteAlias,
-        Action::ListAliases,
-        Action::EnableKey,
-        Action::DisableKey,
-        Action::ScheduleKeyDeletion,
-        Action::CancelKeyDeletion,
-        Action::CreateKeyVersion,
-    ];
-
-    /// The wire name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Action::GenerateDataKey => "GenerateDataKey",
-            Action::GenerateDataKeyWithoutPlaintext => "GenerateDataKeyWithoutPlaintext",
-            Action::Encrypt => "Encrypt",
-            Action::Decrypt => "Decrypt",
-            Action::ReEncrypt => "ReEncrypt",
-            Action::CreateKey => "CreateKey",
-            Action::DescribeKey => "DescribeKey",
-            Action::ListKeys => "ListKeys",
-            Action::CreateAlias => "CreateAlias",
-            Action::UpdateAlias => "UpdateAlias",
-            Action::DeleteAlias => "DeleteAlias",
-            Action::ListAliases => "ListAliases",
-            Action::EnableKey => "EnableKey",
-            Action::DisableKey => "DisableKey",
-            Action::ScheduleKeyDeletion => "ScheduleKeyDeletion",
-            Action::CancelKeyDeletion => "CancelKeyDeletion",
-            Action::CreateKeyVersion => "CreateKeyVersion",
-        }
-    }
-
-    /// The operation named `name` (case-sensitive, as Alibaba's).
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    /// The operation as the rate limiter counts it.
-    pub fn operation(self) -> Operation {
-        match self {
-            Action::GenerateDataKey => Operation::GenerateDataKey,
-            Action::GenerateDataKeyWithoutPlaintext => Operation::GenerateDataKeyWithoutPlaintext,
-            Action::Encrypt => Operation::Encrypt,
-            Action::Decrypt => Operation::Decrypt,
-            Action::ReEncrypt => Operation::ReEncrypt,
-            other => Operation::Other(other.name()),
-        }
-    }
-
-    /// Whether a success changes the keyring (so it is written before the reply).
-    pub const fn alters_keys(self) -> bool {
-        matches!(
-            self,
-            Action::CreateKey
-                | Action::CreateAlias
-                | Action::UpdateAlias
-                | Action::DeleteAlias
-                | Action::EnableKey
-                | Action::DisableKey
-                | Action::ScheduleKeyDeletion
-                | Action::CancelKeyDeletion
-                | Action::CreateKeyVersion
-        )
-    }
-
-    /// Whether a success seals with a key version (its seal count changes).
-    pub const fn seals(self) -> bool {
-        matches!(
-            self,
-            Action::GenerateDataKey
-                | Action::GenerateDataKeyWithoutPlaintext
-                | Action::Encrypt
-                | Action::ReEncrypt
-        )
-    }
-}
 
 /// An HTTP request, as the service sees it.
 #[derive(Clone, Copy, Debug)]
@@ -196,7 +85,10 @@ pub struct Service {
     host_id: String,
     access_keys: HashMap<String, AccessKey>,
     provider: RwLock<InMemoryProvider>,
-    limiter: Mutex<RateLimiter>,
+    /// Serialises what changes keys (management requests, housekeeping, rotations): held from
+    /// staging to commit, so a commit never meets a store changed since its staging.
+    management: Mutex<()>,
+    limiter: Mutex<RateLimiter<Operation>>,
     nonces: Mutex<NonceCache>,
     keyring: Option<Keyring>,
     save_lock: Mutex<()>,
@@ -292,6 +184,7 @@ impl Service {
                 .map(|k| (k.id.clone(), k))
                 .collect(),
             provider: RwLock::new(provider),
+            management: Mutex::new(()),
             limiter: Mutex::new(RateLimiter::new().with_default(limit)),
             nonces: Mutex::new(NonceCache::new(config.nonce_capacity)),
             keyring,
@@ -311,9 +204,15 @@ impl Service {
         self.keyring.as_ref()
     }
 
-    /// Runs `f` on the provider (for setup and inspection).
+    /// Runs `f` on the provider under its write lock (for setup: policies, availability).
     pub fn with_provider<T>(&self, f: impl FnOnce(&mut InMemoryProvider) -> T) -> T {
         f(&mut write(&self.provider))
+    }
+
+    /// Runs `f` on the provider under its read lock, the lock the data-key operations hold
+    /// (for inspection; requests keep being served meanwhile, key management waits).
+    pub fn with_provider_read<T>(&self, f: impl FnOnce(&InMemoryProvider) -> T) -> T {
+        f(&read(&self.provider))
     }
 
     /// Writes the keyring (if any). Writes are serialised, and each one snapshots the state
@@ -338,8 +237,12 @@ impl Service {
     /// # Errors
     /// An I/O error from the write.
     pub fn tick(&self, now: SystemTime) -> std::io::Result<bool> {
-        let deleted = write(&self.provider).delete_expired(since_epoch(now));
-        if deleted > 0 || self.sealed_since_save.load(Ordering::SeqCst) {
+        let deleted = {
+            let _serial = lock(&self.management);
+            self.delete_due_keys(since_epoch(now))
+                .map_err(|e| std::io::Error::other(e.to_string()))?
+        };
+        if deleted || self.sealed_since_save.load(Ordering::SeqCst) {
             self.save()?;
             return Ok(self.keyring.is_some());
         }
@@ -372,7 +275,7 @@ impl Service {
         let mut format = Format::Json;
         let result = match request_id {
             Ok(id) => self.handle_inner(request, now, id, &mut format),
-            Err(e) => Err((ApiError::from(e), false)),
+            Err(e) => Err((ApiError::from(kms_core::Error::from(e)), false)),
         };
         match result {
             Ok((body, save_keyring)) => Reply {
@@ -447,13 +350,13 @@ impl Service {
         if version != API_VERSION {
             return Err(no_save(ApiError::invalid_version()));
         }
-        let action =
-            Action::from_name(action).ok_or_else(|| no_save(ApiError::unknown_action()))?;
+        let operation =
+            Operation::from_name(action).ok_or_else(|| no_save(ApiError::unknown_action()))?;
         lock(&self.limiter)
-            .check(&caller.account, action.operation(), self.started.elapsed())
+            .check(&caller.account, operation, self.started.elapsed())
             .map_err(|e| no_save(e.into()))?;
         let core_caller = Caller::new(&caller.account, &self.region);
-        self.dispatch(action, &core_caller, &params, request_id, now, *format)
+        self.dispatch(operation, &core_caller, &params, request_id, now, *format)
     }
 
     /// Verifies the request's signature, timestamp and nonce; returns the caller's account
@@ -648,233 +551,333 @@ impl Service {
     /// Runs an authenticated, admitted operation.
     fn dispatch(
         &self,
-        action: Action,
+        operation: Operation,
         caller: &Caller<'_>,
         params: &Params,
         request_id: RequestId,
         now: SystemTime,
         format: Format,
     ) -> Outcome {
-        let p = |name: &str| params.get(name);
-        let root = format!("{}Response", action.name());
-        let rid = Some(request_id);
-        let rng = &mut kms_core::OsRng;
+        let root = format!("{}Response", operation.name());
         let epoch = since_epoch(now);
 
-        fn out<T: Serialize>(
-            format: Format,
-            root: &str,
-            result: Result<T, kms_core::Error>,
-        ) -> Result<Vec<u8>, ApiError> {
-            let value = result?;
-            wire::render(format, root, &value)
-        }
-
-        if action.seals() || action == Action::Decrypt {
-            let body = match action {
-                Action::GenerateDataKey => {
-                    let request = GenerateDataKeyRequest {
-                        key_id: p("KeyId"),
-                        key_spec: p("KeySpec"),
-                        number_of_bytes: p("NumberOfBytes"),
-                        encryption_context: p("EncryptionContext"),
-                        dry_run: p("DryRun"),
-                        request_id: rid,
-                    };
-                    let mut provider = write(&self.provider);
-                    out(
-                        format,
-                        &root,
-                        kms_core::generate_data_key(&mut *provider, caller, &request, rng),
-                    )
-                }
-                Action::GenerateDataKeyWithoutPlaintext => {
-                    let request = GenerateDataKeyRequest {
-                        key_id: p("KeyId"),
-                        key_spec: p("KeySpec"),
-                        number_of_bytes: p("NumberOfBytes"),
-                        encryption_context: p("EncryptionContext"),
-                        dry_run: p("DryRun"),
-                        request_id: rid,
-                    };
-                    let mut provider = write(&self.provider);
-                    out(
-                        format,
-                        &root,
-                        kms_core::generate_data_key_without_plaintext(
-                            &mut *provider,
-                            caller,
-                            &request,
-                            rng,
-                        ),
-                    )
-                }
-                Action::Encrypt => {
-                    let request = EncryptRequest {
-                        key_id: p("KeyId"),
-                        plaintext: p("Plaintext"),
-                        encryption_context: p("EncryptionContext"),
-                        dry_run: p("DryRun"),
-                        request_id: rid,
-                    };
-                    let mut provider = write(&self.provider);
-                    out(
-                        format,
-                        &root,
-                        kms_core::encrypt(&mut *provider, caller, &request, rng),
-                    )
-                }
-                Action::ReEncrypt => {
-                    let request = ReEncryptRequest {
-                        ciphertext_blob: p("CiphertextBlob"),
-                        destination_key_id: p("DestinationKeyId"),
-                        source_encryption_context: p("SourceEncryptionContext"),
-                        destination_encryption_context: p("DestinationEncryptionContext"),
-                        dry_run: p("DryRun"),
-                        request_id: rid,
-                    };
-                    let mut provider = write(&self.provider);
-                    out(
-                        format,
-                        &root,
-                        kms_core::re_encrypt(&mut *provider, caller, &request, rng),
-                    )
-                }
-                _ => {
-                    let request = DecryptRequest {
-                        ciphertext_blob: p("CiphertextBlob"),
-                        encryption_context: p("EncryptionContext"),
-                        dry_run: p("DryRun"),
-                        request_id: rid,
-                    };
-                    let provider = read(&self.provider);
-                    out(
-                        format,
-                        &root,
-                        kms_core::decrypt(&*provider, caller, &request, rng),
-                    )
-                }
-            };
-            if body.is_ok() && action.seals() {
+        if operation.is_data_key() {
+            let body = self
+                .data_key(operation, caller, params, request_id, epoch)
+                .map_err(ApiError::from)
+                .and_then(|reply| reply.render(format, &root));
+            if body.is_ok() && operation.seals() {
                 self.sealed_since_save.store(true, Ordering::SeqCst);
             }
             return body.map(|b| (b, false)).map_err(|e| (e, false));
         }
 
-        // Key management: first the deletions that are due, which alter the keyring too.
-        let mut provider = write(&self.provider);
-        let expired = provider.delete_expired(epoch) > 0;
-        let key_request = KeyRequest {
-            key_id: p("KeyId"),
-            request_id: rid,
+        // Key management, one request at a time: first the deletions that are due, which
+        // alter the keyring too.
+        let _serial = lock(&self.management);
+        let deleted = match self.delete_due_keys(epoch) {
+            Ok(deleted) => deleted,
+            Err(e) => return Err((e.into(), false)),
         };
-        let page_request = PageRequest {
-            page_number: p("PageNumber"),
-            page_size: p("PageSize"),
-            request_id: rid,
-        };
-        let alias_request = AliasRequest {
-            alias_name: p("AliasName"),
-            key_id: p("KeyId"),
-            request_id: rid,
-        };
-        let pv = &mut *provider;
-        let body = match action {
-            Action::CreateKey => {
-                let request = CreateKeyRequest {
-                    key_spec: p("KeySpec"),
-                    key_usage: p("KeyUsage"),
-                    origin: p("Origin"),
-                    description: p("Description"),
-                    request_id: rid,
-                };
-                out(
-                    format,
-                    &root,
-                    management::create_key(pv, caller, &request, rng, epoch),
-                )
-            }
-            Action::DescribeKey => out(
-                format,
-                &root,
-                management::describe_key(pv, caller, &key_request, rng, epoch),
-            ),
-            Action::ListKeys => out(
-                format,
-                &root,
-                management::list_keys(pv, caller, &page_request, rng, epoch),
-            ),
-            Action::ListAliases => out(
-                format,
-                &root,
-                management::list_aliases(pv, caller, &page_request, rng, epoch),
-            ),
-            Action::CreateAlias => out(
-                format,
-                &root,
-                management::create_alias(pv, caller, &alias_request, rng, epoch),
-            ),
-            Action::UpdateAlias => out(
-                format,
-                &root,
-                management::update_alias(pv, caller, &alias_request, rng, epoch),
-            ),
-            Action::DeleteAlias => out(
-                format,
-                &root,
-                management::delete_alias(pv, caller, &alias_request, rng, epoch),
-            ),
-            Action::EnableKey => out(
-                format,
-                &root,
-                management::enable_key(pv, caller, &key_request, rng, epoch),
-            ),
-            Action::DisableKey => out(
-                format,
-                &root,
-                management::disable_key(pv, caller, &key_request, rng, epoch),
-            ),
-            Action::ScheduleKeyDeletion => {
-                let request = ScheduleKeyDeletionRequest {
-                    key_id: p("KeyId"),
-                    pending_window_in_days: p("PendingWindowInDays"),
-                    request_id: rid,
-                };
-                out(
-                    format,
-                    &root,
-                    management::schedule_key_deletion(pv, caller, &request, rng, epoch),
-                )
-            }
-            Action::CancelKeyDeletion => out(
-                format,
-                &root,
-                management::cancel_key_deletion(pv, caller, &key_request, rng, epoch),
-            ),
-            Action::CreateKeyVersion => out(
-                format,
-                &root,
-                management::create_key_version(pv, caller, &key_request, rng, epoch),
-            ),
-            // The data-key operations returned above.
-            _ => Err(ApiError::internal()),
-        };
-        drop(provider);
-        let save = self.keyring.is_some() && (expired || (body.is_ok() && action.alters_keys()));
+        let body = self.manage(operation, caller, params, request_id, epoch, format, &root);
+        let save = self.keyring.is_some() && (deleted || (body.is_ok() && operation.alters_keys()));
         body.map(|b| (b, save)).map_err(|e| (e, save))
+    }
+
+    /// A data-key operation, under the provider's read lock.
+    ///
+    /// A seal refused because the key version's budget is spent
+    /// ([`Internal::SealLimitReached`]) rotates the key and runs the request once more. The
+    /// exhausted version is found while the read lock that saw the refusal is still held, so
+    /// no rotation can have come in between: it is the primary version of the key the request
+    /// named. If another request rotates first, [`management::rotate_exhausted`] makes no
+    /// second version.
+    fn data_key(
+        &self,
+        operation: Operation,
+        caller: &Caller<'_>,
+        params: &Params,
+        request_id: RequestId,
+        now: Duration,
+    ) -> Result<DataKeyReply, kms_core::Error> {
+        let exhausted = {
+            let provider = read(&self.provider);
+            match run_data_key(&provider, operation, caller, params, request_id) {
+                Err(e @ kms_core::Error::InternalFailure(Internal::SealLimitReached)) => {
+                    sealing_key(&provider, operation, caller, params).ok_or(e)?
+                }
+                other => return other,
+            }
+        };
+        let (key_id, version) = exhausted;
+        self.rotate_exhausted(&key_id, &version, now)?;
+        run_data_key(&read(&self.provider), operation, caller, params, request_id)
+    }
+
+    /// Rotates key `key_id` if `exhausted` is still its primary version: stages the new
+    /// version, commits it and writes the keyring, before the request is run again. Nothing
+    /// when another request rotated first. A rotation that cannot be staged (the key was
+    /// disabled meanwhile, say) is left for the retry to report in the data-key operation's
+    /// own terms.
+    ///
+    /// # Errors
+    /// `InternalFailure` when the commit or the keyring write fails.
+    fn rotate_exhausted(
+        &self,
+        key_id: &KeyId,
+        exhausted: &KeyVersionId,
+        now: Duration,
+    ) -> Result<(), kms_core::Error> {
+        let _serial = lock(&self.management);
+        let staged = management::rotate_exhausted(
+            &*read(&self.provider),
+            key_id,
+            exhausted,
+            &mut kms_core::OsRng,
+            now,
+        );
+        let Ok(Some(staged)) = staged else {
+            return Ok(());
+        };
+        self.commit(staged)?;
+        // A rare, blocking write (once per 2^32 seals of a key): the new version is on disk
+        // before any blob it seals leaves.
+        self.save().map_err(|e| {
+            eprintln!("kms-server: writing the keyring after a rotation failed: {e}");
+            kms_core::Error::InternalFailure(Internal::Provider)
+        })
+    }
+
+    /// Commits a staged change under the write lock. Callers hold the management lock, so the
+    /// store cannot have changed since the change was staged: a conflict would be a bug, and
+    /// is reported as `InternalFailure`.
+    fn commit<T>(&self, staged: Staged<T>) -> Result<T, kms_core::Error> {
+        Ok(write(&self.provider).apply(staged)?)
+    }
+
+    /// Deletes the keys whose deletion date is at or before `now`, with their versions and
+    /// aliases; whether any went. Callers hold the management lock.
+    fn delete_due_keys(&self, now: Duration) -> Result<bool, kms_core::Error> {
+        let staged = management::delete_due_keys(&*read(&self.provider), now)?;
+        let Some(staged) = staged else {
+            return Ok(false);
+        };
+        self.commit(staged)?;
+        Ok(true)
+    }
+
+    /// A key management operation: its parameters parsed in the order the API checks them,
+    /// the operation staged under the read lock and committed under the write lock. Callers
+    /// hold the management lock.
+    #[allow(clippy::too_many_arguments)]
+    fn manage(
+        &self,
+        operation: Operation,
+        caller: &Caller<'_>,
+        params: &Params,
+        request_id: RequestId,
+        now: Duration,
+        format: Format,
+        root: &str,
+    ) -> Result<Vec<u8>, ApiError> {
+        let p = |name: &str| params.get(name);
+        let rng = &mut kms_core::OsRng;
+        let done = EmptyResponse { request_id };
+        match operation {
+            Operation::CreateKey => {
+                let request = mparams::create_key(
+                    p("KeySpec"),
+                    p("KeyUsage"),
+                    p("Origin"),
+                    p("Description"),
+                )?;
+                let staged =
+                    management::create_key(&*read(&self.provider), caller, &request, rng, now)?;
+                let key = self.commit(staged)?;
+                wire::render(format, root, &KeyMetadataResponse::new(&key, request_id))
+            }
+            Operation::DescribeKey => {
+                let key = mparams::key_id(p("KeyId"))?;
+                let key = management::describe_key(&*read(&self.provider), caller, &key, now)?;
+                wire::render(format, root, &KeyMetadataResponse::new(&key, request_id))
+            }
+            Operation::ListKeys => {
+                let page = mparams::page(p("PageNumber"), p("PageSize"))?;
+                let listing = management::list_keys(&*read(&self.provider), caller, page, now)?;
+                let response = ListKeysResponse::new(caller, &listing, request_id);
+                wire::render(format, root, &response)
+            }
+            Operation::ListAliases => {
+                let page = mparams::page(p("PageNumber"), p("PageSize"))?;
+                let listing = management::list_aliases(&*read(&self.provider), caller, page, now)?;
+                let response = ListAliasesResponse::new(caller, &listing, request_id);
+                wire::render(format, root, &response)
+            }
+            Operation::CreateAlias | Operation::UpdateAlias => {
+                let alias = mparams::alias_name(p("AliasName"))?;
+                let key = mparams::key_id(p("KeyId"))?;
+                let staged = {
+                    let provider = read(&self.provider);
+                    if operation == Operation::CreateAlias {
+                        management::create_alias(&*provider, caller, alias, &key, now)?
+                    } else {
+                        management::update_alias(&*provider, caller, alias, &key, now)?
+                    }
+                };
+                self.commit(staged)?;
+                wire::render(format, root, &done)
+            }
+            Operation::DeleteAlias => {
+                let alias = mparams::alias_name(p("AliasName"))?;
+                let staged = management::delete_alias(&*read(&self.provider), caller, alias, now)?;
+                self.commit(staged)?;
+                wire::render(format, root, &done)
+            }
+            Operation::EnableKey | Operation::DisableKey | Operation::CancelKeyDeletion => {
+                let key = mparams::key_id(p("KeyId"))?;
+                let staged = {
+                    let provider = read(&self.provider);
+                    match operation {
+                        Operation::EnableKey => {
+                            management::enable_key(&*provider, caller, &key, now)?
+                        }
+                        Operation::DisableKey => {
+                            management::disable_key(&*provider, caller, &key, now)?
+                        }
+                        _ => management::cancel_key_deletion(&*provider, caller, &key, now)?,
+                    }
+                };
+                self.commit(staged)?;
+                wire::render(format, root, &done)
+            }
+            Operation::ScheduleKeyDeletion => {
+                let key = mparams::key_id(p("KeyId"))?;
+                let days = mparams::pending_window_in_days(p("PendingWindowInDays"))?;
+                let staged = management::schedule_key_deletion(
+                    &*read(&self.provider),
+                    caller,
+                    &key,
+                    days,
+                    now,
+                )?;
+                self.commit(staged)?;
+                wire::render(format, root, &done)
+            }
+            Operation::CreateKeyVersion => {
+                let key = mparams::key_id(p("KeyId"))?;
+                let (key_id, staged) = {
+                    let provider = read(&self.provider);
+                    // The response names the key by its canonical ID, also when the request
+                    // named an alias or an ARN: DescribeKey's resolution and ownership check
+                    // are the ones CreateKeyVersion runs, under the same lock.
+                    let key_id = management::describe_key(&*provider, caller, &key, now)?.key_id;
+                    let staged =
+                        management::create_key_version(&*provider, caller, &key, rng, now)?;
+                    (key_id, staged)
+                };
+                let version = self.commit(staged)?;
+                let response = CreateKeyVersionResponse::new(key_id, &version, request_id);
+                wire::render(format, root, &response)
+            }
+            // The data-key operations are not management.
+            _ => Err(ApiError::internal()),
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What a data-key operation answers: the core's wire responses, which serialize with the
+/// wire's PascalCase names.
+enum DataKeyReply {
+    /// GenerateDataKey.
+    Generated(GenerateDataKeyResponseBuf),
+    /// GenerateDataKeyWithoutPlaintext, Encrypt, ReEncrypt.
+    Sealed(CiphertextResponseBuf),
+    /// Decrypt.
+    Opened(DecryptResponseBuf),
+}
 
-    #[test]
-    fn actions_round_trip() {
-        for a in Action::ALL {
-            assert_eq!(Action::from_name(a.name()), Some(a));
+impl DataKeyReply {
+    fn render(&self, format: Format, root: &str) -> Result<Vec<u8>, ApiError> {
+        match self {
+            DataKeyReply::Generated(r) => wire::render(format, root, r),
+            DataKeyReply::Sealed(r) => wire::render(format, root, r),
+            DataKeyReply::Opened(r) => wire::render(format, root, r),
         }
-        assert_eq!(Action::from_name("generatedatakey"), None);
-        assert_eq!(Action::from_name("ImportKeyMaterial"), None);
     }
+}
+
+/// Runs a data-key operation through the core's wire layer (which parses the text parameters
+/// and applies `DryRun`), with the frontend's request ID.
+fn run_data_key(
+    provider: &InMemoryProvider,
+    operation: Operation,
+    caller: &Caller<'_>,
+    params: &Params,
+    request_id: RequestId,
+) -> Result<DataKeyReply, kms_core::Error> {
+    let get = |p: Parameter| params.get(p.name());
+    let rng = &mut kms_core::OsRng;
+    Ok(match operation {
+        Operation::GenerateDataKey => {
+            let params = GenerateDataKeyParams::from_fn(get).request_id(request_id);
+            DataKeyReply::Generated(core_wire::generate_data_key(
+                provider, caller, &params, rng,
+            )?)
+        }
+        Operation::GenerateDataKeyWithoutPlaintext => {
+            let params = GenerateDataKeyParams::from_fn(get).request_id(request_id);
+            DataKeyReply::Sealed(core_wire::generate_data_key_without_plaintext(
+                provider, caller, &params, rng,
+            )?)
+        }
+        Operation::Encrypt => {
+            let params = EncryptParams::from_fn(get).request_id(request_id);
+            DataKeyReply::Sealed(core_wire::encrypt(provider, caller, &params, rng)?)
+        }
+        Operation::ReEncrypt => {
+            let params = ReEncryptParams::from_fn(get).request_id(request_id);
+            DataKeyReply::Sealed(core_wire::re_encrypt(provider, caller, &params, rng)?)
+        }
+        Operation::Decrypt => {
+            let params = DecryptParams::from_fn(get).request_id(request_id);
+            DataKeyReply::Opened(core_wire::decrypt(provider, caller, &params, rng)?)
+        }
+        // Management operations are not data-key operations.
+        _ => return Err(kms_core::Error::InternalFailure(Internal::Provider)),
+    })
+}
+
+/// The key a sealing request seals with and its primary version: `KeyId` (ReEncrypt:
+/// `DestinationKeyId`), found as the core's step 2 finds it (spec §2): a key ID or an alias in
+/// the caller's account, an ARN in its own account, nothing outside the caller's region. Only
+/// asked about a request whose seal the provider refused, which therefore passed every check
+/// and resolves to the key that refused; under the same read lock, its primary version is the
+/// one whose budget is spent.
+fn sealing_key(
+    provider: &InMemoryProvider,
+    operation: Operation,
+    caller: &Caller<'_>,
+    params: &Params,
+) -> Option<(KeyId, KeyVersionId)> {
+    let parameter = if operation == Operation::ReEncrypt {
+        Parameter::DestinationKeyId
+    } else {
+        Parameter::KeyId
+    };
+    let reference = KeyReference::parse(params.get(parameter.name())?, parameter).ok()?;
+    let (account, region) = reference.scope(caller);
+    if region != caller.region {
+        return None;
+    }
+    let record = match reference {
+        KeyReference::Id(key_id) | KeyReference::KeyArn { key_id, .. } => {
+            provider.find_key(account, region, &key_id)
+        }
+        KeyReference::Alias(alias) | KeyReference::AliasArn { alias, .. } => {
+            provider.find_alias(account, region, alias)
+        }
+        KeyReference::UnknownId(_) => return None,
+    }
+    .ok()??;
+    Some((record.key_id, record.primary_version))
 }

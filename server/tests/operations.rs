@@ -433,7 +433,7 @@ async fn every_operation_is_served() {
     // parameter error (or success), never InvalidAction.NotFound.
     let server = start().await;
     let c = server.client();
-    for action in kms_server::Action::ALL {
+    for action in kms_server::Operation::ALL {
         let r = c.call(action.name(), &[]).await.unwrap();
         let v: Value = r.json();
         assert_ne!(v["Code"], "InvalidAction.NotFound", "{}", action.name());

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use kms_core::InMemoryProvider;
 use kms_server::client::{Client, Credentials};
+use kms_server::keyring::Keyring;
 use kms_server::{AccessKey, Config, Service};
 use tokio::sync::oneshot;
 
@@ -75,7 +76,21 @@ pub fn config() -> Config {
 
 /// Starts a server with `config` on 127.0.0.1:0.
 pub async fn start_with(config: Config) -> TestServer {
-    let service = Arc::new(Service::new(config, InMemoryProvider::new(), None));
+    start_service(Service::new(config, InMemoryProvider::new(), None)).await
+}
+
+/// Starts a server over `provider`, persisting to `keyring` if given, with the default
+/// configuration.
+pub async fn start_with_provider(
+    provider: InMemoryProvider,
+    keyring: Option<Keyring>,
+) -> TestServer {
+    start_service(Service::new(config(), provider, keyring)).await
+}
+
+/// Serves `service` on 127.0.0.1:0.
+pub async fn start_service(service: Service) -> TestServer {
+    let service = Arc::new(service);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -110,4 +125,15 @@ pub async fn create_key(client: &Client) -> String {
         .to_owned();
     assert!(!id.is_empty(), "{}", r.text());
     id
+}
+
+/// A fresh directory under the system's temporary directory.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("kms-server-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

@@ -1,0 +1,241 @@
+//! The wire shapes of the key management responses, built from the core's typed answers
+//! ([`KeyMeta`], [`Listing`], [`VersionMeta`]). Fields serialize with their PascalCase wire
+//! names, in the order below, in JSON and in XML (where the root element is named after the
+//! operation and lists nest as `<Keys><Key>…</Key></Keys>`).
+//!
+//! Times are ISO 8601 UTC ([`Timestamp`]); ARNs are the core's [`KeyArn`] and [`AliasArn`].
+//! (The data-key operations' responses are the core's own `kms_core::wire` types.)
+
+use kms_core::management::{AliasEntry, KeyMeta, Listing, VersionMeta};
+use kms_core::reference::{AliasArn, KeyArn};
+use kms_core::time::Timestamp;
+use kms_core::{Caller, KeyId, KeyVersionId, RequestId};
+use serde::Serialize;
+
+/// What DescribeKey reports about a key (and CreateKey about the key it made).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyMetadata {
+    /// The key ID.
+    pub key_id: KeyId,
+    /// The key's ARN, `acs:kms:{region}:{account}:key/{key id}`.
+    pub arn: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport` (or `Unavailable` while the
+    /// material cannot be reached).
+    pub key_state: &'static str,
+    /// `Aliyun_AES_256`, `Aliyun_AES_128`, `RSA_2048`, `EC_P256`.
+    pub key_spec: &'static str,
+    /// `ENCRYPT/DECRYPT` or `SIGN/VERIFY`.
+    pub key_usage: &'static str,
+    /// `Aliyun_KMS` or `EXTERNAL`.
+    pub origin: &'static str,
+    /// The primary version's ID.
+    pub primary_key_version: KeyVersionId,
+    /// When the key was made, ISO 8601 UTC.
+    pub creation_date: String,
+    /// When a scheduled deletion happens, ISO 8601 UTC; absent when none is scheduled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_date: Option<String>,
+    /// The description.
+    pub description: String,
+    /// The owning account.
+    pub creator: String,
+}
+
+impl KeyMetadata {
+    /// The metadata of `key`.
+    pub fn new(key: &KeyMeta) -> Self {
+        Self {
+            key_id: key.key_id,
+            arn: KeyArn::new(&key.region, &key.account, &key.key_id).to_string(),
+            key_state: key.state.name(),
+            key_spec: key.spec.name(),
+            key_usage: key.usage.name(),
+            origin: key.origin.name(),
+            primary_key_version: key.primary,
+            creation_date: Timestamp(key.created).to_string(),
+            delete_date: key.delete_at.map(|at| Timestamp(at).to_string()),
+            description: key.description.clone(),
+            creator: key.account.clone(),
+        }
+    }
+}
+
+/// A response that carries only the request ID (the alias operations, EnableKey, DisableKey,
+/// ScheduleKeyDeletion, CancelKeyDeletion).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EmptyResponse {
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+/// A response that carries a key's metadata (CreateKey, DescribeKey).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyMetadataResponse {
+    /// The key's metadata.
+    pub key_metadata: KeyMetadata,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+impl KeyMetadataResponse {
+    /// The response about `key`.
+    pub fn new(key: &KeyMeta, request_id: RequestId) -> Self {
+        Self {
+            key_metadata: KeyMetadata::new(key),
+            request_id,
+        }
+    }
+}
+
+/// One key of a ListKeys page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyListEntry {
+    /// The key ID.
+    pub key_id: KeyId,
+    /// The key's ARN.
+    pub key_arn: String,
+}
+
+/// The `Keys` of a ListKeys response: `{"Key": [...]}` on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize)]
+pub struct KeyList {
+    /// The keys of the page.
+    #[serde(rename = "Key")]
+    pub key: Vec<KeyListEntry>,
+}
+
+/// A ListKeys response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListKeysResponse {
+    /// The page's keys, oldest first.
+    pub keys: KeyList,
+    /// How many keys the caller has in the region.
+    pub total_count: usize,
+    /// The page number.
+    pub page_number: usize,
+    /// The page size.
+    pub page_size: usize,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+impl ListKeysResponse {
+    /// The page `listing` of `caller`'s keys (ARNs in the caller's account and region, where
+    /// the listed keys live).
+    pub fn new(caller: &Caller<'_>, listing: &Listing<KeyId>, request_id: RequestId) -> Self {
+        let key = listing
+            .items
+            .iter()
+            .map(|key_id| KeyListEntry {
+                key_id: *key_id,
+                key_arn: KeyArn::new(caller.region, caller.account, key_id).to_string(),
+            })
+            .collect();
+        Self {
+            keys: KeyList { key },
+            total_count: listing.total,
+            page_number: listing.page.number,
+            page_size: listing.page.size,
+            request_id,
+        }
+    }
+}
+
+/// One alias of a ListAliases page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AliasListEntry {
+    /// The alias, `alias/...` in full.
+    pub alias_name: String,
+    /// The alias's ARN, `acs:kms:{region}:{account}:alias/{name}`.
+    pub alias_arn: String,
+    /// The key it names.
+    pub key_id: KeyId,
+}
+
+/// The `Aliases` of a ListAliases response: `{"Alias": [...]}` on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize)]
+pub struct AliasList {
+    /// The aliases of the page.
+    #[serde(rename = "Alias")]
+    pub alias: Vec<AliasListEntry>,
+}
+
+/// A ListAliases response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListAliasesResponse {
+    /// The page's aliases, sorted by name.
+    pub aliases: AliasList,
+    /// How many aliases the caller has in the region.
+    pub total_count: usize,
+    /// The page number.
+    pub page_number: usize,
+    /// The page size.
+    pub page_size: usize,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+impl ListAliasesResponse {
+    /// The page `listing` of `caller`'s aliases.
+    pub fn new(caller: &Caller<'_>, listing: &Listing<AliasEntry>, request_id: RequestId) -> Self {
+        let alias = listing
+            .items
+            .iter()
+            .map(|entry| AliasListEntry {
+                alias_name: entry.alias.clone(),
+                alias_arn: AliasArn::new(caller.region, caller.account, &entry.alias).to_string(),
+                key_id: entry.key_id,
+            })
+            .collect();
+        Self {
+            aliases: AliasList { alias },
+            total_count: listing.total,
+            page_number: listing.page.number,
+            page_size: listing.page.size,
+            request_id,
+        }
+    }
+}
+
+/// The version CreateKeyVersion made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyVersion {
+    /// The key ID.
+    pub key_id: KeyId,
+    /// The new version, now primary.
+    pub key_version_id: KeyVersionId,
+    /// When it was made, ISO 8601 UTC.
+    pub creation_date: String,
+}
+
+/// A CreateKeyVersion response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateKeyVersionResponse {
+    /// The new version.
+    pub key_version: KeyVersion,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+impl CreateKeyVersionResponse {
+    /// The response for `version`, made for key `key_id`.
+    pub fn new(key_id: KeyId, version: &VersionMeta, request_id: RequestId) -> Self {
+        Self {
+            key_version: KeyVersion {
+                key_id,
+                key_version_id: version.key_version_id,
+                creation_date: Timestamp(version.created).to_string(),
+            },
+            request_id,
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The API operations the server serves, by wire name. (Not the core's
+//! [`kms_core::Permission`], which names what a key policy grants.)
+
+/// An operation served, as the `Action` parameter or the `x-acs-action` header names it. It is
+/// also what the rate limiter counts: one bucket per account and operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// GenerateDataKey.
+    GenerateDataKey,
+    /// GenerateDataKeyWithoutPlaintext.
+    GenerateDataKeyWithoutPlaintext,
+    /// Encrypt.
+    Encrypt,
+    /// Decrypt.
+    Decrypt,
+    /// ReEncrypt.
+    ReEncrypt,
+    /// CreateKey.
+    CreateKey,
+    /// DescribeKey.
+    DescribeKey,
+    /// ListKeys.
+    ListKeys,
+    /// CreateAlias.
+    CreateAlias,
+    /// UpdateAlias.
+    UpdateAlias,
+    /// DeleteAlias.
+    DeleteAlias,
+    /// ListAliases.
+    ListAliases,
+    /// EnableKey.
+    EnableKey,
+    /// DisableKey.
+    DisableKey,
+    /// ScheduleKeyDeletion.
+    ScheduleKeyDeletion,
+    /// CancelKeyDeletion.
+    CancelKeyDeletion,
+    /// CreateKeyVersion.
+    CreateKeyVersion,
+}
+
+impl Operation {
+    /// Every operation served.
+    pub const ALL: [Operation; 17] = [
+        Operation::GenerateDataKey,
+        Operation::GenerateDataKeyWithoutPlaintext,
+        Operation::Encrypt,
+        Operation::Decrypt,
+        Operation::ReEncrypt,
+        Operation::CreateKey,
+        Operation::DescribeKey,
+        Operation::ListKeys,
+        Operation::CreateAlias,
+        Operation::UpdateAlias,
+        Operation::DeleteAlias,
+        Operation::ListAliases,
+        Operation::EnableKey,
+        Operation::DisableKey,
+        Operation::ScheduleKeyDeletion,
+        Operation::CancelKeyDeletion,
+        Operation::CreateKeyVersion,
+    ];
+
+    /// The wire name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Operation::GenerateDataKey => "GenerateDataKey",
+            Operation::GenerateDataKeyWithoutPlaintext => "GenerateDataKeyWithoutPlaintext",
+            Operation::Encrypt => "Encrypt",
+            Operation::Decrypt => "Decrypt",
+            Operation::ReEncrypt => "ReEncrypt",
+            Operation::CreateKey => "CreateKey",
+            Operation::DescribeKey => "DescribeKey",
+            Operation::ListKeys => "ListKeys",
+            Operation::CreateAlias => "CreateAlias",
+            Operation::UpdateAlias => "UpdateAlias",
+            Operation::DeleteAlias => "DeleteAlias",
+            Operation::ListAliases => "ListAliases",
+            Operation::EnableKey => "EnableKey",
+            Operation::DisableKey => "DisableKey",
+            Operation::ScheduleKeyDeletion => "ScheduleKeyDeletion",
+            Operation::CancelKeyDeletion => "CancelKeyDeletion",
+            Operation::CreateKeyVersion => "CreateKeyVersion",
+        }
+    }
+
+    /// The operation named `name` (case-sensitive, as Alibaba's).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    /// Whether this is a data-key operation (it seals or opens with a key version; it runs
+    /// under the provider's read lock, concurrently with the others).
+    pub const fn is_data_key(self) -> bool {
+        matches!(
+            self,
+            Operation::GenerateDataKey
+                | Operation::GenerateDataKeyWithoutPlaintext
+                | Operation::Encrypt
+                | Operation::Decrypt
+                | Operation::ReEncrypt
+        )
+    }
+
+    /// Whether a success changes the keyring (so it is written before the reply).
+    pub const fn alters_keys(self) -> bool {
+        matches!(
+            self,
+            Operation::CreateKey
+                | Operation::CreateAlias
+                | Operation::UpdateAlias
+                | Operation::DeleteAlias
+                | Operation::EnableKey
+                | Operation::DisableKey
+                | Operation::ScheduleKeyDeletion
+                | Operation::CancelKeyDeletion
+                | Operation::CreateKeyVersion
+        )
+    }
+
+    /// Whether a success seals with a key version (its seal count changes).
+    pub const fn seals(self) -> bool {
+        matches!(
+            self,
+            Operation::GenerateDataKey
+                | Operation::GenerateDataKeyWithoutPlaintext
+                | Operation::Encrypt
+                | Operation::ReEncrypt
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_round_trip() {
+        for o in Operation::ALL {
+            assert_eq!(Operation::from_name(o.name()), Some(o));
+        }
+        assert_eq!(Operation::from_name("generatedatakey"), None);
+        assert_eq!(Operation::from_name("ImportKeyMaterial"), None);
+    }
+
+    #[test]
+    fn classes() {
+        for o in Operation::ALL {
+            // Every sealing operation is a data-key one; no data-key operation alters keys.
+            assert!(!o.seals() || o.is_data_key(), "{o:?}");
+            assert!(!(o.is_data_key() && o.alters_keys()), "{o:?}");
+        }
+        assert!(Operation::Decrypt.is_data_key() && !Operation::Decrypt.seals());
+    }
+}
