@@ -160,10 +160,9 @@ impl Resolved {
         }
     }
 
-    /// The key's canonical ID.
-    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
-    pub(crate) fn key_id(&self) -> KeyId {
-        self.record.key_id
+    /// The key's record, as the directory reported it.
+    pub(crate) fn record(&self) -> KeyRecord {
+        self.record
     }
 }
 

@@ -144,39 +144,39 @@ pub(crate) struct Nonblocking<'p, P: ?Sized>(pub(crate) &'p P);
 
 #[cfg(feature = "async")]
 impl<P: crate::provider::AsyncKeyDirectory + ?Sized> Directory for Nonblocking<'_, P> {
-    fn find_key(
+    async fn find_key(
         &self,
         account: &str,
         region: &str,
         key_id: &KeyId,
-    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
-        async move { self.0.find_key(account, region, key_id).await }
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        self.0.find_key(account, region, key_id).await
     }
 
-    fn find_alias(
+    async fn find_alias(
         &self,
         account: &str,
         region: &str,
         alias: &str,
-    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
-        async move { self.0.find_alias(account, region, alias).await }
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        self.0.find_alias(account, region, alias).await
     }
 
-    fn find_version(
+    async fn find_version(
         &self,
         region: &str,
         version: &KeyVersionId,
-    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
-        async move { self.0.find_version(region, version).await }
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        self.0.find_version(region, version).await
     }
 
-    fn permits(
+    async fn permits(
         &self,
         key: &KeyRecord,
         caller: &Caller<'_>,
         permission: Permission,
-    ) -> impl Future<Output = Result<bool, ProviderError>> {
-        async move { self.0.permits(key, caller, permission).await }
+    ) -> Result<bool, ProviderError> {
+        self.0.permits(key, caller, permission).await
     }
 }
 
@@ -186,24 +186,24 @@ where
     P: crate::provider::AsyncKeyCipher + ?Sized,
     G: SecureRandom + Send,
 {
-    fn seal(
+    async fn seal(
         &self,
         key: &AuthorizedKey,
         aad: &[u8],
         in_out: &mut [u8],
         rng: &mut G,
-    ) -> impl Future<Output = Result<(Iv, Tag), ProviderError>> {
-        async move { self.0.seal(key, aad, in_out, rng).await }
+    ) -> Result<(Iv, Tag), ProviderError> {
+        self.0.seal(key, aad, in_out, rng).await
     }
 
-    fn open(
+    async fn open(
         &self,
         key: &AuthorizedKey,
         iv: &Iv,
         aad: &[u8],
         in_out: &mut [u8],
         tag: &Tag,
-    ) -> impl Future<Output = Result<(), ProviderError>> {
-        async move { self.0.open(key, iv, aad, in_out, tag).await }
+    ) -> Result<(), ProviderError> {
+        self.0.open(key, iv, aad, in_out, tag).await
     }
 }

@@ -25,8 +25,8 @@ use kms_core::wire::{
     GenerateDataKeyParams, GenerateDataKeyResponseBuf, ReEncryptParams,
 };
 use kms_core::{
-    Caller, InMemoryProvider, Internal, KeyDirectory, KeyId, KeyReference, KeyVersionId, Parameter,
-    RateLimit, RateLimiter, RequestId,
+    Caller, InMemoryProvider, Internal, KeyId, KeyReference, KeyVersionId, Parameter, RateLimit,
+    RateLimiter, RequestId,
 };
 
 use crate::auth::{self, NonceCache, NonceRefusal, V3Authorization};
@@ -865,19 +865,6 @@ fn sealing_key(
         Parameter::KeyId
     };
     let reference = KeyReference::parse(params.get(parameter.name())?, parameter).ok()?;
-    let (account, region) = reference.scope(caller);
-    if region != caller.region {
-        return None;
-    }
-    let record = match reference {
-        KeyReference::Id(key_id) | KeyReference::KeyArn { key_id, .. } => {
-            provider.find_key(account, region, &key_id)
-        }
-        KeyReference::Alias(alias) | KeyReference::AliasArn { alias, .. } => {
-            provider.find_alias(account, region, alias)
-        }
-        KeyReference::UnknownId(_) => return None,
-    }
-    .ok()??;
+    let record = kms_core::ops::resolve_key(provider, caller, &reference).ok()?;
     Some((record.key_id, record.primary_version))
 }

@@ -185,6 +185,7 @@ impl Key {
             } else {
                 self.state
             },
+            stored_state: self.state,
             description: self.description.as_ref().into(),
             created: self.created,
             delete_at: self.delete_at,

@@ -541,7 +541,8 @@ mod tests {
             .unwrap()
             .done()
             .unwrap();
-        let data_key = base64ct::Encoding::encode_string(made.data_key.expose());
+        let data_key =
+            <base64ct::Base64 as base64ct::Encoding>::encode_string(made.data_key.expose());
         assert_eq!(opened.plaintext.expose(), data_key);
         assert_eq!(restored.seal_count(&made.key_version_id).unwrap(), 1);
         assert_eq!(

@@ -95,8 +95,11 @@ pub struct KeyMeta {
     pub usage: KeyUsage,
     /// Where its material comes from.
     pub origin: KeyOrigin,
-    /// The state (`Unavailable` while the provider cannot reach the material).
+    /// The state as reported (`Unavailable` while the provider cannot reach the material).
     pub state: KeyState,
+    /// The stored state, whatever the availability of the material: what the state table
+    /// decides on.
+    pub stored_state: KeyState,
     /// The description given at creation.
     pub description: String,
     /// When the key was made, since the Unix epoch.
@@ -112,11 +115,11 @@ pub struct KeyMeta {
 }
 
 impl KeyMeta {
-    /// The part of the key the state table looks at. A key reported `Unavailable` is given to
-    /// the table with the state it has when its material is back.
+    /// The part of the key the state table looks at: its stored state (a key reported
+    /// `Unavailable` is given to the table with the state it has when its material is back).
     pub fn lifecycle(&self) -> Lifecycle {
         Lifecycle {
-            state: self.state,
+            state: self.stored_state,
             origin: self.origin,
             spec: self.spec,
             has_material: self.has_material,
@@ -125,7 +128,7 @@ impl KeyMeta {
     }
 
     fn due_at(&self, now: Duration) -> bool {
-        self.state == KeyState::PendingDeletion && self.delete_at.is_some_and(|at| at <= now)
+        self.stored_state == KeyState::PendingDeletion && self.delete_at.is_some_and(|at| at <= now)
     }
 }
 
@@ -376,7 +379,9 @@ fn owned<S: KeyStore + ?Sized>(
 ) -> Result<KeyMeta, Error> {
     let backend = Blocking(store);
     let resolved = run_ready(Resolved::key(&backend, caller, reference))?;
-    let key = store.key(&resolved.key_id())?.ok_or(Error::KeyNotFound)?;
+    let key = store
+        .key(&resolved.record().key_id)?
+        .ok_or(Error::KeyNotFound)?;
     if key.due_at(now) {
         return Err(if reference.is_alias() {
             Error::AliasNotFound
@@ -523,6 +528,7 @@ where
         usage: request.usage,
         origin: request.origin,
         state,
+        stored_state: state,
         description: request.description.into(),
         created: now,
         delete_at: None,
@@ -615,7 +621,7 @@ pub fn list_keys<S: KeyStore + ?Sized>(
 ) -> Result<Listing<KeyId>, Error> {
     page_of(page, |push| {
         store.visit_keys(caller.account, caller.region, &mut |key_id, delete_at| {
-            if !delete_at.is_some_and(|at| at <= now) {
+            if delete_at.is_none_or(|at| at > now) {
                 push(*key_id);
             }
         })
@@ -768,7 +774,10 @@ fn change_state<S: KeyStore + ?Sized>(
 ) -> Result<Staged<KeyMeta>, Error> {
     let mut key = owned(store, caller, key, now)?;
     let next = transition(&key.lifecycle(), change)?.next;
-    key.state = next.state;
+    if key.state == key.stored_state {
+        key.state = next.state;
+    }
+    key.stored_state = next.state;
     key.delete_at = next.delete_at;
     let mutation = Mutation::SetLifecycle {
         key_id: key.key_id,

@@ -29,11 +29,29 @@ pub use generate_data_key::GeneratedDataKeyBuf;
 pub use generate_data_key::{GenerateDataKeyRequest, GeneratedDataKey};
 pub use re_encrypt::ReEncryptRequest;
 
+use crate::authorize::Resolved;
 use crate::backend::{Blocking, run_ready};
 use crate::blob::Blob;
-use crate::provider::{CallerRng, KeyProvider};
-use crate::{Caller, Error, KeyId, KeyVersionId, WorkspaceTooSmall};
+use crate::provider::{CallerRng, KeyDirectory, KeyProvider};
+use crate::{Caller, Error, KeyId, KeyRecord, KeyReference, KeyVersionId, WorkspaceTooSmall};
 use rand_core::TryCryptoRng;
+
+/// Step 2 alone: the key `reference` names, as the key directory reports it, resolved in the
+/// account and region the reference points into (the caller's own for a key ID or an alias).
+/// No permission or state is checked, and no [`AuthorizedKey`](crate::AuthorizedKey) is made:
+/// for a frontend that must find the key a request named (to rotate it when its seal budget
+/// is spent, say).
+///
+/// # Errors
+/// `Forbidden.KeyNotFound`, `Forbidden.AliasNotFound`, or a directory failure.
+pub fn resolve_key<D: KeyDirectory + ?Sized>(
+    directory: &D,
+    caller: &Caller<'_>,
+    reference: &KeyReference<'_>,
+) -> Result<KeyRecord, Error> {
+    let resolved = run_ready(Resolved::key(&Blocking(directory), caller, reference))?;
+    Ok(resolved.record())
+}
 
 /// How an operation ended when it did not fail.
 #[derive(Debug, PartialEq, Eq)]

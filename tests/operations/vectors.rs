@@ -470,6 +470,10 @@ fn lookup<'r>(req: &'r RequestJson) -> impl Fn(Parameter) -> Option<&'r str> + '
     }
 }
 
+/// What a sealing operation returned, with the data key it drew (if any) and the text it
+/// sealed.
+type SealOutcome = Result<(Sealed, Option<Vec<u8>>, Vec<u8>), Error>;
+
 /// What a sealing operation returned, as the vectors record it.
 struct Sealed {
     key_id: KeyId,
@@ -512,7 +516,7 @@ fn regenerate(input: &Vector) -> Vector {
         Some(_) => layout.to_string(),
         None => format!("{layout} || RequestId (16 bytes)"),
     };
-    let outcome: Result<(Sealed, Option<Vec<u8>>, Vec<u8>), Error> = match op.name.as_str() {
+    let outcome: SealOutcome = match op.name.as_str() {
         "GenerateDataKey" => {
             let mut params = GenerateDataKeyParams::from_fn(&get);
             if let Some(id) = rid {
