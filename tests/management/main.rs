@@ -1,0 +1,9 @@
+//! Key management (spec: `src/management`): every management operation, one module per
+//! operation, over the in-memory provider, with the state table of `src/lifecycle.rs`, keyring
+//! snapshots, and master key material left in freed memory.
+
+#[path = "../testkit/mod.rs"]
+mod testkit;
+
+mod create_key;
+mod support;
