@@ -5,5 +5,7 @@
 #[path = "../testkit/mod.rs"]
 mod testkit;
 
+mod aliases;
 mod create_key;
+mod describe_and_list;
 mod support;
