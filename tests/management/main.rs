@@ -8,4 +8,7 @@ mod testkit;
 mod aliases;
 mod create_key;
 mod describe_and_list;
+mod enable_disable;
+mod import;
 mod support;
+mod versions;
