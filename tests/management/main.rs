@@ -7,8 +7,10 @@ mod testkit;
 
 mod aliases;
 mod create_key;
+mod deletion;
 mod describe_and_list;
 mod enable_disable;
 mod import;
+mod lifecycle;
 mod support;
 mod versions;
