@@ -7,6 +7,7 @@ mod testkit;
 
 mod aliases;
 mod create_key;
+mod cross_cutting;
 mod deletion;
 mod describe_and_list;
 mod enable_disable;
