@@ -13,5 +13,6 @@ mod describe_and_list;
 mod enable_disable;
 mod import;
 mod lifecycle;
+mod snapshot;
 mod support;
 mod versions;
