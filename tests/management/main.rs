@@ -16,3 +16,4 @@ mod lifecycle;
 mod snapshot;
 mod support;
 mod versions;
+mod zeroize;

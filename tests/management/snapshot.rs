@@ -1475,7 +1475,11 @@ fn export_and_import_a_million_keys() {
     }
     assert_eq!(back.describe("alias/k0").unwrap().key_id, keys[0]);
     let last = (KEYS - 1) / 10 * 10;
-    let caller = if last % 2 == 0 { owner() } else { other() };
+    let caller = if last.is_multiple_of(2) {
+        owner()
+    } else {
+        other()
+    };
     assert_eq!(
         back.describe_as(&caller, &format!("alias/k{last}"))
             .unwrap()

@@ -380,6 +380,9 @@ pub fn callers() -> [Caller<'static>; 4] {
 /// What one key looks like in the store: its metadata and each version's seal count.
 pub type KeyView = (KeyMeta, Vec<(KeyVersionId, u64)>);
 
+/// One caller's keys, oldest first, and its aliases.
+pub type Scope = (Vec<KeyView>, Vec<(String, KeyId)>);
+
 /// Everything a store shows through the provider's accessors, whatever the time: keys (with
 /// their versions and seal counts) and aliases of each of [`callers`], the number of keys and
 /// the seal limit.
@@ -387,8 +390,8 @@ pub type KeyView = (KeyMeta, Vec<(KeyVersionId, u64)>);
 pub struct Observed {
     pub len: usize,
     pub seal_limit: u64,
-    /// Per caller: its keys, oldest first, and its aliases.
-    pub scopes: Vec<(Vec<KeyView>, Vec<(String, KeyId)>)>,
+    /// Per caller.
+    pub scopes: Vec<Scope>,
 }
 
 pub fn observe(provider: &InMemoryProvider) -> Observed {
