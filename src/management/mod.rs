@@ -203,6 +203,9 @@ pub enum Mutation {
 pub struct Generation(pub u64);
 
 /// A mutation and the generation it was staged against: what [`KeyStore::commit`] takes.
+///
+/// The generation guards against changes made to the store in between, not against mixing
+/// stores: commit a change to the store it was staged against.
 #[derive(Debug)]
 pub struct StagedChange {
     /// The change.
@@ -239,6 +242,14 @@ impl<T> Staged<T> {
     /// The change and the answer.
     pub fn into_parts(self) -> (StagedChange, T) {
         (self.change, self.output)
+    }
+
+    /// The same change with the answer mapped.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Staged<U> {
+        Staged {
+            change: self.change,
+            output: f(self.output),
+        }
     }
 }
 
@@ -572,6 +583,25 @@ pub struct Page {
     pub size: usize,
 }
 
+impl Page {
+    /// The largest page size.
+    pub const MAX_SIZE: usize = 100;
+
+    /// Checks the page: numbers start at 1, sizes are 1..=100.
+    ///
+    /// # Errors
+    /// `InvalidParameter PageNumber` or `PageSize`.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.number == 0 {
+            return Err(Error::InvalidParameter(Parameter::PageNumber));
+        }
+        if !(1..=Self::MAX_SIZE).contains(&self.size) {
+            return Err(Error::InvalidParameter(Parameter::PageSize));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Page {
     /// Page 1 of 10.
     fn default() -> Self {
@@ -597,6 +627,7 @@ fn page_of<T>(
     page: Page,
     mut visit: impl FnMut(&mut dyn FnMut(T)) -> Result<(), ProviderError>,
 ) -> Result<Listing<T>, Error> {
+    page.check()?;
     let skip = (page.number - 1).saturating_mul(page.size);
     let mut total = 0;
     let mut items = Vec::new();

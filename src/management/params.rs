@@ -73,7 +73,7 @@ pub fn page(page_number: Option<&str>, page_size: Option<&str>) -> Result<Page, 
     }
     Ok(Page {
         number: number(page_number, 1, 999_999_999, Parameter::PageNumber)?,
-        size: number(page_size, 10, 100, Parameter::PageSize)?,
+        size: number(page_size, 10, Page::MAX_SIZE, Parameter::PageSize)?,
     })
 }
 

@@ -606,8 +606,6 @@ fn a_staged_schedule_is_invisible_until_committed() {
 }
 
 #[test]
-#[ignore = "core bug: a due key whose material is unavailable makes delete_due_keys fail \
-            (Rejected.StateModifiedFailed) for every due key"]
 fn a_due_key_whose_material_is_unavailable_does_not_block_housekeeping() {
     // `due_deletions` goes by the stored state (PendingDeletion) and finds the key, but
     // `KeyMeta::lifecycle()` hands `transition` the reported state, Unavailable, which refuses
@@ -624,8 +622,6 @@ fn a_due_key_whose_material_is_unavailable_does_not_block_housekeeping() {
 }
 
 #[test]
-#[ignore = "core bug: DescribeKey still shows a due key whose material is unavailable, while \
-            ListKeys and ListAliases leave it out"]
 fn a_due_key_whose_material_is_unavailable_is_gone_for_management() {
     // ListKeys and ListAliases go by the stored state; DescribeKey and the alias operations
     // (`KeyMeta::due_at`) by the reported one, Unavailable, which is never due.

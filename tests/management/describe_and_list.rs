@@ -207,8 +207,6 @@ fn describe_and_list_of_another_region_or_account() {
 }
 
 #[test]
-#[ignore = "core bug: a typed Page with number 0 makes ListKeys and ListAliases panic \
-            (`page.number - 1` underflows) in debug builds, and list an empty page in release"]
 fn a_page_numbered_zero_is_an_invalid_page_number() {
     // `Page`'s fields are public, so a typed caller can build page 0 without `params::page`,
     // which would have refused it as `InvalidParameter PageNumber`.

@@ -34,9 +34,10 @@ fn the_answer_is_the_key_as_it_will_be() {
     let staged = management::disable_key(&k.provider, &owner(), &key.into(), k.now).unwrap();
     let answer = staged.output().clone();
     assert_eq!(answer.state, KeyState::Disabled);
-    // Only the state differs from the key as it was.
+    // Only the state (reported and stored) differs from the key as it was.
     let mut expected = before.clone();
     expected.state = KeyState::Disabled;
+    expected.stored_state = KeyState::Disabled;
     assert_eq!(answer, expected);
     k.provider.apply(staged).unwrap();
     assert_eq!(k.describe(key.as_str()).unwrap(), answer);

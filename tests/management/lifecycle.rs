@@ -640,8 +640,6 @@ fn the_answer_of_a_state_change_is_the_key_as_transition_leaves_it() {
 // A key whose material is unavailable
 
 #[test]
-#[ignore = "core bug: KeyMeta::lifecycle() gives the table Unavailable instead of the stored \
-            state, so an Enabled key whose material is unreachable cannot be disabled"]
 fn an_unavailable_key_is_managed_by_its_stored_state() {
     // `KeyMeta::lifecycle` documents: "A key reported Unavailable is given to the table with
     // the state it has when its material is back"; `src/lifecycle.rs`: "Unavailable is not a
@@ -658,9 +656,6 @@ fn an_unavailable_key_is_managed_by_its_stored_state() {
 }
 
 #[test]
-#[ignore = "core bug: KeyMeta::lifecycle() gives the table Unavailable instead of the stored \
-            state, so an alias can be bound to a key pending deletion while its material is \
-            unreachable"]
 fn an_unavailable_key_pending_deletion_takes_no_alias() {
     let mut k = Kms::new(951);
     let key = k.key();
