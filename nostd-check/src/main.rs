@@ -1,8 +1,9 @@
 //! kms-core for real without `std` and without an allocator: a `#![no_std]`, `#![no_main]`
 //! binary for the host (x86_64 Linux), started by the C runtime's `main` and linked against libc
 //! only for `write` and `exit`. It runs GenerateDataKey, Encrypt and Decrypt through
-//! `FixedCapacityProvider` and the caller-buffer (`*_in`) functions, on stack workspaces, and
-//! checks the round trips. It prints one line per check and exits 0 only when all pass; a
+//! `FixedCapacityProvider` and the caller-buffer (`*_in`) functions of both layers (the wire's
+//! text parameters, and the typed requests with a context made from pairs), on stack
+//! workspaces, and checks the round trips. It prints one line per check and exits 0 only when all pass; a
 //! failed check or a panic exits non-zero.
 //!
 //! kms-core forbids `unsafe`; this test binary needs it for the two libc calls.
@@ -12,11 +13,17 @@
 
 use core::fmt::{self, Write};
 
+use kms_core::blob::Blob;
+use kms_core::context::Context;
+use kms_core::ops::{self, Outcome};
 use kms_core::rand_core::{TryCryptoRng, TryRng};
-use kms_core::{
-    Caller, DecryptRequest, EncryptRequest, Error, FixedCapacityProvider, GenerateDataKeyRequest,
-    KeyId, KeyVersionId, MasterKeyMaterial, Parameter, decrypt_in, encrypt_in,
+use kms_core::wire::{
+    DecryptParams, EncryptParams, GenerateDataKeyParams, decrypt_in, encrypt_in,
     generate_data_key_in,
+};
+use kms_core::{
+    Caller, DataKeyLength, Error, FixedCapacityProvider, Internal, KeyId, KeyReference,
+    KeyVersionId, MasterKeyMaterial, Parameter, WorkspaceTooSmall,
 };
 
 #[link(name = "c")]
@@ -141,7 +148,7 @@ fn version(text: &[u8; 36]) -> KeyVersionId {
 /// GenerateDataKey of `n` bytes under `key`, then Decrypt with `open_context`; returns the
 /// sealing version and whether the plaintext came back.
 fn round_trip(
-    provider: &mut FixedCapacityProvider<2, 2>,
+    provider: &FixedCapacityProvider<2, 2>,
     rng: &mut XorShift,
     key: &str,
     n: &str,
@@ -149,33 +156,55 @@ fn round_trip(
     open_context: Option<&str>,
 ) -> Result<(KeyVersionId, usize, bool), Error> {
     let caller = Caller::new(ACCOUNT, REGION);
-    let request = GenerateDataKeyRequest {
-        number_of_bytes: Some(n),
-        encryption_context: seal_context,
-        ..GenerateDataKeyRequest::new(key)
-    };
+    let mut request = GenerateDataKeyParams::new().key_id(key).number_of_bytes(n);
+    if let Some(context) = seal_context {
+        request = request.encryption_context(context);
+    }
     let mut ws = [0u8; 8192];
     if request.workspace_len() > ws.len() {
-        return Err(Error::WorkspaceTooSmall {
-            needed: request.workspace_len(),
-        });
+        let needed = request.workspace_len();
+        return Err(WorkspaceTooSmall { needed }.into());
     }
     let out = generate_data_key_in(provider, &caller, &request, rng, &mut ws)?;
     let blob: Text<2048> = Text::of(out.ciphertext_blob);
     let plaintext: Text<1400> = Text::of(out.plaintext.expose());
-    let key_len = out.data_key.len();
+    let key_len = plaintext.len / 4 * 3 - plaintext.as_str().bytes().filter(|&b| b == b'=').count();
     let sealed_by = out.key_version_id;
     drop(out);
 
-    let request = DecryptRequest {
-        encryption_context: open_context,
-        ..DecryptRequest::new(blob.as_str())
-    };
+    let mut request = DecryptParams::new().ciphertext_blob(blob.as_str());
+    if let Some(context) = open_context {
+        request = request.encryption_context(context);
+    }
     let mut ws2 = [0u8; 4096];
     let opened = decrypt_in(provider, &caller, &request, rng, &mut ws2)?;
     let same =
         opened.plaintext.expose() == plaintext.as_str() && opened.key_version_id == sealed_by;
     Ok((sealed_by, key_len, same))
+}
+
+/// Decodes the padded Base64 text of 16 bytes (24 characters) into `out`.
+fn base64_decode_16(text: &[u8], out: &mut [u8; 16]) -> bool {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if text.len() != 24 || &text[22..] != b"==" {
+        return false;
+    }
+    let mut bits: u32 = 0;
+    let mut n = 0;
+    let mut at = 0;
+    for &c in &text[..22] {
+        let Some(v) = ALPHABET.iter().position(|&a| a == c) else {
+            return false;
+        };
+        bits = (bits << 6) | v as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out[at] = (bits >> n) as u8;
+            at += 1;
+        }
+    }
+    at == 16
 }
 
 #[unsafe(no_mangle)]
@@ -196,7 +225,7 @@ extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
 
     // GenerateDataKey by alias with a context; Decrypt with the context reordered and escaped.
     let r = round_trip(
-        &mut provider,
+        &provider,
         &mut rng,
         "alias/nostd",
         "32",
@@ -221,20 +250,13 @@ extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
             "GenerateDataKey (1024 bytes) then Decrypt, context absent then {}",
         ),
     ] {
-        let r = round_trip(
-            &mut provider,
-            &mut rng,
-            key_id().as_str(),
-            n,
-            None,
-            Some("{}"),
-        );
+        let r = round_trip(&provider, &mut rng, key_id().as_str(), n, None, Some("{}"));
         c.check(what, r == Ok((v1, len, true)));
     }
 
     // A different context is refused.
     let r = round_trip(
-        &mut provider,
+        &provider,
         &mut rng,
         "alias/nostd",
         "16",
@@ -249,14 +271,17 @@ extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
     // Encrypt, then Decrypt the text back.
     let message = "no_std, no allocator: 😀";
     let id = key_id();
-    let request = EncryptRequest::new(id.as_str(), message);
+    let id_text: Text<36> = Text::of(id.as_str());
+    let request = EncryptParams::new()
+        .key_id(id_text.as_str())
+        .plaintext(message);
     let mut ws = [0u8; 1024];
-    let blob: Text<512> = match encrypt_in(&mut provider, &caller, &request, &mut rng, &mut ws) {
+    let blob: Text<512> = match encrypt_in(&provider, &caller, &request, &mut rng, &mut ws) {
         Ok(out) => Text::of(out.ciphertext_blob),
         Err(_) => Text::of(""),
     };
     c.check("Encrypt", blob.len > 0);
-    let request = DecryptRequest::new(blob.as_str());
+    let request = DecryptParams::new().ciphertext_blob(blob.as_str());
     let mut ws2 = [0u8; 1024];
     let opened = decrypt_in(&provider, &caller, &request, &mut rng, &mut ws2);
     c.check(
@@ -276,31 +301,83 @@ extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
         "after rotation the old blob opens, naming the old version",
         opened.is_ok_and(|o| o.plaintext.expose() == message && o.key_version_id == v1),
     );
-    let r = round_trip(&mut provider, &mut rng, "alias/nostd", "32", None, None);
+    let r = round_trip(&provider, &mut rng, "alias/nostd", "32", None, None);
     c.check(
         "after rotation new data keys seal under the new version",
         r == Ok((v2, 32, true)),
     );
 
     // DryRun never produces key material.
-    let request = GenerateDataKeyRequest {
-        dry_run: Some("true"),
-        ..GenerateDataKeyRequest::new("alias/nostd")
-    };
+    let request = GenerateDataKeyParams::new()
+        .key_id("alias/nostd")
+        .dry_run("true");
     let mut ws = [0u8; 1024];
-    let r = generate_data_key_in(&mut provider, &caller, &request, &mut rng, &mut ws);
+    let r = generate_data_key_in(&provider, &caller, &request, &mut rng, &mut ws);
     c.check(
         "DryRun ends in DryRunOperationError",
         matches!(r, Err(Error::DryRunOperation)),
     );
 
     // A workspace too small is reported, not overrun.
-    let request = GenerateDataKeyRequest::new("alias/nostd");
+    let request = GenerateDataKeyParams::new().key_id("alias/nostd");
     let mut tiny = [0u8; 16];
-    let r = generate_data_key_in(&mut provider, &caller, &request, &mut rng, &mut tiny);
+    let r = generate_data_key_in(&provider, &caller, &request, &mut rng, &mut tiny);
     c.check(
         "a short workspace is WorkspaceTooSmall",
-        matches!(r, Err(Error::WorkspaceTooSmall { .. })),
+        matches!(
+            r,
+            Err(Error::InternalFailure(Internal::WorkspaceTooSmall(_)))
+        ),
+    );
+
+    // The typed layer: a context made from pairs in a stack buffer, the raw blob, no text.
+    let mut context_buf = [0u8; 64];
+    let context = Context::encode_pairs(&[("device", "7"), ("app", "nostd")], &mut context_buf);
+    c.check(
+        "a context from pairs, without an allocator",
+        context.is_ok(),
+    );
+    let context = context.unwrap_or(Context::EMPTY);
+    let request = ops::GenerateDataKeyRequest::new(KeyReference::Alias("alias/nostd"))
+        .with_length(DataKeyLength::AES_128)
+        .with_context(context);
+    let mut ws = [0u8; 512];
+    let mut blob_bytes = [0u8; 128];
+    let mut blob_len = 0;
+    let mut data_key = [0u8; 16];
+    if let Ok(Outcome::Done(out)) =
+        ops::generate_data_key_in(&provider, &caller, &request, &mut rng, &mut ws)
+    {
+        blob_len = out.ciphertext_blob.as_bytes().len();
+        blob_bytes[..blob_len].copy_from_slice(out.ciphertext_blob.as_bytes());
+        data_key.copy_from_slice(out.data_key.expose());
+    }
+    c.check("typed GenerateDataKey (16 bytes)", blob_len == 64 + 24);
+    let opened = Blob::from_bytes(&blob_bytes[..blob_len])
+        .ok()
+        .and_then(|blob| {
+            let request = ops::DecryptRequest::new(blob).with_context(context);
+            let mut ws = [0u8; 256];
+            match ops::decrypt_in(&provider, &caller, &request, &mut rng, &mut ws) {
+                Ok(Outcome::Done(o)) => {
+                    let mut decoded = [0u8; 16];
+                    let text = o.plaintext.expose().as_bytes();
+                    base64_decode_16(text, &mut decoded).then_some(decoded)
+                }
+                _ => None,
+            }
+        });
+    c.check(
+        "typed Decrypt gives the data key back",
+        opened == Some(data_key),
+    );
+    let request =
+        ops::GenerateDataKeyRequest::new(KeyReference::Alias("alias/nostd")).with_dry_run(true);
+    let mut ws = [0u8; 256];
+    let r = ops::generate_data_key_in(&provider, &caller, &request, &mut rng, &mut ws);
+    c.check(
+        "a typed dry run that passes is an outcome, not an error",
+        matches!(r, Ok(Outcome::DryRun(p)) if p.key_version_id == v2),
     );
 
     let _ = writeln!(
