@@ -7,3 +7,5 @@
 mod testkit;
 
 mod cross_cutting;
+mod generate_data_key;
+mod without_plaintext;
