@@ -7,5 +7,9 @@
 mod testkit;
 
 mod cross_cutting;
+mod decrypt;
+mod encrypt;
 mod generate_data_key;
+mod re_encrypt;
+mod seal_budget;
 mod without_plaintext;
