@@ -1311,3 +1311,79 @@ where
         }
     }
 }
+
+/// The error values themselves: each carries its row of §8 (`status`, `code`, `message`);
+/// `to_string()` is a sentence for people, never the wire's message; and a dry run turns the
+/// step-1 and permission failures into their own rows, keeping every other (§7).
+#[test]
+fn error_values_carry_their_rows() {
+    use kms_core::{Error, Internal, Parameter, ParameterProblem, WorkspaceTooSmall};
+    let cases = [
+        (
+            Error::MissingParameter(Parameter::KeyId),
+            Row::missing("KeyId"),
+        ),
+        (
+            Error::InvalidParameter(Parameter::EncryptionContext),
+            Row::invalid("EncryptionContext"),
+        ),
+        (
+            Error::ValidationError(ParameterProblem::Missing(Parameter::Plaintext)),
+            Row::validation_missing("Plaintext"),
+        ),
+        (
+            Error::ValidationError(ParameterProblem::Invalid(Parameter::DryRun)),
+            Row::validation_invalid("DryRun"),
+        ),
+        (Error::UnsupportedOperation, Row::unsupported()),
+        (Error::NoPermission, Row::no_permission()),
+        (Error::AccessDenied, Row::access_denied()),
+        (Error::AliasNotFound, Row::alias_not_found()),
+        (Error::KeyNotFound, Row::key_not_found()),
+        (Error::Disabled, Row::rejected("Disabled")),
+        (Error::PendingDeletion, Row::rejected("PendingDeletion")),
+        (Error::PendingImport, Row::rejected("PendingImport")),
+        (Error::Unavailable, Row::rejected("Unavailable")),
+        (Error::DryRunOperation, Row::dry_run_passed()),
+        (Error::Throttling { retry_after_ms: 10 }, Row::throttling()),
+        (Error::InternalFailure(Internal::Rng), Row::internal()),
+        (Error::InternalFailure(Internal::Provider), Row::internal()),
+        (
+            Error::InternalFailure(Internal::SealLimitReached),
+            Row::internal(),
+        ),
+        (
+            Error::InternalFailure(Internal::WorkspaceTooSmall(WorkspaceTooSmall {
+                needed: 10,
+            })),
+            Row::internal(),
+        ),
+    ];
+    for (err, row) in cases {
+        assert_eq!(Row::of(&err), row, "{err:?}");
+        assert_ne!(err.to_string(), row.message, "{err:?}");
+    }
+    let in_dry_run = [
+        (
+            Error::InvalidParameter(Parameter::KeyId),
+            Error::ValidationError(ParameterProblem::Invalid(Parameter::KeyId)),
+        ),
+        (
+            Error::MissingParameter(Parameter::CiphertextBlob),
+            Error::ValidationError(ParameterProblem::Missing(Parameter::CiphertextBlob)),
+        ),
+        (Error::NoPermission, Error::AccessDenied),
+        (Error::KeyNotFound, Error::KeyNotFound),
+        (Error::AliasNotFound, Error::AliasNotFound),
+        (Error::Disabled, Error::Disabled),
+        (Error::UnsupportedOperation, Error::UnsupportedOperation),
+        (Error::DryRunOperation, Error::DryRunOperation),
+        (
+            Error::InternalFailure(Internal::Rng),
+            Error::InternalFailure(Internal::Rng),
+        ),
+    ];
+    for (err, dry) in in_dry_run {
+        assert_eq!(err.in_dry_run(), dry, "{err:?}");
+    }
+}

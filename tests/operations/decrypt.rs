@@ -243,6 +243,32 @@ fn sealed_bytes_that_are_not_utf8_are_an_invalid_blob() {
     assert_eq!(world.open(&good, None).unwrap().plaintext.expose(), "ok");
 }
 
+/// The opened text never shows in `Debug` output (spec §10).
+#[test]
+fn debug_output_shows_no_plaintext() {
+    const SECRET: &str = "SECRET-DECRYPTED-TEXT";
+    let mut world = World::new(7);
+    let key = world.key_text();
+    let blob = world.seal_text(&key, SECRET, None);
+    let opened = world.open(&blob, None).unwrap();
+    assert_eq!(opened.plaintext.expose(), SECRET);
+    let shown = format!("{opened:?}");
+    assert!(!shown.contains(SECRET), "{shown}");
+    assert!(shown.contains(opened.key_id.as_str()), "{shown}");
+    let typed_blob = BlobBuf::from_base64(&blob).unwrap();
+    let typed = ops::decrypt(
+        &world.provider,
+        &owner(),
+        &DecryptRequest::new(&typed_blob),
+        &mut rng(7),
+    )
+    .unwrap()
+    .done()
+    .unwrap();
+    let shown = format!("{typed:?}");
+    assert!(!shown.contains(SECRET), "{shown}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parameters and dry runs
 

@@ -150,6 +150,13 @@ fn the_context_is_bound_to_the_blob() {
             "{wrong:?}"
         );
     }
+    // A surrogate pair escaped is the character itself; compared as bytes, not normalised.
+    let astral = world.seal_text(&key, "astral", Some(r#"{"k":"\ud83d\ude00"}"#));
+    let opened = world.open(&astral, Some(r#"{"k":"😀"}"#)).unwrap();
+    assert_eq!(opened.plaintext.expose(), "astral");
+    let composed = world.seal_text(&key, "composed", Some(r#"{"k":"\u00e9"}"#));
+    let result = world.open(&composed, Some(r#"{"k":"e\u0301"}"#));
+    assert_row(result, Row::invalid("CiphertextBlob"));
     // Absent, "" and {} are one empty context.
     let empty = world.seal_text(&key, "empty", Some(""));
     for same in [None, Some(""), Some("{}"), Some(" { } ")] {

@@ -439,6 +439,34 @@ fn the_blob_opens_by_the_spec_under_the_imported_material() {
     }
 }
 
+/// The data key never shows in `Debug` output (spec §10), on the wire's response or the
+/// typed output.
+#[test]
+fn debug_output_shows_no_data_key() {
+    let mut world = World::new(15);
+    let out = world
+        .gdk(&params(Some(ALIAS), None, None, None, None))
+        .unwrap();
+    let text = out.plaintext.expose().to_string();
+    let shown = format!("{out:?}");
+    assert!(!shown.contains(&text), "{shown}");
+    assert!(shown.contains(&out.ciphertext_blob), "{shown}");
+    let typed = ops::generate_data_key(
+        &world.provider,
+        &owner(),
+        &GenerateDataKeyRequest::new(world.key),
+        &mut rng(15),
+    )
+    .unwrap()
+    .done()
+    .unwrap();
+    let shown = format!("{typed:?}");
+    let key = typed.data_key.expose();
+    assert!(!shown.contains(&b64(key)), "{shown}");
+    assert!(!shown.contains(&format!("{key:?}")), "{shown}");
+    assert!(shown.contains("REDACTED"), "{shown}");
+}
+
 #[test]
 fn every_call_draws_a_fresh_key_and_iv() {
     let mut world = World::new(12);
