@@ -336,8 +336,8 @@ fn the_parameters_are_checked_in_order() {
     parameter_order(Generate::WithPlaintext, 2);
 }
 
-/// A GenerateDataKey response is consistent with itself: `Plaintext` is the Base64 of the key
-/// the blob seals, and a dry run answers with the spec's row whatever passes.
+/// A dry run passes whichever way the length is given (an invalid `KeySpec` under a valid
+/// `NumberOfBytes` included), with a context, and draws nothing; `DryRun=false` is a real run.
 #[test]
 fn passing_dry_runs_with_every_kind_of_length() {
     let mut world = World::new(3);

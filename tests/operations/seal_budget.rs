@@ -56,7 +56,7 @@ fn reenc(world: &mut World, blob: &str, dest: &KeyId) -> Result<(KeyVersionId, S
 fn assert_limit_reached<T: core::fmt::Debug>(result: Result<T, Error>) {
     let err = expect_err(result);
     assert_eq!(err, Error::InternalFailure(Internal::SealLimitReached));
-    assert_eq!(Row::of(&err), Row::internal());
+    assert_wire(&err, 500, "InternalFailure", MSG_INTERNAL);
 }
 
 /// Rotates `key` away from `exhausted` as the service would, committing the staged change; the
