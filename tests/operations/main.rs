@@ -7,6 +7,12 @@
 mod testkit;
 
 mod cross_cutting;
+mod decrypt;
+mod encrypt;
+mod generate_data_key;
 mod providers;
+mod re_encrypt;
+mod seal_budget;
 mod vectors;
+mod without_plaintext;
 mod wycheproof;

@@ -776,7 +776,10 @@ mod nonblocking {
             match future.as_mut().poll(&mut cx) {
                 Poll::Ready(out) => return out,
                 Poll::Pending => {
-                    assert!(flag.0.swap(false, Ordering::SeqCst), "Pending without a wake");
+                    assert!(
+                        flag.0.swap(false, Ordering::SeqCst),
+                        "Pending without a wake"
+                    );
                 }
             }
         }
