@@ -264,11 +264,11 @@ fn decrypt(args: &Args, provider: &FixedCapacityProvider<1>) -> Result<()> {
     let mut found = String::new();
     let mut reader = DecryptReader::new(input, |header: &Header<'_>| {
         found = header.context().to_json();
-        if let Some(expected) = &expected {
-            if header.context() != expected.as_context() {
-                let expected = expected.to_json();
-                return Err(format!("the file's context is {found}, not {expected}").into());
-            }
+        if let Some(expected) = &expected
+            && header.context() != expected.as_context()
+        {
+            let expected = expected.to_json();
+            return Err(format!("the file's context is {found}, not {expected}").into());
         }
         Ok::<_, Box<dyn std::error::Error>>(header.decrypt(provider, &caller, &mut OsRng)?)
     })?;

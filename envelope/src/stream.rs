@@ -273,6 +273,8 @@ impl<B: AsMut<[u8]>> Opener<B> {
     ///
     /// # Errors
     /// [`EnvelopeError::Truncated`] when less than a tag is held (the input ended early),
+    /// [`EnvelopeError::EmptyFinalSegment`] when a tag alone is held after a full segment (no
+    /// sealer writes that), [`EnvelopeError::TooLong`] past the limits,
     /// [`EnvelopeError::SegmentAuthenticationFailed`] when the held segment is not a final
     /// one (the file was cut, or had data appended), [`EnvelopeError::Poisoned`], or what `emit`
     /// returns.
@@ -445,9 +447,16 @@ fn plaintext_len(body_len: usize, size: usize) -> Result<usize, EnvelopeError> {
 /// complete. `out` needs the envelope's length less the header and 16 bytes per segment
 /// (the envelope's length is always enough).
 ///
+/// The checks are those of a streaming opener (the crate documentation lists them in order),
+/// except that the length of the last piece ([`EnvelopeError::Truncated`]) and the limits
+/// ([`EnvelopeError::TooLong`]) are checked for the whole input before any segment is opened,
+/// and then the length of `out`.
+///
 /// # Errors
-/// What `unlock` returns; [`EnvelopeError::BufferTooSmall`]; as [`super::Header::parse`],
-/// [`super::Header::unlock`], [`Opener::push`] and [`Opener::finish`].
+/// What `unlock` returns; as [`super::Header::parse`] and [`super::Header::unlock`];
+/// [`EnvelopeError::Truncated`], [`EnvelopeError::TooLong`],
+/// [`EnvelopeError::BufferTooSmall`], [`EnvelopeError::EmptyFinalSegment`] and
+/// [`EnvelopeError::SegmentAuthenticationFailed`].
 pub fn open_into<F, E>(envelope: &[u8], unlock: F, out: &mut [u8]) -> Result<usize, E>
 where
     F: FnOnce(&super::Header<'_>) -> Result<DataKey, E>,
