@@ -4,24 +4,51 @@
 //!
 //! ```text
 //! export KMS_ENVELOPE_MASTER_KEY=$(openssl rand -hex 32)    # 64 hex digits: AES-256
-//! cargo run --example envelope_file --features envelope,std -- encrypt report.pdf report.pdf.kmsenv
-//! cargo run --example envelope_file --features envelope,std -- decrypt report.pdf.kmsenv copy.pdf
+//! cargo run -p kms-envelope --example envelope_file --features std -- encrypt report.pdf report.pdf.kmsenv
+//! cargo run -p kms-envelope --example envelope_file --features std -- decrypt report.pdf.kmsenv copy.pdf
 //! ```
 //!
 //! Usage: `envelope_file (encrypt|decrypt) IN OUT [--force] [--context JSON] [--master-key HEX]`
 //!
-//! - The master key's material is hex: 64 digits (AES-256) or 32 (AES-128), from
-//!   `--master-key HEX` or else the `KMS_ENVELOPE_MASTER_KEY` environment variable. Prefer the
-//!   variable: a command line is visible to other users in `ps`. Until keyring snapshots exist,
-//!   the example holds this one key in a `FixedCapacityProvider` under fixed key and version
-//!   IDs, so a later run with the same material decrypts.
 //! - `--context JSON`: the encryption context. Encrypting binds it to the data key (default
-//!   `{"purpose":"envelope_file"}`); decrypting refuses a file whose context differs from it
-//!   (by default any context is accepted: the file's own goes to Decrypt).
+//!   `{"purpose":"envelope_file"}`); decrypting refuses a file whose context is not the same
+//!   context (by content: key order, white space and escapes do not matter). Without it,
+//!   decrypting accepts any context: the file's own goes to Decrypt.
 //! - `OUT` is never overwritten unless `--force` is given. Output goes to a temporary file in
 //!   OUT's directory, synced, then renamed (or, without `--force`, hard-linked, which cannot
 //!   replace a file that appeared meanwhile) into place: a failure, including a file found
 //!   damaged or truncated halfway through decryption, leaves no partial OUT behind.
+//!
+//! # The example's master key, exactly (to write or read its files elsewhere)
+//!
+//! Until keyring snapshots are wired in, the example holds one master key with one version,
+//! under fixed IDs, in a `FixedCapacityProvider`, so that any run with the same material opens
+//! the files of another:
+//!
+//! - **Material**: the hex text of `--master-key HEX`, or else of the `KMS_ENVELOPE_MASTER_KEY`
+//!   environment variable (prefer the variable: a command line is visible in `ps`), with
+//!   leading and trailing white space removed, upper- or lowercase digits. 64 digits decode to
+//!   32 bytes of AES-256 material, 32 digits to 16 bytes of AES-128 material; the bytes are the
+//!   material as they are, with no key derivation. Anything else is refused.
+//! - **Key ID** `9a3b0c52-6d1e-4f7a-8b2c-3d4e5f60718a`, **key version ID**
+//!   `1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9` (the 36 ASCII bytes every blob this example makes
+//!   starts with; a blob that names another version is `Forbidden.KeyNotFound`), account
+//!   `1234567890123456`, region `cn-hangzhou`.
+//! - **The data key**: encrypting asks GenerateDataKey for 32 bytes (`AES_256`); decrypting
+//!   accepts files with a 16- or 32-byte data key.
+//! - **The blob** in a file's header is therefore, as in spec §5:
+//!   `"1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9" || iv (12 random bytes) || ciphertext || tag (16)`,
+//!   where `ciphertext || tag` is AES-GCM (AES-256 or AES-128, by the material's length) under
+//!   the material, with that IV, of the data key's **standard, padded Base64 text** (44 ASCII
+//!   bytes for a 32-byte key, 24 for a 16-byte one), with associated data
+//!   `"1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9" || the canonical context` (the same canonical
+//!   bytes the header's context field holds).
+//!
+//! So another implementation writes a file this example opens by drawing a data key, sealing
+//! its Base64 text as above, and writing the envelope of the crate documentation's format
+//! section with that blob and context; it opens this example's files by opening the header's
+//! blob the same way (checking the tag), decoding the Base64 text to the data key, and
+//! following that section.
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -29,12 +56,13 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kms_core::envelope::{DataKey, DecryptReader, EncryptWriter, Header, SealParams};
+use kms_core::context::ContextBuf;
+use kms_core::ops::{self, GenerateDataKeyRequest};
 use kms_core::rand_core::TryRng;
 use kms_core::{
-    Caller, FixedCapacityProvider, GenerateDataKeyRequest, KeyId, KeyVersionId, MasterKeyMaterial,
-    OsRng, generate_data_key,
+    Caller, DataKeyLength, FixedCapacityProvider, KeyId, KeyVersionId, MasterKeyMaterial, OsRng,
 };
+use kms_envelope::{DataKey, DecryptReader, EncryptWriter, Header, SealParams};
 use zeroize::Zeroizing;
 
 const ACCOUNT: &str = "1234567890123456";
@@ -101,7 +129,7 @@ fn parse_args(mut args: impl Iterator<Item = OsString>) -> std::result::Result<A
     })
 }
 
-/// Decodes the master key's hex text (64 or 32 digits).
+/// Decodes the master key's hex text (64 or 32 digits, either case) into the material itself.
 fn master_key(argument: Option<String>) -> Result<MasterKeyMaterial> {
     let text = Zeroizing::new(match argument {
         Some(text) => text,
@@ -110,18 +138,14 @@ fn master_key(argument: Option<String>) -> Result<MasterKeyMaterial> {
         })?,
     });
     let text = text.trim();
-    let digit = |c: u8| char::from(c).to_digit(16);
-    let bytes: Option<Vec<u8>> = text
-        .as_bytes()
-        .chunks(2)
-        .map(|pair| match pair {
-            [hi, lo] => Some((digit(*hi)? * 16 + digit(*lo)?) as u8),
-            _ => None,
-        })
-        .collect();
-    let bytes = Zeroizing::new(bytes.ok_or("the master key is not hex")?);
-    MasterKeyMaterial::from_slice(&bytes)
-        .ok_or_else(|| "the master key must be 64 hex digits (AES-256) or 32 (AES-128)".into())
+    let wrong_length = "the master key must be 64 hex digits (AES-256) or 32 (AES-128)";
+    if text.len() != 64 && text.len() != 32 {
+        return Err(wrong_length.into());
+    }
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    let material =
+        base16ct::mixed::decode(text, &mut bytes[..]).map_err(|_| "the master key is not hex")?;
+    MasterKeyMaterial::from_slice(material).ok_or_else(|| wrong_length.into())
 }
 
 /// The provider with the example's one key.
@@ -142,10 +166,9 @@ fn temporary_beside(output: &Path) -> Result<(File, PathBuf)> {
     let name = output.file_name().ok_or("OUT has no file name")?;
     let mut suffix = [0u8; 8];
     OsRng.try_fill_bytes(&mut suffix)?;
-    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     let mut temp_name = OsString::from(".");
     temp_name.push(name);
-    temp_name.push(format!(".{suffix}.tmp"));
+    temp_name.push(format!(".{}.tmp", base16ct::lower::encode_string(&suffix)));
     let path = dir.join(temp_name);
     let file = OpenOptions::new()
         .write(true)
@@ -200,20 +223,23 @@ fn write_output(
     result
 }
 
-fn encrypt(args: &Args, provider: &mut FixedCapacityProvider<1>) -> Result<()> {
+/// Parses the `--context` text.
+fn context(text: &str) -> Result<ContextBuf> {
+    ContextBuf::parse_json(Some(text))
+        .map_err(|_| format!("--context {text} is not a valid encryption context").into())
+}
+
+fn encrypt(args: &Args, provider: &FixedCapacityProvider<1>) -> Result<()> {
     let caller = Caller::new(ACCOUNT, REGION);
-    let context = args.context.as_deref().unwrap_or(DEFAULT_CONTEXT);
-    let request = GenerateDataKeyRequest {
-        key_spec: Some("AES_256"),
-        encryption_context: Some(context),
-        ..GenerateDataKeyRequest::new(KEY_ID)
-    };
-    let response = generate_data_key(provider, &caller, &request, &mut OsRng)?;
-    let data_key = DataKey::try_from(&response)?;
-    let params = SealParams {
-        encryption_context: Some(context),
-        ..SealParams::new(&response.ciphertext_blob)
-    };
+    let context = context(args.context.as_deref().unwrap_or(DEFAULT_CONTEXT))?;
+    let key_id = KeyId::parse(KEY_ID).ok_or("bad key ID")?;
+    let request = GenerateDataKeyRequest::new(key_id)
+        .with_length(DataKeyLength::AES_256)
+        .with_context(&context);
+    let generated =
+        ops::generate_data_key(provider, &caller, &request, &mut OsRng)?.into_result()?;
+    let data_key = DataKey::try_from(&generated)?;
+    let params = SealParams::new(&generated.ciphertext_blob).with_context(&context);
     let mut input = BufReader::new(File::open(&args.input)?);
     let mut bytes = 0;
     write_output(&args.output, args.force, |out| {
@@ -223,23 +249,26 @@ fn encrypt(args: &Args, provider: &mut FixedCapacityProvider<1>) -> Result<()> {
         Ok(())
     })?;
     eprintln!(
-        "encrypted {bytes} bytes into {} (key version {}, context {context})",
+        "encrypted {bytes} bytes into {} (key version {}, context {})",
         args.output.display(),
-        response.key_version_id
+        generated.key_version_id,
+        context.to_json()
     );
     Ok(())
 }
 
 fn decrypt(args: &Args, provider: &FixedCapacityProvider<1>) -> Result<()> {
     let caller = Caller::new(ACCOUNT, REGION);
+    let expected = args.context.as_deref().map(context).transpose()?;
     let input = BufReader::new(File::open(&args.input)?);
-    let mut context = String::new();
+    let mut found = String::new();
     let mut reader = DecryptReader::new(input, |header: &Header<'_>| {
-        context = header.encryption_context();
-        if let Some(expected) = args.context.as_deref() {
-            if !header.context_matches(Some(expected)) {
-                return Err(format!("the file's context is {context}, not {expected}").into());
-            }
+        found = header.context().to_json();
+        if let Some(expected) = &expected
+            && header.context() != expected.as_context()
+        {
+            let expected = expected.to_json();
+            return Err(format!("the file's context is {found}, not {expected}").into());
         }
         Ok::<_, Box<dyn std::error::Error>>(header.decrypt(provider, &caller, &mut OsRng)?)
     })?;
@@ -251,7 +280,7 @@ fn decrypt(args: &Args, provider: &FixedCapacityProvider<1>) -> Result<()> {
         Ok(())
     })?;
     eprintln!(
-        "decrypted {bytes} bytes into {} (context {context})",
+        "decrypted {bytes} bytes into {} (context {found})",
         args.output.display()
     );
     Ok(())
@@ -270,9 +299,9 @@ fn main() -> ExitCode {
     };
     let result = master_key(args.master_key.clone())
         .and_then(provider)
-        .and_then(|mut provider| {
+        .and_then(|provider| {
             if args.encrypt {
-                encrypt(&args, &mut provider)
+                encrypt(&args, &provider)
             } else {
                 decrypt(&args, &provider)
             }

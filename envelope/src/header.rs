@@ -107,7 +107,9 @@ impl Prefix {
 /// # Errors
 /// [`EnvelopeError::Truncated`] when `input` is shorter than the prefix (and what there is
 /// looks like one), [`EnvelopeError::NotAnEnvelope`], [`EnvelopeError::UnsupportedVersion`],
-/// [`EnvelopeError::MalformedHeader`] for a field out of range.
+/// [`EnvelopeError::UnsupportedDataKeyLength`] for an `L` other than 16 or 32,
+/// [`EnvelopeError::MalformedHeader`] for another field out of range: checks 1 to 7 of the
+/// crate documentation's list, in its order.
 pub fn peek_header_len(input: &[u8]) -> Result<usize, EnvelopeError> {
     Prefix::parse(input).map(|p| p.header_len())
 }
@@ -166,7 +168,8 @@ impl<'h> Header<'h> {
     /// # Errors
     /// [`EnvelopeError::Truncated`] when `input` ends inside the header,
     /// [`EnvelopeError::NotAnEnvelope`], [`EnvelopeError::UnsupportedVersion`],
-    /// [`EnvelopeError::MalformedHeader`].
+    /// [`EnvelopeError::UnsupportedDataKeyLength`], [`EnvelopeError::MalformedHeader`]: checks 1
+    /// to 10 of the crate documentation's list, in its order.
     pub fn parse(input: &'h [u8]) -> Result<Self, EnvelopeError> {
         let prefix = Prefix::parse(input)?;
         let bytes = input
@@ -386,7 +389,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> HeaderReader<B> {
     ///
     /// # Errors
     /// [`EnvelopeError::NotAnEnvelope`], [`EnvelopeError::UnsupportedVersion`],
-    /// [`EnvelopeError::MalformedHeader`] as soon as the bytes show it;
+    /// [`EnvelopeError::UnsupportedDataKeyLength`], [`EnvelopeError::MalformedHeader`] as soon
+    /// as the bytes show it;
     /// [`EnvelopeError::BufferTooSmall`] when the header does not fit the buffer.
     pub fn push(&mut self, input: &[u8]) -> Result<usize, EnvelopeError> {
         let mut used = 0;

@@ -16,19 +16,23 @@ use super::{
 impl From<EnvelopeError> for io::Error {
     /// Problems of the envelope's bytes are `InvalidData`, of the caller's parameters
     /// `InvalidInput`, anything else `Other`; the `EnvelopeError` is the inner error.
+    ///
+    /// An unsupported data key length or data key text is `InvalidData`: a [`DataKey`] always
+    /// has a supported length, so in the adapters these come from the data, a header's `L` or
+    /// the text Decrypt found in the header's blob.
     fn from(e: EnvelopeError) -> Self {
         let kind = match e {
             EnvelopeError::NotAnEnvelope
             | EnvelopeError::UnsupportedVersion(_)
+            | EnvelopeError::UnsupportedDataKeyLength(_)
+            | EnvelopeError::InvalidDataKey
             | EnvelopeError::MalformedHeader
             | EnvelopeError::HeaderAuthenticationFailed
             | EnvelopeError::SegmentAuthenticationFailed { .. }
             | EnvelopeError::Truncated
             | EnvelopeError::EmptyFinalSegment { .. }
             | EnvelopeError::TooLong => io::ErrorKind::InvalidData,
-            EnvelopeError::UnsupportedDataKeyLength(_)
-            | EnvelopeError::InvalidDataKey
-            | EnvelopeError::InvalidSegmentSize
+            EnvelopeError::InvalidSegmentSize
             | EnvelopeError::InvalidBlob
             | EnvelopeError::InvalidContext
             | EnvelopeError::DataKeyLengthMismatch

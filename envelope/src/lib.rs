@@ -32,6 +32,7 @@
 //! between the caller's buffers, without copies.
 //!
 //! ```
+//! # #[cfg(feature = "alloc")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use kms_core::context::ContextBuf;
 //! use kms_core::ops::{self, GenerateDataKeyRequest};
@@ -63,6 +64,8 @@
 //! assert_eq!(opened, data);
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "alloc"))]
+//! # fn main() {}
 //! ```
 //!
 //! Without an allocator, the same flow goes through the `*_in` operations, a
@@ -137,7 +140,14 @@
 //!
 //! # Format, version 1
 //!
-//! All integers are big-endian. An envelope is a header followed by one or more segments.
+//! This section is the whole specification: an implementation written from it (and from spec
+//! §4 and §5 for the blob, repeated below) reads and writes the files of this crate and of
+//! `examples/envelope_file.rs`, and refuses every altered file this crate refuses, with the same
+//! error. The golden vectors (`tests/vectors/*.json`, described [below](#golden-vectors)) check
+//! that an implementation does.
+//!
+//! All integers are unsigned and big-endian. An envelope is a header followed by one or more
+//! segments.
 //!
 //! ```text
 //! offset      size  field
@@ -148,34 +158,200 @@
 //! 12          2     B, the blob's length, u16: 88 when L = 16, 108 when L = 32
 //! 14          2     C, the context's length, u16: 2..=32_768
 //! 16          32    salt: 32 random bytes, fresh for every file
-//! 48          B     the data key's CiphertextBlob, raw (not Base64): the 36-byte key version
-//!                   ID, the 12-byte IV, the sealed Base64 of the data key, the 16-byte tag
-//! 48+B        C     the encryption context the blob is bound to, in its canonical encoding:
-//!                   u16(pair count), then per pair sorted by key bytes, u16(len) key u16(len) value
+//! 48          B     the data key's blob (CiphertextBlob), raw bytes, not Base64
+//! 48+B        C     the encryption context the blob is bound to, canonically encoded
 //! 48+B+C      32    header tag
 //!                   (header length H = 80 + B + C; 190 bytes for a 32-byte key, empty context)
 //! H           ...   segment 0, segment 1, ..., segment n-1   (n >= 1)
 //!
-//! segment i = AES-256-GCM(file key, nonce_i, associated data empty, plaintext_i)
-//!           = ciphertext_i (as long as plaintext_i) || tag_i (16 bytes)
+//! segment i = ciphertext_i (as long as plaintext_i) || tag_i (16 bytes)
+//!           = AES-256-GCM(key = file key, nonce = nonce_i, associated data = empty, plaintext_i)
 //! plaintext_i: exactly S bytes for i < n-1; the final one has 1..=S bytes, or 0 bytes when
 //!              the whole plaintext is empty (then n = 1)
 //! nonce_i   = u88(i) || 0x00 for i < n-1,   u88(n-1) || 0x01 for the final segment
-//!             (an 11-byte segment counter, then a final-segment flag byte: 12 bytes)
 //!
-//! prk        = HKDF-Extract(salt, data key)                                  (HKDF-SHA256)
+//! prk        = HKDF-Extract(salt = the salt field, IKM = the raw data key)      (HKDF-SHA256)
 //! h          = SHA-256(header[0 .. H-32])              (every header byte before the tag)
-//! file key   = HKDF-Expand(prk, "kms-core envelope v1 segment key" || h, 32)
-//! header tag = HKDF-Expand(prk, "kms-core envelope v1 header tag" || h, 32)
+//! file key   = HKDF-Expand(prk, info = "kms-core envelope v1 segment key" || h, 32 bytes)
+//! header tag = HKDF-Expand(prk, info = "kms-core envelope v1 header tag" || h, 32 bytes)
 //! ```
 //!
 //! The envelope of `N` plaintext bytes is `H + N + 16 * max(1, ceil(N / S))` bytes long.
 //!
-//! Opening checks, in order: the magic, the version, every header field's range (and that
-//! the blob is a well-formed blob of the right length and the context a canonical encoding of a
-//! valid context, at most 8192 characters as JSON), then — once Decrypt has given the data key
-//! back — the header tag, in constant time. Only then are segments opened, each against the
-//! nonce of its position; a segment's plaintext is released after its tag verifies.
+//! ## The blob, and what it seals
+//!
+//! The blob field holds the data key's blob exactly as GenerateDataKey made it (spec §5), the
+//! bytes whose standard Base64 is the wire's `CiphertextBlob`:
+//!
+//! ```text
+//! blob = key version ID   36 bytes: lowercase UUID text, 8-4-4-4-12 hex digits and hyphens
+//!     || IV               12 bytes
+//!     || ciphertext       as long as the sealed text: 44 bytes when L = 32, 24 when L = 16
+//!     || tag              16 bytes
+//! ciphertext || tag = AES-GCM(key = the master key version's material (AES-256 for 32 bytes
+//!                             of material, AES-128 for 16), nonce = IV,
+//!                             associated data = key version ID || the canonical context,
+//!                             plaintext = the sealed text)
+//! the sealed text   = the data key's Base64: the standard alphabet (A-Z a-z 0-9 + /), padded
+//!                     with "=" to a multiple of 4 characters, the unused bits of the last
+//!                     character zero (the canonical, padded form of RFC 4648 §4)
+//! ```
+//!
+//! So `B = 36 + 12 + 4 * ceil(L / 3) + 16`: 108 for a 32-byte data key, 88 for a 16-byte one.
+//! The associated data's context is the very bytes of the header's context field. The envelope
+//! itself uses the raw data key, never its text: HKDF-Extract takes the `L` raw bytes. Opening,
+//! the text that Decrypt returns is decoded back to raw bytes, and their length must be the
+//! header's `L` (checks 12 and 13 below).
+//!
+//! ## The canonical context
+//!
+//! ```text
+//! context = u16(pair count)
+//!        || for each pair, in ascending order of the key's UTF-8 bytes:
+//!             u16(length of key) || key (UTF-8) || u16(length of value) || value (UTF-8)
+//! ```
+//!
+//! Keys are ordered by comparing their UTF-8 bytes as unsigned bytes, a key that is a prefix of
+//! another first (so `"z"` (7a) comes before `"é"` (c3 a9), and UTF-16 order does not matter).
+//! The empty context is the two bytes `00 00`. A reader accepts the field only if it is valid
+//! (`Context::from_canonical` in kms-core): every pair is complete within the field (no
+//! length runs past its end), the number of pairs read up to the field's end equals the count
+//! (so nothing follows the last pair), every key is non-empty, keys and values are well-formed
+//! UTF-8 (no overlong forms, no surrogates), every key is strictly greater than the one before
+//! it (so no key repeats), and the context's JSON text is at most 8192 characters:
+//!
+//! - **The JSON text counted** is the shortest JSON of the context, as kms-core's
+//!   `Context::write_json` writes it (and `Header::write_encryption_context` hands to a KMS
+//!   reached over the wire): `{` and `}` around the pairs in the canonical order, joined by
+//!   `,`, each `"key":"value"`, no white space; in keys and values `"` and `\` are written `\"`
+//!   and `\\`, U+0008, U+0009, U+000A, U+000C and U+000D are written `\b`, `\t`, `\n`, `\f` and
+//!   `\r`, every other character below U+0020 is written `\u00xx` with two lowercase hex
+//!   digits, and every other character (`/`, U+007F and everything outside ASCII included) is
+//!   written as itself. The empty context is `{}`.
+//! - **A character** is a Unicode scalar value: `"😀"` counts 1 although it is 4 UTF-8 bytes,
+//!   and an escape counts its written length (U+0001 counts 6, `"` counts 2).
+//! - **Who applies it**: the opener, to the header's context field (check 10 below), whatever
+//!   JSON text the context was first given in; kms-core applies the same limit when a context
+//!   is made, so every context a sealer is given already meets it. A context within the limit
+//!   is at most 32 746 canonical bytes, within `C`'s bound of 32 768.
+//!
+//! ## The header tag and the file key
+//!
+//! HKDF is HKDF-SHA256 (RFC 5869). Its salt is the 32 bytes of the salt field and its input
+//! key material the `L` raw bytes of the data key. `h` is the SHA-256 hash of the header's
+//! first `H - 32` bytes: the magic, the version, `L`, `S`, `B`, `C`, the salt, the blob and the
+//! context, exactly as they are in the file. The two `info` strings are the ASCII bytes of
+//! their labels, without a terminator (`"kms-core envelope v1 segment key"`, 32 bytes, and
+//! `"kms-core envelope v1 header tag"`, 31 bytes), each directly followed by the 32 bytes of
+//! `h`. Each Expand gives 32 bytes: the file key is an AES-256 key, and the header tag is
+//! compared with the stored one in constant time.
+//!
+//! ## Segments and nonces
+//!
+//! A nonce is 12 bytes: the segment's index as an 88-bit big-endian number in bytes 0..11
+//! (indices are below 2^32, so bytes 0..7 are zero and bytes 7..11 hold the index), then one
+//! byte, 0x01 for the final segment and 0x00 for every other. Segment tags are AES-GCM's full
+//! 16 bytes. A sealer writes `max(1, ceil(N / S))` segments, all of `S` bytes of plaintext but
+//! the final one, which is never empty unless the whole plaintext is: each plaintext has
+//! exactly one envelope.
+//!
+//! An opener cannot see where the segments end but by counting: after the header, while more
+//! than `S + 16` bytes remain, the next `S + 16` bytes are a non-final segment; the bytes that
+//! remain at the end of the input (at most `S + 16`) are the final segment. A streaming opener
+//! therefore holds each `S + 16` bytes back until it knows whether more follow.
+//!
+//! ## Opening, check by check
+//!
+//! An opener makes these checks in this order and reports the first that fails (the names are
+//! the variants of [`EnvelopeError`]); the golden vectors hold a case for each.
+//!
+//! The header ([`Header::parse`], [`HeaderReader`], and checks 1 to 7 in [`peek_header_len`]):
+//!
+//! 1. The bytes present among the first 6 differ from `KMSENV`: `NotAnEnvelope` (also for
+//!    input shorter than 6 bytes).
+//! 2. Byte 6 is present and is not 1: `UnsupportedVersion(byte 6)`.
+//! 3. Fewer than 16 bytes: `Truncated`.
+//! 4. `L` is not 16 or 32: `UnsupportedDataKeyLength(L)`.
+//! 5. `S` is not in `1..=16_777_216`: `MalformedHeader`.
+//! 6. `B` is not 88 (when `L` = 16) or 108 (when `L` = 32): `MalformedHeader`.
+//! 7. `C` is not in `2..=32_768`: `MalformedHeader`.
+//! 8. Fewer than `H = 80 + B + C` bytes: `Truncated`.
+//! 9. The blob's first 36 bytes are not lowercase UUID text (the characters `0-9a-f`, with `-`
+//!    at offsets 8, 13, 18 and 23; the version and variant digits are not checked):
+//!    `MalformedHeader`.
+//! 10. The context field is not a valid canonical context, as above: `MalformedHeader`.
+//!
+//! The data key (the closure [`open`], [`open_into`] and [`DecryptReader`] take, usually
+//! [`Header::decrypt`] or [`Header::decrypt_in`], then [`Header::unlock`]):
+//!
+//! 11. Decrypt of the blob, with the header's canonical context, fails: `Kms(error)`: for
+//!     instance `Kms(KeyNotFound)` when the KMS has no key version of the blob's ID, and
+//!     `Kms(InvalidParameter(CiphertextBlob))` when the blob's tag does not verify under that
+//!     context or the sealed text is not UTF-8. (Decrypt draws nothing from the RNG.)
+//! 12. The text Decrypt returns is not a data key: its length is not a multiple of 4:
+//!     `InvalidDataKey`; the length it would decode to, `3 * len / 4` less the number of `=` among
+//!     its last two characters, is not 16 or 32: `UnsupportedDataKeyLength(that length)`; it is
+//!     not canonical, padded, standard Base64: `InvalidDataKey`.
+//! 13. The data key is not `L` bytes long: `DataKeyLengthMismatch`. (With `B` tied to `L`, a
+//!     data key from the header's own blob always is; only a closure that returns another key
+//!     gets this.)
+//! 14. The header tag does not verify: `HeaderAuthenticationFailed` (the data key is not the
+//!     one the blob holds, or a header byte was changed).
+//!
+//! The segments, each in order, `i` from 0 ([`Opener`]):
+//!
+//! 15. The final segment is shorter than a tag (16 bytes), or the input ends right after the
+//!     header: `Truncated`.
+//! 16. The final segment is a tag alone (no plaintext) and `i > 0`: `EmptyFinalSegment { index:
+//!     i }`, before its tag is looked at; no sealer writes it.
+//! 17. `i` is `2^32` or more, or the plaintext so far with this segment's would pass `2^48`
+//!     bytes: `TooLong`.
+//! 18. AES-GCM does not open segment `i` under `nonce_i` (final or not, as above):
+//!     `SegmentAuthenticationFailed { index: i }`. This is what a file cut at a segment boundary
+//!     (its last segment was sealed as non-final), data after the final segment (which is then
+//!     opened as non-final), a moved, duplicated or foreign segment, or a changed byte gives.
+//!
+//! A streaming opener ([`Opener`], [`DecryptReader`]) releases each segment's plaintext once
+//! its tag verifies: when one of checks 15 to 18 fails, the segments before it have been
+//! released (a file cut short is known only at its end). The whole-buffer forms ([`open_into`],
+//! [`open`]) release nothing unless all is well; they make checks 15 and 17 for the whole input
+//! first, before opening any segment (then [`EnvelopeError::BufferTooSmall`] if the output is too
+//! short), and checks 16 and 18 segment by segment. So the two kinds differ only on input that
+//! fails two checks: one byte appended after a full final segment is `Truncated` for the
+//! whole-buffer forms (the last piece is too short for a tag) and `SegmentAuthenticationFailed`
+//! of the final segment for a streaming opener (it opened that segment as non-final first).
+//!
+//! Sealing draws 32 bytes from the RNG, the salt, and nothing else ([`Sealer::new`],
+//! [`seal_into`], [`seal`], [`EncryptWriter::new`]). GenerateDataKey draws the data key, then
+//! the blob's IV.
+//!
+//! ## The example's master key
+//!
+//! `examples/envelope_file.rs` holds one master key in a `FixedCapacityProvider`, with fixed
+//! IDs so that any run with the same material opens another's files: key ID
+//! `9a3b0c52-6d1e-4f7a-8b2c-3d4e5f60718a`, key version ID
+//! `1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9` (the first 36 bytes of every blob it makes), account
+//! `1234567890123456`, region `cn-hangzhou`. Its material is the hex text of
+//! `KMS_ENVELOPE_MASTER_KEY` (or `--master-key`), white space around it removed, either case: 64
+//! hex digits are 32 bytes of AES-256 material, 32 digits 16 bytes of AES-128 material, used as
+//! they are (no key derivation). It seals a 32-byte data key. To write a file it opens: draw a
+//! 32-byte data key and a 12-byte IV, seal the key's Base64 text into a blob as above (with
+//! that version ID, that material and the file's canonical context), and write the envelope;
+//! to open one of its files: check the blob's version ID, open the blob the same way, decode
+//! the text, and follow the checks above.
+//!
+//! ## Golden vectors
+//!
+//! `tests/vectors/*.json` (generated by `tests/envelope/vectors.rs`, which checks them byte for
+//! byte and again with an implementation of this section that shares no code with this crate)
+//! each hold one envelope under the example's key IDs: the master key's material, the RNG
+//! bytes in the order they are drawn (data key, blob IV, salt), the context's pairs, the
+//! segment size and the plaintext; the values derived on the way (the data key's Base64, the
+//! canonical context and its JSON, the blob's associated data, `h`, `prk`, the file key, the
+//! header tag, the nonces); the blob, the header and the envelope; and cases named by their
+//! outcome (`segment_authentication_failed.truncated_after_segment_0`, ...), each an envelope
+//! with the outcome an opener must give: the plaintext, or the error (as `Debug` and
+//! `Display` write it) and the plaintext a streaming opener releases before it.
 //!
 //! # Why it is built this way
 //!
@@ -209,16 +385,19 @@
 //!
 //! | limit | value | why |
 //! |---|---|---|
-//! | segments per file | 2^32 | counters stay 64-bit with room; the nonce has space for 2^88 |
-//! | plaintext per file | 2^48 bytes (256 TiB) | keeps AES-GCM's bound under one key near `σ²/2^129 ≈ 2^-41` (`σ ≤ 2^44 + 2^32` blocks) |
+//! | segments per file | at most 2^32, inclusive | counters stay 64-bit with room; the nonce has space for 2^88 |
+//! | plaintext per file | at most 2^48 bytes (256 TiB), inclusive | keeps AES-GCM's bound under one key near `σ²/2^129 ≈ 2^-41` (`σ ≤ 2^44 + 2^32` blocks) |
 //! | largest file | `min(2^32 × S, 2^48)` bytes: 256 TiB at the default S, 4 GiB at S = 1 | both limits above; at 64 KiB they coincide |
 //! | segment size | 1 ..= 16 MiB | an opener allocates `S + 16` bytes on the header's word: 16 MiB caps what a hostile header can ask for |
 //! | files per data key | no fixed limit | per-file keys; salts collide with probability `q²/2^257`; GCM's bounds add up per file key, e.g. 2^32 files of 1 GiB: `2^32 × 2^52 / 2^129 = 2^-45` |
 //! | header | at most 80 + 108 + 32 768 bytes | the blob of a 32-byte key, and a context of 8192 characters of up to 4 UTF-8 bytes |
 //! | data key | 16 or 32 bytes | AES-128 / AES-256 data keys (`KeySpec` `AES_128` / `AES_256`, or `NumberOfBytes` 16 / 32); others are refused with [`EnvelopeError::UnsupportedDataKeyLength`] |
 //!
-//! Sealing more than a file may hold fails with [`EnvelopeError::TooLong`] before anything over
-//! the limit is sealed; an opener refuses the same.
+//! Both limits are inclusive: a file may have 2^32 segments (indices `0..=2^32 - 1`) and 2^48
+//! plaintext bytes, and one segment or byte more is [`EnvelopeError::TooLong`]. At the default
+//! 64 KiB segments the two meet: 2^32 full segments are exactly 2^48 bytes. Sealing more than
+//! a file may hold fails before anything over the limit is sealed (the whole-buffer forms before
+//! anything at all); an opener refuses the same (check 17).
 //!
 //! # Caveats
 //!
@@ -323,9 +502,10 @@ pub const fn envelope_len(header_len: usize, segment_size: u32, plaintext_len: u
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EnvelopeError {
-    /// The data key is not 16 or 32 bytes long (the byte length it has).
+    /// A data key, the text of one, or a header's `L` gives a length other than 16 or 32 bytes
+    /// (that length).
     UnsupportedDataKeyLength(usize),
-    /// The data key text is not Base64.
+    /// The data key text is not canonical, padded, standard Base64.
     InvalidDataKey,
     /// The segment size is outside `1..=16 MiB`.
     InvalidSegmentSize,
@@ -344,7 +524,9 @@ pub enum EnvelopeError {
     NotAnEnvelope,
     /// The format version is not one this module reads.
     UnsupportedVersion(u8),
-    /// A header field is out of range or malformed.
+    /// A header field is out of range or malformed: the segment size, the blob's or the
+    /// context's length, a blob that does not start with a lowercase UUID, or a context that is
+    /// not a valid canonical encoding of at most 8192 characters as JSON.
     MalformedHeader,
     /// The data key's length is not the one the header names.
     DataKeyLengthMismatch,
@@ -448,7 +630,7 @@ impl DataKey {
     /// [`EnvelopeError::UnsupportedDataKeyLength`] for a key that is not 16 or 32 bytes.
     pub fn from_base64(text: &str) -> Result<Self, EnvelopeError> {
         let bytes = text.as_bytes();
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return Err(EnvelopeError::InvalidDataKey);
         }
         let pad = bytes.iter().rev().take(2).filter(|&&b| b == b'=').count();

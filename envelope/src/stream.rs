@@ -273,6 +273,8 @@ impl<B: AsMut<[u8]>> Opener<B> {
     ///
     /// # Errors
     /// [`EnvelopeError::Truncated`] when less than a tag is held (the input ended early),
+    /// [`EnvelopeError::EmptyFinalSegment`] when a tag alone is held after a full segment (no
+    /// sealer writes that), [`EnvelopeError::TooLong`] past the limits,
     /// [`EnvelopeError::SegmentAuthenticationFailed`] when the held segment is not a final
     /// one (the file was cut, or had data appended), [`EnvelopeError::Poisoned`], or what `emit`
     /// returns.
@@ -372,12 +374,19 @@ impl<B: AsMut<[u8]>> core::fmt::Debug for Opener<B> {
     }
 }
 
+/// Checks a whole file against the limits: at most [`MAX_SEGMENTS`] segments and at most
+/// [`MAX_PLAINTEXT_LEN`] plaintext bytes, both inclusive.
+fn within_limits(segments: u64, plaintext_len: u64) -> Result<(), EnvelopeError> {
+    if segments > MAX_SEGMENTS || plaintext_len > MAX_PLAINTEXT_LEN {
+        return Err(EnvelopeError::TooLong);
+    }
+    Ok(())
+}
+
 /// The number of segments of `len` plaintext bytes, checked against the limits.
 fn segment_count(len: usize, size: usize) -> Result<usize, EnvelopeError> {
     let segments = len.div_ceil(size).max(1);
-    if segments as u64 > MAX_SEGMENTS || len as u64 > MAX_PLAINTEXT_LEN {
-        return Err(EnvelopeError::TooLong);
-    }
+    within_limits(segments as u64, len as u64)?;
     Ok(segments)
 }
 
@@ -438,9 +447,16 @@ fn plaintext_len(body_len: usize, size: usize) -> Result<usize, EnvelopeError> {
 /// complete. `out` needs the envelope's length less the header and 16 bytes per segment
 /// (the envelope's length is always enough).
 ///
+/// The checks are those of a streaming opener (the crate documentation lists them in order),
+/// except that the length of the last piece ([`EnvelopeError::Truncated`]) and the limits
+/// ([`EnvelopeError::TooLong`]) are checked for the whole input before any segment is opened,
+/// and then the length of `out`.
+///
 /// # Errors
-/// What `unlock` returns; [`EnvelopeError::BufferTooSmall`]; as [`super::Header::parse`],
-/// [`super::Header::unlock`], [`Opener::push`] and [`Opener::finish`].
+/// What `unlock` returns; as [`super::Header::parse`] and [`super::Header::unlock`];
+/// [`EnvelopeError::Truncated`], [`EnvelopeError::TooLong`],
+/// [`EnvelopeError::BufferTooSmall`], [`EnvelopeError::EmptyFinalSegment`] and
+/// [`EnvelopeError::SegmentAuthenticationFailed`].
 pub fn open_into<F, E>(envelope: &[u8], unlock: F, out: &mut [u8]) -> Result<usize, E>
 where
     F: FnOnce(&super::Header<'_>) -> Result<DataKey, E>,
@@ -454,13 +470,11 @@ where
     let body = &envelope[header.encoded_len()..];
     let size = key.segment_size();
     let needed = plaintext_len(body.len(), size)?;
+    let segments = body.len().div_ceil(size + SEGMENT_TAG_LEN);
+    within_limits(segments as u64, needed as u64)?;
     let out = out
         .get_mut(..needed)
         .ok_or(EnvelopeError::BufferTooSmall { needed })?;
-    let segments = body.len().div_ceil(size + SEGMENT_TAG_LEN);
-    if segments as u64 > MAX_SEGMENTS || needed as u64 > MAX_PLAINTEXT_LEN {
-        return Err(EnvelopeError::TooLong.into());
-    }
     let mut at = 0;
     let result = body
         .chunks(size + SEGMENT_TAG_LEN)
@@ -472,7 +486,8 @@ where
                 .checked_sub(SEGMENT_TAG_LEN)
                 .ok_or(EnvelopeError::Truncated)?;
             if last && len == 0 && index > 0 {
-                return Err(EnvelopeError::SegmentAuthenticationFailed {
+                // Segmentation is canonical: only an empty plaintext ends in an empty segment.
+                return Err(EnvelopeError::EmptyFinalSegment {
                     index: index as u64,
                 });
             }
@@ -535,7 +550,15 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{EnvelopeError, MAX_PLAINTEXT_LEN, MAX_SEGMENTS, count};
+    use super::{
+        EnvelopeError, MAX_PLAINTEXT_LEN, MAX_SEGMENTS, Opener, SEGMENT_TAG_LEN, Sealer, count,
+        segment_count, within_limits,
+    };
+    use crate::DataKey;
+    use crate::keys::{FileKey, derive};
+
+    extern crate std;
+    use std::vec::Vec;
 
     #[test]
     fn limits_of_a_file() {
@@ -557,5 +580,181 @@ mod tests {
         assert_eq!(total, MAX_PLAINTEXT_LEN);
         let mut total = u64::MAX;
         assert_eq!(count(0, &mut total, 1), Err(EnvelopeError::TooLong));
+    }
+
+    #[test]
+    fn whole_file_limits_are_inclusive() {
+        assert_eq!(within_limits(MAX_SEGMENTS, MAX_PLAINTEXT_LEN), Ok(()));
+        assert_eq!(
+            within_limits(MAX_SEGMENTS + 1, 0),
+            Err(EnvelopeError::TooLong)
+        );
+        assert_eq!(
+            within_limits(1, MAX_PLAINTEXT_LEN + 1),
+            Err(EnvelopeError::TooLong)
+        );
+    }
+
+    /// `seal_into` and `seal` size a file with `segment_count` before touching any buffer, so
+    /// its boundaries are checked here without 2^32-byte plaintexts.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn segment_count_at_the_limits() {
+        const FOUR_GIB: usize = 1 << 32;
+        // At S = 1 byte: 2^32 segments of one byte is the largest file.
+        assert_eq!(segment_count(FOUR_GIB, 1), Ok(FOUR_GIB));
+        assert_eq!(segment_count(FOUR_GIB + 1, 1), Err(EnvelopeError::TooLong));
+        // At S = 64 KiB both limits meet at 2^48 bytes.
+        assert_eq!(segment_count(1 << 48, 1 << 16), Ok(FOUR_GIB));
+        assert_eq!(
+            segment_count((1 << 48) + 1, 1 << 16),
+            Err(EnvelopeError::TooLong)
+        );
+        // At S = 16 MiB only the byte limit binds.
+        assert_eq!(segment_count(1 << 48, 1 << 24), Ok(1 << 24));
+        assert_eq!(
+            segment_count((1 << 48) + 1, 1 << 24),
+            Err(EnvelopeError::TooLong)
+        );
+        assert_eq!(segment_count(0, 1), Ok(1));
+    }
+
+    fn file_key(segment_size: usize) -> FileKey {
+        let data_key = DataKey::new(&[7; 32]).unwrap();
+        derive(&data_key, &[9; 32], b"any header bytes", segment_size)
+            .unwrap()
+            .0
+    }
+
+    /// A sealer that has sealed `index` segments and `total` bytes already.
+    fn sealer_at(index: u64, total: u64, buffer: &mut [u8]) -> Sealer<&mut [u8]> {
+        Sealer {
+            key: file_key(4),
+            buffer,
+            header_len: 0,
+            filled: 0,
+            index,
+            total,
+            poisoned: false,
+        }
+    }
+
+    /// An opener that has opened `index` segments and `total` bytes already.
+    fn opener_at(index: u64, total: u64, buffer: &mut [u8]) -> Opener<&mut [u8]> {
+        Opener {
+            key: file_key(4),
+            buffer,
+            filled: 0,
+            index,
+            total,
+            poisoned: false,
+        }
+    }
+
+    /// Segment `index` of `plaintext`, sealed under [`file_key`].
+    fn segment(index: u64, last: bool, plaintext: &[u8]) -> Vec<u8> {
+        let mut out = plaintext.to_vec();
+        let tag = file_key(4).seal(index, last, None, &mut out).unwrap();
+        out.extend_from_slice(&tag);
+        out
+    }
+
+    fn seal_pushed(
+        mut sealer: Sealer<&mut [u8]>,
+        input: &[u8],
+    ) -> (Vec<u8>, Result<(), EnvelopeError>) {
+        let mut out = Vec::new();
+        let mut emit = |b: &[u8]| {
+            out.extend_from_slice(b);
+            Ok::<(), EnvelopeError>(())
+        };
+        let result = sealer
+            .push(input, &mut emit)
+            .and_then(|()| sealer.finish(&mut emit));
+        (out, result)
+    }
+
+    fn open_pushed(
+        mut opener: Opener<&mut [u8]>,
+        input: &[u8],
+    ) -> (Vec<u8>, Result<(), EnvelopeError>) {
+        let mut out = Vec::new();
+        let mut emit = |b: &[u8]| {
+            out.extend_from_slice(b);
+            Ok::<(), EnvelopeError>(())
+        };
+        let result = opener
+            .push(input, &mut emit)
+            .and_then(|()| opener.finish(&mut emit));
+        (out, result)
+    }
+
+    #[test]
+    fn the_last_segment_index_a_file_may_use_seals_and_opens() {
+        // The 2^32nd segment (index 2^32 - 1) as the final one: within the limit.
+        let mut buffer = [0u8; 20];
+        let (sealed, result) = seal_pushed(sealer_at(MAX_SEGMENTS - 1, 0, &mut buffer), b"abc");
+        assert_eq!(result, Ok(()));
+        assert_eq!(sealed, segment(MAX_SEGMENTS - 1, true, b"abc"));
+        let mut buffer = [0u8; 20];
+        let (opened, result) = open_pushed(opener_at(MAX_SEGMENTS - 1, 0, &mut buffer), &sealed);
+        assert_eq!((opened.as_slice(), result), (&b"abc"[..], Ok(())));
+    }
+
+    #[test]
+    fn a_segment_past_the_last_index_is_refused() {
+        // Five bytes in 4-byte segments from index 2^32 - 1: the full segment goes out as the
+        // 2^32nd, and the final one would be the 2^32 + 1st.
+        let mut buffer = [0u8; 20];
+        let (sealed, result) = seal_pushed(sealer_at(MAX_SEGMENTS - 1, 0, &mut buffer), b"abcde");
+        assert_eq!(result, Err(EnvelopeError::TooLong));
+        assert_eq!(sealed, segment(MAX_SEGMENTS - 1, false, b"abcd"));
+
+        // An opener refuses the same segment before looking at its tag.
+        let mut input = segment(MAX_SEGMENTS - 1, false, b"abcd");
+        input.extend_from_slice(&segment(MAX_SEGMENTS, true, b"e"));
+        let mut buffer = [0u8; 20];
+        let (opened, result) = open_pushed(opener_at(MAX_SEGMENTS - 1, 0, &mut buffer), &input);
+        assert_eq!(result, Err(EnvelopeError::TooLong));
+        assert_eq!(opened, b"abcd");
+    }
+
+    #[test]
+    fn exactly_the_byte_limit_seals_and_opens_and_one_more_byte_does_not() {
+        let mut buffer = [0u8; 20];
+        let (sealed, result) =
+            seal_pushed(sealer_at(9, MAX_PLAINTEXT_LEN - 3, &mut buffer), b"xyz");
+        assert_eq!(result, Ok(()));
+        assert_eq!(sealed, segment(9, true, b"xyz"));
+        let mut buffer = [0u8; 20];
+        let opener = opener_at(9, MAX_PLAINTEXT_LEN - 3, &mut buffer);
+        let (opened, result) = open_pushed(opener, &sealed);
+        assert_eq!((opened.as_slice(), result), (&b"xyz"[..], Ok(())));
+
+        let mut buffer = [0u8; 20];
+        let (sealed, result) =
+            seal_pushed(sealer_at(9, MAX_PLAINTEXT_LEN - 2, &mut buffer), b"xyz");
+        assert_eq!((sealed.len(), result), (0, Err(EnvelopeError::TooLong)));
+        let mut buffer = [0u8; 20];
+        let opener = opener_at(9, MAX_PLAINTEXT_LEN - 2, &mut buffer);
+        let (opened, result) = open_pushed(opener, &segment(9, true, b"xyz"));
+        assert_eq!((opened.len(), result), (0, Err(EnvelopeError::TooLong)));
+    }
+
+    #[test]
+    fn an_empty_final_segment_is_refused_before_its_tag() {
+        // A full segment, then a final segment of a tag alone: refused as not canonical, even
+        // with a tag that verifies.
+        let mut input = segment(0, false, b"abcd");
+        input.extend_from_slice(&segment(1, true, b""));
+        assert_eq!(input.len(), 4 + 2 * SEGMENT_TAG_LEN);
+        let mut buffer = [0u8; 20];
+        let (opened, result) = open_pushed(opener_at(0, 0, &mut buffer), &input);
+        assert_eq!(result, Err(EnvelopeError::EmptyFinalSegment { index: 1 }));
+        assert_eq!(opened, b"abcd");
+        // The only empty final segment there is: the whole plaintext empty.
+        let mut buffer = [0u8; 20];
+        let (opened, result) = open_pushed(opener_at(0, 0, &mut buffer), &segment(0, true, b""));
+        assert_eq!((opened.len(), result), (0, Ok(())));
     }
 }
