@@ -9,7 +9,7 @@
 //! What the witness cannot vouch for is the directory itself: a provider that reports a key as
 //! Enabled is believed.
 
-use crate::backend::Directory;
+use crate::backend::{Directory, Lookup};
 use crate::key::{KeyHandle, MasterKeySpec};
 use crate::{Caller, Error, KeyId, KeyRecord, KeyReference, KeyVersionId, Permission};
 
@@ -95,6 +95,43 @@ pub(crate) struct Permitted {
     permission: Permission,
 }
 
+/// What step 2 asks the directory for a key named in a request, and the error a miss is.
+#[inline]
+fn key_lookup<'a>(caller: &Caller<'a>, reference: &'a KeyReference<'a>) -> (Lookup<'a>, Error) {
+    let not_found = if reference.is_alias() {
+        Error::AliasNotFound
+    } else {
+        Error::KeyNotFound
+    };
+    let (account, region) = reference.scope(caller);
+    if region != caller.region {
+        return (Lookup::Nothing, not_found);
+    }
+    let lookup = match reference {
+        KeyReference::Id(key_id) | KeyReference::KeyArn { key_id, .. } => Lookup::Key {
+            account,
+            region,
+            key_id,
+        },
+        KeyReference::Alias(alias) | KeyReference::AliasArn { alias, .. } => Lookup::Alias {
+            account,
+            region,
+            alias,
+        },
+        KeyReference::UnknownId(_) => Lookup::Nothing,
+    };
+    (lookup, not_found)
+}
+
+/// What step 2 asks the directory for the version a blob names.
+#[inline]
+fn version_lookup<'a>(caller: &Caller<'a>, version: &'a KeyVersionId) -> Lookup<'a> {
+    Lookup::Version {
+        region: caller.region,
+        version,
+    }
+}
+
 impl Resolved {
     /// Step 2 for a key named in a request; the version is its primary.
     pub(crate) async fn key<B: Directory>(
@@ -102,25 +139,8 @@ impl Resolved {
         caller: &Caller<'_>,
         reference: &KeyReference<'_>,
     ) -> Result<Self, Error> {
-        let not_found = if reference.is_alias() {
-            Error::AliasNotFound
-        } else {
-            Error::KeyNotFound
-        };
-        let (account, region) = reference.scope(caller);
-        if region != caller.region {
-            return Err(not_found);
-        }
-        let found = match reference {
-            KeyReference::Id(key_id) | KeyReference::KeyArn { key_id, .. } => {
-                backend.find_key(account, region, key_id).await
-            }
-            KeyReference::Alias(alias) | KeyReference::AliasArn { alias, .. } => {
-                backend.find_alias(account, region, alias).await
-            }
-            KeyReference::UnknownId(_) => Ok(None),
-        }?;
-        let record = found.ok_or(not_found)?;
+        let (lookup, not_found) = key_lookup(caller, reference);
+        let record = backend.lookup(lookup).await?.ok_or(not_found)?;
         Ok(Self {
             record,
             version: record.primary_version,
@@ -133,10 +153,8 @@ impl Resolved {
         caller: &Caller<'_>,
         version: &KeyVersionId,
     ) -> Result<Self, Error> {
-        let record = backend
-            .find_version(caller.region, version)
-            .await?
-            .ok_or(Error::KeyNotFound)?;
+        let lookup = version_lookup(caller, version);
+        let record = backend.lookup(lookup).await?.ok_or(Error::KeyNotFound)?;
         Ok(Self {
             record,
             version: *version,
@@ -168,6 +186,7 @@ impl Resolved {
 
 impl Permitted {
     /// Step 4, which mints the witness.
+    #[inline]
     pub(crate) fn check_usable(self) -> Result<AuthorizedKey, Error> {
         let Resolved { record, version } = self.resolved;
         record.check_usable()?;
@@ -182,17 +201,24 @@ impl Permitted {
 }
 
 /// Steps 2 to 4 for a key named in a request: the witness names the key's primary version.
+/// (One future, not a chain of them: this is every sealing operation's path.)
 pub(crate) async fn authorize_key<B: Directory>(
     backend: &B,
     caller: &Caller<'_>,
     reference: &KeyReference<'_>,
     permission: Permission,
 ) -> Result<AuthorizedKey, Error> {
-    Resolved::key(backend, caller, reference)
-        .await?
-        .permit(backend, caller, permission)
-        .await?
-        .check_usable()
+    let (lookup, not_found) = key_lookup(caller, reference);
+    let record = backend.lookup(lookup).await?.ok_or(not_found)?;
+    if !backend.permits(&record, caller, permission).await? {
+        return Err(Error::NoPermission);
+    }
+    let version = record.primary_version;
+    Permitted {
+        resolved: Resolved { record, version },
+        permission,
+    }
+    .check_usable()
 }
 
 /// Steps 2 to 4 for the key version a blob names: the witness names that version.
@@ -202,9 +228,19 @@ pub(crate) async fn authorize_version<B: Directory>(
     version: &KeyVersionId,
     permission: Permission,
 ) -> Result<AuthorizedKey, Error> {
-    Resolved::version(backend, caller, version)
+    let record = backend
+        .lookup(version_lookup(caller, version))
         .await?
-        .permit(backend, caller, permission)
-        .await?
-        .check_usable()
+        .ok_or(Error::KeyNotFound)?;
+    if !backend.permits(&record, caller, permission).await? {
+        return Err(Error::NoPermission);
+    }
+    Permitted {
+        resolved: Resolved {
+            record,
+            version: *version,
+        },
+        permission,
+    }
+    .check_usable()
 }

@@ -13,24 +13,10 @@ use crate::{AuthorizedKey, Caller, Error, Internal, KeyId, KeyRecord, KeyVersion
 
 /// A key directory as the operations see it: the calls of [`KeyDirectory`], as futures.
 pub(crate) trait Directory {
-    fn find_key(
+    /// One of the three lookups of [`KeyDirectory`], as the operation needs it.
+    fn lookup(
         &self,
-        account: &str,
-        region: &str,
-        key_id: &KeyId,
-    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>>;
-
-    fn find_alias(
-        &self,
-        account: &str,
-        region: &str,
-        alias: &str,
-    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>>;
-
-    fn find_version(
-        &self,
-        region: &str,
-        version: &KeyVersionId,
+        lookup: Lookup<'_>,
     ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>>;
 
     fn permits(
@@ -39,6 +25,50 @@ pub(crate) trait Directory {
         caller: &Caller<'_>,
         permission: Permission,
     ) -> impl Future<Output = Result<bool, ProviderError>>;
+}
+
+/// What step 2 asks a key directory.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Lookup<'a> {
+    /// [`KeyDirectory::find_key`].
+    Key {
+        account: &'a str,
+        region: &'a str,
+        key_id: &'a KeyId,
+    },
+    /// [`KeyDirectory::find_alias`].
+    Alias {
+        account: &'a str,
+        region: &'a str,
+        alias: &'a str,
+    },
+    /// [`KeyDirectory::find_version`].
+    Version {
+        region: &'a str,
+        version: &'a KeyVersionId,
+    },
+    /// A name that names no key: nothing to ask.
+    Nothing,
+}
+
+impl Lookup<'_> {
+    /// Asks a blocking directory.
+    fn ask<D: KeyDirectory + ?Sized>(self, d: &D) -> Result<Option<KeyRecord>, ProviderError> {
+        match self {
+            Lookup::Key {
+                account,
+                region,
+                key_id,
+            } => d.find_key(account, region, key_id),
+            Lookup::Alias {
+                account,
+                region,
+                alias,
+            } => d.find_alias(account, region, alias),
+            Lookup::Version { region, version } => d.find_version(region, version),
+            Lookup::Nothing => Ok(None),
+        }
+    }
 }
 
 /// A key cipher as the operations see it: the calls of [`KeyCipher`], as futures. `G` is the
@@ -67,32 +97,15 @@ pub(crate) trait Cipher<G: SecureRandom> {
 pub(crate) struct Blocking<'p, P: ?Sized>(pub(crate) &'p P);
 
 impl<P: KeyDirectory + ?Sized> Directory for Blocking<'_, P> {
-    fn find_key(
+    #[inline]
+    fn lookup(
         &self,
-        account: &str,
-        region: &str,
-        key_id: &KeyId,
+        lookup: Lookup<'_>,
     ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
-        core::future::ready(self.0.find_key(account, region, key_id))
+        core::future::ready(lookup.ask(self.0))
     }
 
-    fn find_alias(
-        &self,
-        account: &str,
-        region: &str,
-        alias: &str,
-    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
-        core::future::ready(self.0.find_alias(account, region, alias))
-    }
-
-    fn find_version(
-        &self,
-        region: &str,
-        version: &KeyVersionId,
-    ) -> impl Future<Output = Result<Option<KeyRecord>, ProviderError>> {
-        core::future::ready(self.0.find_version(region, version))
-    }
-
+    #[inline]
     fn permits(
         &self,
         key: &KeyRecord,
@@ -104,6 +117,7 @@ impl<P: KeyDirectory + ?Sized> Directory for Blocking<'_, P> {
 }
 
 impl<P: KeyCipher + ?Sized, G: SecureRandom> Cipher<G> for Blocking<'_, P> {
+    #[inline]
     fn seal(
         &self,
         key: &AuthorizedKey,
@@ -114,6 +128,7 @@ impl<P: KeyCipher + ?Sized, G: SecureRandom> Cipher<G> for Blocking<'_, P> {
         core::future::ready(self.0.seal(key, aad, in_out, rng))
     }
 
+    #[inline]
     fn open(
         &self,
         key: &AuthorizedKey,
@@ -144,30 +159,21 @@ pub(crate) struct Nonblocking<'p, P: ?Sized>(pub(crate) &'p P);
 
 #[cfg(feature = "async")]
 impl<P: crate::provider::AsyncKeyDirectory + ?Sized> Directory for Nonblocking<'_, P> {
-    async fn find_key(
-        &self,
-        account: &str,
-        region: &str,
-        key_id: &KeyId,
-    ) -> Result<Option<KeyRecord>, ProviderError> {
-        self.0.find_key(account, region, key_id).await
-    }
-
-    async fn find_alias(
-        &self,
-        account: &str,
-        region: &str,
-        alias: &str,
-    ) -> Result<Option<KeyRecord>, ProviderError> {
-        self.0.find_alias(account, region, alias).await
-    }
-
-    async fn find_version(
-        &self,
-        region: &str,
-        version: &KeyVersionId,
-    ) -> Result<Option<KeyRecord>, ProviderError> {
-        self.0.find_version(region, version).await
+    async fn lookup(&self, lookup: Lookup<'_>) -> Result<Option<KeyRecord>, ProviderError> {
+        match lookup {
+            Lookup::Key {
+                account,
+                region,
+                key_id,
+            } => self.0.find_key(account, region, key_id).await,
+            Lookup::Alias {
+                account,
+                region,
+                alias,
+            } => self.0.find_alias(account, region, alias).await,
+            Lookup::Version { region, version } => self.0.find_version(region, version).await,
+            Lookup::Nothing => Ok(None),
+        }
     }
 
     async fn permits(

@@ -75,6 +75,7 @@ impl<'b> Blob<'b> {
     /// # Errors
     /// [`InvalidBlob`] when the length is outside `65..=6208` or the prefix is not a lowercase
     /// UUID.
+    #[inline]
     pub fn from_bytes(bytes: &'b [u8]) -> Result<Self, InvalidBlob> {
         if !(MIN_BLOB_LEN..=MAX_BLOB_LEN).contains(&bytes.len()) {
             return Err(InvalidBlob);
@@ -89,6 +90,7 @@ impl<'b> Blob<'b> {
     /// # Errors
     /// [`InvalidBlob`] for text that is too short or too long, not canonical Base64, or does not
     /// decode to a well-formed blob; also when `buf` is too short.
+    #[inline]
     pub fn decode_base64(text: &str, buf: &'b mut [u8]) -> Result<Self, InvalidBlob> {
         if !(base64_len(MIN_BLOB_LEN)..=MAX_BLOB_BASE64_LEN).contains(&text.len()) {
             return Err(InvalidBlob);
@@ -98,11 +100,13 @@ impl<'b> Blob<'b> {
     }
 
     /// The key version that sealed this blob.
+    #[inline]
     pub fn version(&self) -> KeyVersionId {
         self.version
     }
 
     /// The IV.
+    #[inline]
     pub fn iv(&self) -> Iv {
         let mut iv = [0; IV_LEN];
         iv.copy_from_slice(&self.bytes[VERSION_ID_LEN..VERSION_ID_LEN + IV_LEN]);
@@ -110,11 +114,13 @@ impl<'b> Blob<'b> {
     }
 
     /// The ciphertext, as long as the sealed text.
+    #[inline]
     pub fn ciphertext(&self) -> &'b [u8] {
         &self.bytes[VERSION_ID_LEN + IV_LEN..self.bytes.len() - TAG_LEN]
     }
 
     /// The tag.
+    #[inline]
     pub fn tag(&self) -> Tag {
         let mut tag = [0; TAG_LEN];
         tag.copy_from_slice(&self.bytes[self.bytes.len() - TAG_LEN..]);
@@ -127,11 +133,13 @@ impl<'b> Blob<'b> {
     }
 
     /// The length of the sealed text.
+    #[inline]
     pub fn sealed_len(&self) -> usize {
         self.bytes.len() - OVERHEAD
     }
 
     /// The length of the blob's Base64 text.
+    #[inline]
     pub fn base64_len(&self) -> usize {
         base64_len(self.bytes.len())
     }
@@ -141,6 +149,7 @@ impl<'b> Blob<'b> {
     ///
     /// # Errors
     /// [`InvalidBlob`] when `out` is too short.
+    #[inline]
     pub fn encode_base64<'o>(&self, out: &'o mut [u8]) -> Result<&'o str, InvalidBlob> {
         Base64::encode(self.bytes, out).map_err(|_| InvalidBlob)
     }
@@ -184,6 +193,7 @@ impl<'b> BlobMut<'b> {
     ///
     /// # Errors
     /// [`InvalidBlob`] when `sealed_len` is outside `1..=6144` or `out` is too short.
+    #[inline]
     pub fn new(
         out: &'b mut [u8],
         version: &KeyVersionId,
@@ -201,12 +211,14 @@ impl<'b> BlobMut<'b> {
     }
 
     /// The body: where the text to seal goes, as long as the sealed text will be.
+    #[inline]
     pub fn body(&mut self) -> &mut [u8] {
         let end = self.bytes.len() - TAG_LEN;
         &mut self.bytes[VERSION_ID_LEN + IV_LEN..end]
     }
 
     /// Writes the IV and the tag of the seal and gives the finished blob.
+    #[inline]
     pub fn finish(self, iv: &Iv, tag: &Tag) -> Blob<'b> {
         let end = self.bytes.len() - TAG_LEN;
         self.bytes[VERSION_ID_LEN..VERSION_ID_LEN + IV_LEN].copy_from_slice(&iv.0);

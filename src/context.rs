@@ -423,6 +423,7 @@ fn pairs_of(canonical: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 /// canonical encodings are never longer than their JSON text (every pair's quotes and colon
 /// outweigh its length prefixes, and escapes only shrink), and the empty context takes two
 /// bytes.
+#[inline]
 pub const fn canonical_len_bound(text: Option<&str>) -> usize {
     let len = match text {
         Some(t) => t.len(),
@@ -459,6 +460,7 @@ impl<'a> Context<'a> {
     ///
     /// # Errors
     /// [`InvalidContext`] on anything spec §4 rejects, or when `buf` is too short.
+    #[inline]
     pub fn parse_json(text: Option<&str>, buf: &'a mut [u8]) -> Result<Self, InvalidContext> {
         let len = write_canonical(text, buf)?;
         Ok(Self {
@@ -626,6 +628,7 @@ impl fmt::Debug for Context<'_> {
 
 /// The length of the associated data of a seal under `context`: the key version ID and the
 /// canonical encoding.
+#[inline]
 pub fn aad_len(context: &Context<'_>) -> usize {
     crate::blob::VERSION_ID_LEN + context.canonical.len()
 }
@@ -635,6 +638,7 @@ pub fn aad_len(context: &Context<'_>) -> usize {
 ///
 /// # Errors
 /// [`InvalidContext`] when `out` is too short.
+#[inline]
 pub fn write_aad<'o>(
     version: &KeyVersionId,
     context: &Context<'_>,

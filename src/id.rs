@@ -39,6 +39,7 @@ pub const fn is_lowercase_uuid(s: &[u8]) -> bool {
 }
 
 /// Draws a random (version 4, RFC 9562 variant) UUID from `rng`, in lowercase text form.
+#[inline]
 pub(crate) fn random_uuid<R: TryCryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<[u8; UUID_TEXT_LEN], RngError> {

@@ -192,6 +192,7 @@ impl KeyRecord {
     }
 
     /// Step 4 of spec §7: the key's state, then its usage **\[decided: state before usage\]**.
+    #[inline]
     pub(crate) const fn check_usable(&self) -> Result<(), Error> {
         if let Some(rejection) = self.state.rejection() {
             return Err(rejection);

@@ -59,6 +59,7 @@ pub trait SecureRandom {
 pub(crate) struct CallerRng<'r, R: ?Sized>(pub(crate) &'r mut R);
 
 impl<R: rand_core::TryCryptoRng + ?Sized> SecureRandom for CallerRng<'_, R> {
+    #[inline]
     fn fill(&mut self, dest: &mut [u8]) -> Result<(), RngError> {
         self.0.try_fill_bytes(dest).map_err(|_| RngError)
     }
@@ -307,6 +308,7 @@ impl SealBudget {
     ///
     /// # Errors
     /// [`ProviderError::SealLimitReached`] when none is left.
+    #[inline]
     pub fn take(&self) -> Result<(), ProviderError> {
         self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
@@ -366,6 +368,7 @@ impl VersionCipher {
     ///
     /// # Errors
     /// [`ProviderError::Internal`] when AES-GCM refuses the lengths.
+    #[inline]
     pub fn seal(&self, iv: &Iv, aad: &[u8], in_out: &mut [u8]) -> Result<Tag, ProviderError> {
         let tag = match &self.aead {
             Aead::Aes128(c) => c.encrypt_inout_detached((&iv.0).into(), aad, in_out.into()),
@@ -381,6 +384,7 @@ impl VersionCipher {
     ///
     /// # Errors
     /// [`ProviderError::Rng`], [`ProviderError::SealLimitReached`], or as [`seal`](Self::seal).
+    #[inline]
     pub fn seal_random_iv(
         &self,
         aad: &[u8],

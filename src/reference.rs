@@ -226,6 +226,7 @@ impl<'a> KeyReference<'a> {
 
     /// The account and region the reference points into, given who asks: the caller's own for
     /// an ID or an alias, the ARN's for an ARN.
+    #[inline]
     pub fn scope(&self, caller: &Caller<'a>) -> (&'a str, &'a str) {
         match *self {
             Self::Id(_) | Self::Alias(_) | Self::UnknownId(_) => (caller.account, caller.region),
@@ -240,6 +241,7 @@ impl<'a> KeyReference<'a> {
 
     /// Whether this reference names the key through an alias (so a miss is
     /// `Forbidden.AliasNotFound` rather than `Forbidden.KeyNotFound`).
+    #[inline]
     pub fn is_alias(&self) -> bool {
         matches!(self, Self::Alias(_) | Self::AliasArn { .. })
     }

@@ -14,16 +14,32 @@ use crate::key::MasterKeySpec;
 
 /// Secret text borrowed from a caller's workspace: the Base64 plaintext of a data key, or a
 /// decrypted `Plaintext`. The borrowed bytes are zeroized when this value is dropped.
-pub struct SecretText<'w>(&'w mut str);
+///
+/// The bytes are UTF-8 by construction (Base64 the crate wrote, or text checked when it was
+/// opened); safe code can only turn them into a `&str` by checking again, which
+/// [`expose`](Self::expose) does, so a caller that never looks at the text never pays for it.
+pub struct SecretText<'w>(&'w mut [u8]);
 
 impl<'w> SecretText<'w> {
-    pub(crate) fn new(text: &'w mut str) -> Self {
-        Self(text)
+    /// Holds `bytes`, which the caller has made sure are UTF-8 (ASCII Base64 it wrote).
+    pub(crate) fn from_utf8_bytes(bytes: &'w mut [u8]) -> Self {
+        Self(bytes)
+    }
+
+    /// Holds `bytes` if they are UTF-8; wipes them otherwise.
+    pub(crate) fn checked(bytes: &'w mut [u8]) -> Option<Self> {
+        if core::str::from_utf8(bytes).is_ok() {
+            Some(Self(bytes))
+        } else {
+            bytes.zeroize();
+            None
+        }
     }
 
     /// The secret text. Handle with care: copies are not zeroized for you.
     pub fn expose(&self) -> &str {
-        self.0
+        // Every constructor made sure of UTF-8.
+        core::str::from_utf8(self.0).unwrap_or_default()
     }
 
     /// The length in bytes.
@@ -51,7 +67,7 @@ impl fmt::Debug for SecretText<'_> {
 
 impl ConstantTimeEq for SecretText<'_> {
     fn ct_eq(&self, other: &Self) -> subtle::Choice {
-        self.0.as_bytes().ct_eq(other.0.as_bytes())
+        self.0.ct_eq(other.0)
     }
 }
 

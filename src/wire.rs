@@ -66,6 +66,7 @@ pub(crate) fn decimal_in(
 ///
 /// # Errors
 /// `InvalidParameter DryRun`.
+#[inline]
 pub fn parse_dry_run(text: Option<&str>) -> Result<bool, Error> {
     match text {
         None | Some("false") => Ok(false),
@@ -83,12 +84,14 @@ pub fn required(value: Option<&str>, parameter: Parameter) -> Result<&str, Error
 }
 
 /// A `KeyId`-like parameter, parsed (spec §2).
+#[inline]
 fn key_reference(value: Option<&str>, parameter: Parameter) -> Result<KeyReference<'_>, Error> {
     KeyReference::parse(required(value, parameter)?, parameter)
 }
 
 /// An `EncryptionContext`-like parameter, parsed into `workspace` (taking
 /// [`context::canonical_len_bound`] bytes).
+#[inline]
 fn context_in<'w>(
     text: Option<&str>,
     parameter: Parameter,
@@ -117,6 +120,7 @@ fn blob_decode_len(text: Option<&str>) -> usize {
 }
 
 /// The request's own ID, or a fresh one from `rng`.
+#[inline]
 fn request_id<R: TryCryptoRng + ?Sized>(
     supplied: Option<RequestId>,
     rng: &mut R,
@@ -129,6 +133,7 @@ fn request_id<R: TryCryptoRng + ?Sized>(
 
 /// The wire's view of how a typed operation ended: a passing dry run is
 /// `DryRunOperationError`, and a dry run's errors become what spec §7 says they are.
+#[inline]
 fn wire_result<T>(dry_run: bool, result: Result<Outcome<T>, Error>) -> Result<T, Error> {
     match result.and_then(Outcome::into_result) {
         Err(e) if dry_run => Err(e.in_dry_run()),
@@ -505,6 +510,7 @@ mod owned {
 }
 
 /// A step-1 error as a dry run reports it.
+#[inline]
 fn dry_run_error(dry_run: bool, e: Error) -> Error {
     if dry_run { e.in_dry_run() } else { e }
 }
@@ -518,6 +524,7 @@ struct KeyAndLength<'a> {
 }
 
 impl<'a> KeyAndLength<'a> {
+    #[inline]
     fn request<'r>(self, context: Context<'r>, dry_run: bool) -> GenerateDataKeyRequest<'r>
     where
         'a: 'r,
@@ -528,6 +535,7 @@ impl<'a> KeyAndLength<'a> {
             .with_dry_run(dry_run)
     }
 
+    #[inline]
     fn parse(params: &GenerateDataKeyParams<'a>) -> Result<Self, Error> {
         let key = key_reference(params.key_id, Parameter::KeyId)?;
         let length = DataKeyLength::resolve(params.key_spec, params.number_of_bytes)?;
@@ -537,6 +545,7 @@ impl<'a> KeyAndLength<'a> {
     /// The workspace the rest takes: the canonical context, the typed operation's workspace
     /// (whose associated data is at most the context's bound plus the version ID) and the
     /// blob's Base64.
+    #[inline]
     fn workspace_len(&self, params: &GenerateDataKeyParams<'_>) -> usize {
         let context = context::canonical_len_bound(params.encryption_context);
         let text = self.length.base64_len();
@@ -567,6 +576,7 @@ impl GenerateDataKeyParams<'_> {
 
 /// GenerateDataKey after `KeyId` and the length: the context, the typed operation, the blob's
 /// Base64 and the request ID.
+#[inline]
 fn generate<'w, P, R>(
     provider: &P,
     caller: &Caller<'_>,
@@ -602,6 +612,7 @@ where
 }
 
 /// GenerateDataKeyWithoutPlaintext after `KeyId` and the length, as [`generate`].
+#[inline]
 fn generate_without_plaintext<'w, P, R>(
     provider: &P,
     caller: &Caller<'_>,
@@ -636,6 +647,7 @@ where
 }
 
 /// A blob's Base64 text, written into the workspace.
+#[inline]
 fn blob_text<'w>(blob: &Blob<'_>, workspace: &mut Workspace<'w>) -> Result<&'w str, Error> {
     let needed = blob.base64_len();
     let out = workspace.take(needed)?;
@@ -825,6 +837,7 @@ where
 }
 
 /// Encrypt's parameters in their order: `KeyId`, `Plaintext`, `EncryptionContext`.
+#[inline]
 fn parse_encrypt<'r, 'a: 'r, 'w: 'r>(
     params: &EncryptParams<'a>,
     workspace: &mut Workspace<'w>,
@@ -840,6 +853,7 @@ fn parse_encrypt<'r, 'a: 'r, 'w: 'r>(
 }
 
 /// Decrypt's parameters in their order: `CiphertextBlob`, `EncryptionContext`.
+#[inline]
 fn parse_decrypt<'r, 'a: 'r, 'w: 'r>(
     params: &DecryptParams<'a>,
     workspace: &mut Workspace<'w>,
@@ -855,6 +869,7 @@ fn parse_decrypt<'r, 'a: 'r, 'w: 'r>(
 
 /// ReEncrypt's parameters in their order: `CiphertextBlob`, `SourceEncryptionContext`,
 /// `DestinationKeyId`, `DestinationEncryptionContext`.
+#[inline]
 fn parse_re_encrypt<'r, 'a: 'r, 'w: 'r>(
     params: &ReEncryptParams<'a>,
     workspace: &mut Workspace<'w>,

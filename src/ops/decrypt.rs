@@ -165,11 +165,5 @@ where
     backend
         .open(key, &blob.iv(), aad, body, &blob.tag())
         .await?;
-    if core::str::from_utf8(body).is_err() {
-        zeroize::Zeroize::zeroize(body);
-        return Err(Error::InvalidParameter(Parameter::CiphertextBlob));
-    }
-    core::str::from_utf8_mut(body)
-        .map(SecretText::new)
-        .map_err(|_| Error::InvalidParameter(Parameter::CiphertextBlob))
+    SecretText::checked(body).ok_or(Error::InvalidParameter(Parameter::CiphertextBlob))
 }

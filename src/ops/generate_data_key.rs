@@ -190,12 +190,11 @@ where
     let text_len = Base64::encode(data_key.expose(), text)
         .map_err(|_| too_small)?
         .len();
-    // Base64 text is ASCII, so this check cannot fail; safe code must still make it.
-    let data_key_base64 =
-        SecretText::new(core::str::from_utf8_mut(&mut text[..text_len]).map_err(|_| too_small)?);
-    let aad = context::write_aad(&key.version(), &request.context, aad).map_err(|_| too_small)?;
     let body = blob.body();
-    body.copy_from_slice(data_key_base64.expose().as_bytes());
+    body.copy_from_slice(&text[..text_len]);
+    // Base64 is ASCII.
+    let data_key_base64 = SecretText::from_utf8_bytes(&mut text[..text_len]);
+    let aad = context::write_aad(&key.version(), &request.context, aad).map_err(|_| too_small)?;
     // On failure, dropping `data_key` and `data_key_base64` zeroizes them; the body is wiped
     // here.
     let (iv, tag) = match backend.seal(&key, aad, body, rng).await {

@@ -141,6 +141,7 @@ pub(crate) struct Workspace<'w>(&'w mut [u8]);
 
 impl<'w> Workspace<'w> {
     /// The workspace, if it holds at least `needed` bytes.
+    #[inline]
     pub(crate) fn new(bytes: &'w mut [u8], needed: usize) -> Result<Self, WorkspaceTooSmall> {
         if bytes.len() < needed {
             return Err(WorkspaceTooSmall { needed });
@@ -150,6 +151,7 @@ impl<'w> Workspace<'w> {
 
     /// The next `n` bytes. The operations size their workspace before taking from it, so this
     /// runs short only on a bug, reported as a too-small workspace.
+    #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<&'w mut [u8], WorkspaceTooSmall> {
         if self.0.len() < n {
             return Err(WorkspaceTooSmall { needed: n });
@@ -160,6 +162,7 @@ impl<'w> Workspace<'w> {
     }
 
     /// What is left.
+    #[inline]
     pub(crate) fn rest(self) -> &'w mut [u8] {
         self.0
     }
@@ -185,6 +188,7 @@ macro_rules! blocking_entry_points {
         $request:ident, $output:ident, $output_buf:ident, $body:path
     ) => {
         $(#[$in_doc])*
+        #[inline]
         pub fn $name_in<'w, P, R>(
             provider: &P,
             caller: &Caller<'_>,
