@@ -1,6 +1,8 @@
 //! Identifiers that are not secret: key IDs, key version IDs and request IDs.
 //!
-//! All three are short ASCII strings held inline (no allocation), validated when made.
+//! Key IDs and key version IDs are short ASCII strings held inline (no allocation), validated
+//! when made: they are compared and bound as text. A request ID is held as its 16 bytes and
+//! written as text when a response is.
 
 use core::fmt;
 
@@ -131,10 +133,60 @@ uuid_id! {
     KeyVersionId
 }
 
-uuid_id! {
-    /// The ID of one request: a lowercase UUID v4, drawn from the caller's RNG unless the
-    /// frontend supplies one (spec §1).
-    RequestId
+/// The ID of one request: a UUID v4, drawn from the caller's RNG unless the frontend supplies
+/// one (spec §1). Held as its 16 bytes; written (`Display`, [`encode`](Self::encode), `serde`)
+/// as lowercase hyphenated text, when it is written.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(uuid::Uuid);
+
+impl RequestId {
+    /// Parses a lowercase UUID text (36 bytes); `None` for anything else.
+    pub fn parse(text: &[u8]) -> Option<Self> {
+        if !is_lowercase_uuid(text) {
+            return None;
+        }
+        uuid::Uuid::try_parse_ascii(text).ok().map(Self)
+    }
+
+    /// Draws a fresh random UUID v4 (RFC 9562 variant) from `rng`.
+    ///
+    /// # Errors
+    /// [`RngError`] when the RNG fails.
+    #[inline]
+    pub fn random<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, RngError> {
+        let mut raw = [0u8; 16];
+        rng.try_fill_bytes(&mut raw).map_err(|_| RngError)?;
+        Ok(Self(uuid::Builder::from_random_bytes(raw).into_uuid()))
+    }
+
+    /// Writes the lowercase hyphenated text into `out` and returns it.
+    pub fn encode<'b>(&self, out: &'b mut [u8; UUID_TEXT_LEN]) -> &'b str {
+        self.0.hyphenated().encode_lower(out)
+    }
+
+    /// The 16 bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestId({self})")
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.encode(&mut [0; UUID_TEXT_LEN]))
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for RequestId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.encode(&mut [0; UUID_TEXT_LEN]))
+    }
 }
 
 /// The longest key ID: a UUID.

@@ -253,7 +253,7 @@ impl Service {
     pub fn error_reply(&self, error: &ApiError) -> Reply {
         let request_id = RequestId::random(&mut kms_core::OsRng).map_or_else(
             |_| "00000000-0000-4000-8000-000000000000".to_owned(),
-            |id| id.as_str().to_owned(),
+            |id| id.to_string(),
         );
         Reply {
             status: error.status,
@@ -268,10 +268,10 @@ impl Service {
     /// Handles one request at time `now`.
     pub fn handle(&self, request: &RawRequest<'_>, now: SystemTime) -> Reply {
         let request_id = RequestId::random(&mut kms_core::OsRng);
-        let request_id_text = request_id
-            .as_ref()
-            .map_or("00000000-0000-4000-8000-000000000000", RequestId::as_str)
-            .to_owned();
+        let request_id_text = request_id.as_ref().map_or_else(
+            |_| "00000000-0000-4000-8000-000000000000".to_owned(),
+            RequestId::to_string,
+        );
         let mut format = Format::Json;
         let result = match request_id {
             Ok(id) => self.handle_inner(request, now, id, &mut format),

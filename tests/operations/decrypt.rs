@@ -102,7 +102,7 @@ fn it_opens_what_every_sealing_operation_sealed() {
             Some(text) => assert_eq!(opened.plaintext.expose(), text),
             None => assert_eq!(unb64(opened.plaintext.expose()).len(), 7),
         }
-        assert!(is_uuid_v4(opened.request_id.as_str()));
+        assert!(is_uuid_v4(&opened.request_id.to_string()));
     }
 }
 
@@ -354,7 +354,7 @@ fn decrypt_draws_the_request_id_only() {
     let opened = wire::decrypt(&world.provider, &owner(), &p, &mut counting).unwrap();
     assert_eq!((counting.calls, counting.bytes), (1, 16));
     assert_eq!(
-        opened.request_id.as_str(),
+        opened.request_id.to_string(),
         uuid_v4_of(&mirror(20, &[16])[0])
     );
 

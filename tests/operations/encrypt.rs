@@ -43,7 +43,7 @@ fn round_trip(world: &mut World, text: &str, context: Option<&str>) {
     let out = run(world, &params(Some(&key), Some(text), context, None)).expect("Encrypt");
     assert_eq!(out.key_id, world.key);
     assert_eq!(out.key_version_id, world.primary(&world.key));
-    assert!(is_uuid_v4(out.request_id.as_str()), "{}", out.request_id);
+    assert!(is_uuid_v4(&out.request_id.to_string()), "{}", out.request_id);
     let bytes = unb64(&out.ciphertext_blob);
     assert_eq!(bytes.len(), 36 + 12 + text.len() + 16);
     assert_eq!(&bytes[..36], out.key_version_id.as_str().as_bytes());
@@ -423,7 +423,7 @@ fn the_iv_and_the_request_id_are_the_rngs_output_in_that_order() {
     let out = wire::encrypt(&world.provider, &owner(), &p, &mut r).unwrap();
     assert_eq!((r.calls, r.bytes), (2, 12 + 16));
     assert_eq!(unb64(&out.ciphertext_blob)[36..48], drawn[0]);
-    assert_eq!(out.request_id.as_str(), uuid_v4_of(&drawn[1]));
+    assert_eq!(out.request_id.to_string(), uuid_v4_of(&drawn[1]));
 }
 
 /// An RNG that fails at the IV seals nothing; one that fails at the RequestId fails the
@@ -464,8 +464,8 @@ fn a_request_id_is_supplied_or_drawn() {
     assert_eq!(counting.bytes, 12);
     let a = run(&mut world, &p).unwrap().request_id;
     let b = run(&mut world, &p).unwrap().request_id;
-    assert!(is_uuid_v4(a.as_str()), "{a}");
-    assert!(is_uuid_v4(b.as_str()), "{b}");
+    assert!(is_uuid_v4(&a.to_string()), "{a}");
+    assert!(is_uuid_v4(&b.to_string()), "{b}");
     assert_ne!(a, b);
 }
 

@@ -566,7 +566,7 @@ fn the_data_key_the_iv_and_the_request_id_are_the_rngs_output_in_that_order() {
         assert_eq!(out.plaintext.unwrap(), b64(&drawn[0]), "the data key");
         assert_eq!(unb64(&out.blob)[36..48], drawn[1], "the IV");
         assert_eq!(
-            out.request_id.as_str(),
+            out.request_id.to_string(),
             uuid_v4_of(&drawn[2]),
             "the RequestId"
         );
@@ -751,7 +751,7 @@ fn the_os_rng_works() {
     )
     .unwrap();
     assert_eq!(Some(opened.plaintext.expose()), out.plaintext.as_deref());
-    assert!(is_uuid_v4(out.request_id.as_str()));
+    assert!(is_uuid_v4(&out.request_id.to_string()));
 }
 
 // ---------------------------------------------------------------------------------------------

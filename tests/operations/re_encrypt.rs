@@ -100,7 +100,7 @@ fn it_moves_a_blob_to_another_key() {
             out.key_version_id.as_str()
         );
         assert_eq!(unb64(&out.ciphertext_blob).len(), 36 + 12 + text.len() + 16);
-        assert!(is_uuid_v4(out.request_id.as_str()));
+        assert!(is_uuid_v4(&out.request_id.to_string()));
 
         let opened = t.w.open(&out.ciphertext_blob, None).unwrap();
         assert_eq!(opened.plaintext.expose(), text);
@@ -648,7 +648,7 @@ fn the_iv_and_the_request_id_are_the_rngs_output_in_that_order() {
     let out = wire::re_encrypt(&t.w.provider, &owner(), &to(&blob, &dest), &mut r).unwrap();
     assert_eq!((r.calls, r.bytes), (2, 12 + 16));
     assert_eq!(unb64(&out.ciphertext_blob)[36..48], drawn[0]);
-    assert_eq!(out.request_id.as_str(), uuid_v4_of(&drawn[1]));
+    assert_eq!(out.request_id.to_string(), uuid_v4_of(&drawn[1]));
 }
 
 #[test]
@@ -683,7 +683,7 @@ fn a_request_id_is_supplied_or_drawn() {
     assert_eq!(out.request_id, supplied);
     assert_eq!(counting.bytes, 12);
     let drawn = t.run(&to(&blob, &dest)).unwrap().request_id;
-    assert!(is_uuid_v4(drawn.as_str()));
+    assert!(is_uuid_v4(&drawn.to_string()));
     assert_ne!(drawn, supplied);
 }
 

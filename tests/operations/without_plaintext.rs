@@ -44,7 +44,7 @@ fn the_response_names_the_key_its_primary_version_and_a_request() {
         blob_version(&out.ciphertext_blob),
         out.key_version_id.as_str()
     );
-    assert!(is_uuid_v4(out.request_id.as_str()));
+    assert!(is_uuid_v4(&out.request_id.to_string()));
     // A 32-byte key: its 44-character text sealed in 108 bytes, 144 Base64 characters.
     assert_eq!(out.ciphertext_blob.len(), 144);
     open_data_key(&mut world, &out.ciphertext_blob, None, 32);
@@ -140,7 +140,7 @@ fn a_request_id_is_supplied_or_drawn() {
     );
     let a = run(&mut world, &p).request_id;
     let b = run(&mut world, &p).request_id;
-    assert!(is_uuid_v4(a.as_str()) && is_uuid_v4(b.as_str()));
+    assert!(is_uuid_v4(&a.to_string()) && is_uuid_v4(&b.to_string()));
     assert_ne!(a, b);
     assert_ne!(a, supplied);
 }
@@ -159,7 +159,7 @@ fn the_data_key_the_iv_and_the_request_id_are_the_rngs_output_in_that_order() {
         let out = WP.run_with(&world.provider, &owner(), &p, &mut r).unwrap();
         assert_eq!((r.calls, r.bytes), (3, n + 12 + 16));
         assert_eq!(unb64(&out.blob)[36..48], drawn[1], "the IV");
-        assert_eq!(out.request_id.as_str(), uuid_v4_of(&drawn[2]));
+        assert_eq!(out.request_id.to_string(), uuid_v4_of(&drawn[2]));
         let data_key = open_data_key(&mut world, &out.blob, None, n);
         assert_eq!(data_key, drawn[0], "the data key");
     }
