@@ -7,6 +7,8 @@
 mod testkit;
 
 mod cross_cutting;
+mod properties;
 mod providers;
+mod strategies;
 mod vectors;
 mod wycheproof;
