@@ -9,6 +9,7 @@ mod testkit;
 mod cross_cutting;
 mod properties;
 mod providers;
+mod rate_limit;
 mod strategies;
 mod vectors;
 mod wycheproof;
