@@ -10,6 +10,7 @@ mod cross_cutting;
 mod properties;
 mod providers;
 mod rate_limit;
+mod secrets;
 mod strategies;
 mod vectors;
 mod wycheproof;
