@@ -17,13 +17,13 @@ use kms_core::ops::{
     self, DecryptRequest, EncryptRequest, GenerateDataKeyRequest, Outcome, Plaintext,
     ReEncryptRequest,
 };
-use kms_core::rand_core::TryRng;
 use kms_core::wire::{self, DecryptParams, EncryptParams, GenerateDataKeyParams, ReEncryptParams};
 use kms_core::{
-    DataKeyLength, Error, FixedCapacityProvider, InMemoryProvider, Internal, KeyId, KeyOptions,
-    KeyReference, KeyState, KeyUsage, MasterKeyMaterial, WorkspaceTooSmall,
+    DataKeyLength, Error, InMemoryProvider, Internal, KeyId, KeyOptions, KeyReference, KeyState,
+    KeyUsage, WorkspaceTooSmall,
 };
 
+use crate::strategies::{FIXED_KEY_ID, contains, first_bytes, fixed_provider};
 use crate::testkit::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -113,33 +113,6 @@ const SAME_CONTEXT: &str = r#"{"purpose":"no alloc","tenant":"t-1"}"#;
 
 fn context() -> ContextBuf {
     ContextBuf::from_pairs([("tenant", "t-1"), ("purpose", "no alloc")]).expect("context")
-}
-
-const FIXED_KEY_ID: &str = "key-hzz630494463ejqjx1234";
-const FIXED_VERSION: &str = "2ab1a983-7072-4bbc-a582-584b5bd8beef";
-
-/// A provider without an allocator of its own: one key of known material.
-fn fixed_provider() -> FixedCapacityProvider<4, 3> {
-    let mut provider = FixedCapacityProvider::new(ACCOUNT, REGION).expect("provider");
-    provider
-        .add_key(
-            KeyId::parse(FIXED_KEY_ID).expect("key id"),
-            version(FIXED_VERSION),
-            MasterKeyMaterial::from_slice(&known_material_256()).expect("material"),
-        )
-        .expect("add key");
-    provider
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The first `n` bytes a seeded RNG hands out: what GenerateDataKey draws as the data key.
-fn first_bytes(seed: u64, n: usize) -> Vec<u8> {
-    let mut out = vec![0u8; n];
-    rng(seed).try_fill_bytes(&mut out).expect("ChaCha20");
-    out
 }
 
 fn too_small(needed: usize) -> Error {
@@ -723,7 +696,7 @@ fn wire_caller_buffer_operations_allocate_nothing() {
 
 #[test]
 fn both_layers_allocate_nothing_over_a_fixed_capacity_provider() {
-    let provider = fixed_provider();
+    let provider = fixed_provider(&known_material_256());
     let key = KeyId::parse(FIXED_KEY_ID).expect("key id");
     let context = context();
     let mut ws = vec![0u8; 16 * 1024];

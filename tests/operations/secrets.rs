@@ -15,12 +15,13 @@ use kms_core::provider::VersionCipher;
 use kms_core::rand_core::{TryCryptoRng, TryRng};
 use kms_core::wire::{self, DecryptParams, EncryptParams, GenerateDataKeyParams, ReEncryptParams};
 use kms_core::{
-    FixedCapacityProvider, KeyId, KeyOptions, KeyOrigin, KeyReference, MasterKeyMaterial,
-    SecretBytes, SecretBytesBuf, SecretText, SecretTextBuf,
+    KeyId, KeyOptions, KeyOrigin, KeyReference, MasterKeyMaterial, SecretBytes, SecretBytesBuf,
+    SecretText, SecretTextBuf,
 };
 use rand_chacha::ChaCha20Rng;
 use subtle::ConstantTimeEq;
 
+use crate::strategies::{contains, first_bytes, fixed_provider};
 use crate::testkit::*;
 
 /// Every rendering of `secret` that a careless `Debug` could print.
@@ -49,34 +50,6 @@ fn assert_hidden(debug: &str, secret: &[u8]) {
     for r in renderings(secret) {
         assert!(!debug.contains(&r), "{debug:?} shows {r:?}");
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// A known key of a fixed-capacity provider.
-const FIXED_KEY_ID: &str = "key-hzz630494463ejqjx1234";
-const FIXED_VERSION: &str = "2ab1a983-7072-4bbc-a582-584b5bd8beef";
-
-fn fixed_provider(material: &[u8]) -> FixedCapacityProvider<4, 3> {
-    let mut provider = FixedCapacityProvider::new(ACCOUNT, REGION).expect("provider");
-    provider
-        .add_key(
-            KeyId::parse(FIXED_KEY_ID).expect("key id"),
-            version(FIXED_VERSION),
-            MasterKeyMaterial::from_slice(material).expect("material"),
-        )
-        .expect("add key");
-    provider
-}
-
-/// The first `n` bytes a seeded RNG hands out: what GenerateDataKey draws first, as the data
-/// key.
-fn first_bytes(seed: u64, n: usize) -> Vec<u8> {
-    let mut out = vec![0u8; n];
-    rng(seed).try_fill_bytes(&mut out).expect("ChaCha20");
-    out
 }
 
 // ---------------------------------------------------------------------------------------------

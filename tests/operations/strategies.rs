@@ -1,13 +1,18 @@
 //! The strategies and independent references of the property tests ([`crate::properties`]):
 //! JSON strings that stress a parser, contexts as maps, other spellings of the same context,
 //! texts near a valid context, noise for the parsers, and spec §4's encoding and §2's naming
-//! rules written out here, without the crate.
+//! rules written out here, without the crate; and the few fixtures that the formats, secrets
+//! and no-alloc modules share (a fixed-capacity provider of known material, byte searches).
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use kms_core::rand_core::TryRng;
+use kms_core::{FixedCapacityProvider, KeyId, MasterKeyMaterial};
 use proptest::prelude::*;
 use serde::Deserialize;
+
+use crate::testkit::{ACCOUNT, REGION, rng, version};
 
 // ---------------------------------------------------------------------------------------------
 // JSON strings and contexts
@@ -484,4 +489,39 @@ pub fn naming_of(reference: Result<kms_core::KeyReference<'_>, kms_core::Error>)
         Ok(KeyReference::UnknownId(t)) => Naming::UnknownId(t.into()),
         Err(_) => Naming::Invalid,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+/// The key of [`fixed_provider`], in its `key-` form.
+pub const FIXED_KEY_ID: &str = "key-hzz630494463ejqjx1234";
+/// The one version of [`FIXED_KEY_ID`].
+pub const FIXED_VERSION: &str = "2ab1a983-7072-4bbc-a582-584b5bd8beef";
+
+/// A fixed-capacity provider of `ACCOUNT` in `REGION` (no allocator of its own) holding key
+/// [`FIXED_KEY_ID`] with one version [`FIXED_VERSION`] of `material` (16 or 32 bytes).
+pub fn fixed_provider(material: &[u8]) -> FixedCapacityProvider<4, 3> {
+    let mut provider = FixedCapacityProvider::new(ACCOUNT, REGION).expect("provider");
+    provider
+        .add_key(
+            KeyId::parse(FIXED_KEY_ID).expect("key id"),
+            version(FIXED_VERSION),
+            MasterKeyMaterial::from_slice(material).expect("material"),
+        )
+        .expect("add key");
+    provider
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The first `n` bytes `rng(seed)` hands out: what GenerateDataKey draws first, as the data
+/// key.
+pub fn first_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut out = vec![0u8; n];
+    rng(seed).try_fill_bytes(&mut out).expect("ChaCha20");
+    out
 }
