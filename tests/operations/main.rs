@@ -7,6 +7,7 @@
 mod testkit;
 
 mod cross_cutting;
+mod formats;
 mod no_alloc;
 mod properties;
 mod providers;
