@@ -342,6 +342,20 @@ fn per_operation_limits() {
     assert_eq!(drain(&mut limiter, ACCOUNT, Action::ListKeys, secs(1)).0, 2);
 }
 
+/// A limit set after a bucket was made applies to buckets made from then on; the bucket already
+/// there keeps the limit it was made with until it is dropped.
+#[test]
+fn a_new_limit_applies_to_new_buckets() {
+    let mut limiter = Limiter::new().with_default(limit(10, 10));
+    assert_eq!(drain(&mut limiter, ACCOUNT, GDK, Duration::ZERO).0, 10);
+    let mut limiter = limiter.with_limit(GDK, limit(2, 2));
+    assert_eq!(limiter.limit(GDK), limit(2, 2));
+    // The old bucket refills at 10 per second, up to 10.
+    assert_eq!(drain(&mut limiter, ACCOUNT, GDK, secs(5)).0, 10);
+    // A new account's bucket has the new limit.
+    assert_eq!(drain(&mut limiter, OTHER_ACCOUNT, GDK, secs(5)).0, 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The retry hint
 
