@@ -43,7 +43,11 @@ fn round_trip(world: &mut World, text: &str, context: Option<&str>) {
     let out = run(world, &params(Some(&key), Some(text), context, None)).expect("Encrypt");
     assert_eq!(out.key_id, world.key);
     assert_eq!(out.key_version_id, world.primary(&world.key));
-    assert!(is_uuid_v4(&out.request_id.to_string()), "{}", out.request_id);
+    assert!(
+        is_uuid_v4(&out.request_id.to_string()),
+        "{}",
+        out.request_id
+    );
     let bytes = unb64(&out.ciphertext_blob);
     assert_eq!(bytes.len(), 36 + 12 + text.len() + 16);
     assert_eq!(&bytes[..36], out.key_version_id.as_str().as_bytes());
