@@ -529,10 +529,12 @@ impl<'a> KeyAndLength<'a> {
     where
         'a: 'r,
     {
-        GenerateDataKeyRequest::new(self.key)
-            .with_length(self.length)
-            .with_context(context)
-            .with_dry_run(dry_run)
+        GenerateDataKeyRequest {
+            key: self.key,
+            length: self.length,
+            context,
+            dry_run,
+        }
     }
 
     #[inline]
@@ -730,9 +732,8 @@ where
 {
     let dry_run = parse_dry_run(params.dry_run)?;
     let mut workspace = Workspace::new(workspace, params.workspace_len())?;
-    let request = parse_encrypt(params, &mut workspace)
-        .map_err(|e| dry_run_error(dry_run, e))?
-        .with_dry_run(dry_run);
+    let request = parse_encrypt(params, &mut workspace, dry_run)
+        .map_err(|e| dry_run_error(dry_run, e))?;
     let typed = workspace.take(request.workspace_len())?;
     let out = wire_result(
         dry_run,
@@ -774,9 +775,8 @@ where
 {
     let dry_run = parse_dry_run(params.dry_run)?;
     let mut workspace = Workspace::new(workspace, params.workspace_len())?;
-    let request = parse_decrypt(params, &mut workspace)
-        .map_err(|e| dry_run_error(dry_run, e))?
-        .with_dry_run(dry_run);
+    let request = parse_decrypt(params, &mut workspace, dry_run)
+        .map_err(|e| dry_run_error(dry_run, e))?;
     let typed = workspace.take(request.workspace_len())?;
     let out = wire_result(
         dry_run,
@@ -820,9 +820,8 @@ where
 {
     let dry_run = parse_dry_run(params.dry_run)?;
     let mut workspace = Workspace::new(workspace, params.workspace_len())?;
-    let request = parse_re_encrypt(params, &mut workspace)
-        .map_err(|e| dry_run_error(dry_run, e))?
-        .with_dry_run(dry_run);
+    let request = parse_re_encrypt(params, &mut workspace, dry_run)
+        .map_err(|e| dry_run_error(dry_run, e))?;
     let typed = workspace.take(request.workspace_len())?;
     let out = wire_result(
         dry_run,
@@ -841,6 +840,7 @@ where
 fn parse_encrypt<'r, 'a: 'r, 'w: 'r>(
     params: &EncryptParams<'a>,
     workspace: &mut Workspace<'w>,
+    dry_run: bool,
 ) -> Result<EncryptRequest<'r>, Error> {
     let key = key_reference(params.key_id, Parameter::KeyId)?;
     let plaintext = Plaintext::new(required(params.plaintext, Parameter::Plaintext)?)?;
@@ -849,7 +849,12 @@ fn parse_encrypt<'r, 'a: 'r, 'w: 'r>(
         Parameter::EncryptionContext,
         workspace,
     )?;
-    Ok(EncryptRequest::new(key, plaintext).with_context(context))
+    Ok(EncryptRequest {
+        key,
+        plaintext,
+        context,
+        dry_run,
+    })
 }
 
 /// Decrypt's parameters in their order: `CiphertextBlob`, `EncryptionContext`.
@@ -857,6 +862,7 @@ fn parse_encrypt<'r, 'a: 'r, 'w: 'r>(
 fn parse_decrypt<'r, 'a: 'r, 'w: 'r>(
     params: &DecryptParams<'a>,
     workspace: &mut Workspace<'w>,
+    dry_run: bool,
 ) -> Result<DecryptRequest<'r>, Error> {
     let blob = blob_in(params.ciphertext_blob, workspace)?;
     let context = context_in(
@@ -864,7 +870,11 @@ fn parse_decrypt<'r, 'a: 'r, 'w: 'r>(
         Parameter::EncryptionContext,
         workspace,
     )?;
-    Ok(DecryptRequest::new(blob).with_context(context))
+    Ok(DecryptRequest {
+        ciphertext_blob: blob,
+        context,
+        dry_run,
+    })
 }
 
 /// ReEncrypt's parameters in their order: `CiphertextBlob`, `SourceEncryptionContext`,
@@ -873,6 +883,7 @@ fn parse_decrypt<'r, 'a: 'r, 'w: 'r>(
 fn parse_re_encrypt<'r, 'a: 'r, 'w: 'r>(
     params: &ReEncryptParams<'a>,
     workspace: &mut Workspace<'w>,
+    dry_run: bool,
 ) -> Result<ReEncryptRequest<'r>, Error> {
     let blob = blob_in(params.ciphertext_blob, workspace)?;
     let source = context_in(
@@ -886,7 +897,11 @@ fn parse_re_encrypt<'r, 'a: 'r, 'w: 'r>(
         Parameter::DestinationEncryptionContext,
         workspace,
     )?;
-    Ok(ReEncryptRequest::new(blob, destination)
-        .with_source_context(source)
-        .with_destination_context(destination_context))
+    Ok(ReEncryptRequest {
+        ciphertext_blob: blob,
+        source_context: source,
+        destination,
+        destination_context,
+        dry_run,
+    })
 }
