@@ -23,6 +23,7 @@ def fmt(ns):
 ROWS = [
     # (operation, benchmark, floor benchmark)
     ("GenerateDataKey, caller buffer, ChaCha", "generate_data_key/in_chacha", "generate_data_key/floor_chacha"),
+    ("GenerateDataKey, typed request, ChaCha", "generate_data_key/typed_chacha", "generate_data_key/floor_chacha"),
     ("GenerateDataKey, owned, ChaCha", "generate_data_key/owned_chacha", "generate_data_key/floor_chacha"),
     ("GenerateDataKey, 10-pair context, ChaCha", "generate_data_key/in_chacha_ctx10", "generate_data_key/floor_chacha_ctx10"),
     ("GenerateDataKey, owned, OS RNG", "generate_data_key/owned_os", "generate_data_key/floor_os"),

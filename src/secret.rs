@@ -17,12 +17,14 @@ use crate::key::MasterKeySpec;
 ///
 /// The bytes are UTF-8 by construction (Base64 the crate wrote, or text checked when it was
 /// opened); safe code can only turn them into a `&str` by checking again, which
-/// [`expose`](Self::expose) does, so a caller that never looks at the text never pays for it.
+/// [`expose`](Self::expose) does, so a caller that never looks at the text never pays for it,
+/// and [`expose_bytes`](Self::expose_bytes) never checks.
 pub struct SecretText<'w>(&'w mut [u8]);
 
 impl<'w> SecretText<'w> {
-    /// Holds `bytes`, which the caller has made sure are UTF-8 (ASCII Base64 it wrote).
-    pub(crate) fn from_utf8_bytes(bytes: &'w mut [u8]) -> Self {
+    /// Holds `bytes`, which the caller has made sure are ASCII (Base64 it wrote).
+    pub(crate) fn from_ascii(bytes: &'w mut [u8]) -> Self {
+        debug_assert!(bytes.is_ascii());
         Self(bytes)
     }
 
@@ -40,6 +42,12 @@ impl<'w> SecretText<'w> {
     pub fn expose(&self) -> &str {
         // Every constructor made sure of UTF-8.
         core::str::from_utf8(self.0).unwrap_or_default()
+    }
+
+    /// The secret text's bytes, without checking them again. Handle with care: copies are not
+    /// zeroized for you.
+    pub fn expose_bytes(&self) -> &[u8] {
+        self.0
     }
 
     /// The length in bytes.

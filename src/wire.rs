@@ -131,14 +131,18 @@ fn request_id<R: TryCryptoRng + ?Sized>(
     }
 }
 
-/// The wire's view of how a typed operation ended: a passing dry run is
-/// `DryRunOperationError`, and a dry run's errors become what spec §7 says they are.
-#[inline]
-fn wire_result<T>(dry_run: bool, result: Result<Outcome<T>, Error>) -> Result<T, Error> {
-    match result.and_then(Outcome::into_result) {
-        Err(e) if dry_run => Err(e.in_dry_run()),
-        other => other,
-    }
+/// The wire's view of how a typed operation ended: the output of an operation that ran, or a
+/// return with the wire's error; a passing dry run is `DryRunOperationError`, and a dry run's
+/// errors become what spec §7 says they are. A macro, not a function, so that the output is
+/// taken where it lies instead of being moved into a second `Result`.
+macro_rules! ran {
+    ($dry_run:expr, $result:expr $(,)?) => {
+        match $result {
+            Ok(Outcome::Done(out)) => out,
+            Ok(Outcome::DryRun(_)) => return Err(Error::DryRunOperation),
+            Err(e) => return Err(dry_run_error($dry_run, e)),
+        }
+    };
 }
 
 /// The value of a parameter as `Debug` shows it: `Plaintext` redacted.
@@ -600,10 +604,10 @@ where
     .map_err(|e| dry_run_error(dry_run, e))?;
     let request = head.request(context, dry_run);
     let typed = workspace.take(request.workspace_len())?;
-    let out = wire_result(
+    let out = ran!(
         dry_run,
         ops::generate_data_key_in(provider, caller, &request, rng, typed),
-    )?;
+    );
     Ok(GenerateDataKeyResponse {
         key_id: out.key_id,
         key_version_id: out.key_version_id,
@@ -636,10 +640,10 @@ where
     .map_err(|e| dry_run_error(dry_run, e))?;
     let request = head.request(context, dry_run);
     let typed = workspace.take(request.workspace_len())?;
-    let out = wire_result(
+    let out = ran!(
         dry_run,
         ops::generate_data_key_without_plaintext_in(provider, caller, &request, rng, typed),
-    )?;
+    );
     Ok(CiphertextResponse {
         key_id: out.key_id,
         key_version_id: out.key_version_id,
@@ -732,13 +736,13 @@ where
 {
     let dry_run = parse_dry_run(params.dry_run)?;
     let mut workspace = Workspace::new(workspace, params.workspace_len())?;
-    let request = parse_encrypt(params, &mut workspace, dry_run)
-        .map_err(|e| dry_run_error(dry_run, e))?;
+    let request =
+        parse_encrypt(params, &mut workspace, dry_run).map_err(|e| dry_run_error(dry_run, e))?;
     let typed = workspace.take(request.workspace_len())?;
-    let out = wire_result(
+    let out = ran!(
         dry_run,
         ops::encrypt_in(provider, caller, &request, rng, typed),
-    )?;
+    );
     Ok(CiphertextResponse {
         key_id: out.key_id,
         key_version_id: out.key_version_id,
@@ -775,13 +779,13 @@ where
 {
     let dry_run = parse_dry_run(params.dry_run)?;
     let mut workspace = Workspace::new(workspace, params.workspace_len())?;
-    let request = parse_decrypt(params, &mut workspace, dry_run)
-        .map_err(|e| dry_run_error(dry_run, e))?;
+    let request =
+        parse_decrypt(params, &mut workspace, dry_run).map_err(|e| dry_run_error(dry_run, e))?;
     let typed = workspace.take(request.workspace_len())?;
-    let out = wire_result(
+    let out = ran!(
         dry_run,
         ops::decrypt_in(provider, caller, &request, rng, typed),
-    )?;
+    );
     Ok(DecryptResponse {
         key_id: out.key_id,
         key_version_id: out.key_version_id,
@@ -820,13 +824,13 @@ where
 {
     let dry_run = parse_dry_run(params.dry_run)?;
     let mut workspace = Workspace::new(workspace, params.workspace_len())?;
-    let request = parse_re_encrypt(params, &mut workspace, dry_run)
-        .map_err(|e| dry_run_error(dry_run, e))?;
+    let request =
+        parse_re_encrypt(params, &mut workspace, dry_run).map_err(|e| dry_run_error(dry_run, e))?;
     let typed = workspace.take(request.workspace_len())?;
-    let out = wire_result(
+    let out = ran!(
         dry_run,
         ops::re_encrypt_in(provider, caller, &request, rng, typed),
-    )?;
+    );
     Ok(CiphertextResponse {
         key_id: out.key_id,
         key_version_id: out.key_version_id,

@@ -193,7 +193,7 @@ where
     let body = blob.body();
     body.copy_from_slice(&text[..text_len]);
     // Base64 is ASCII.
-    let data_key_base64 = SecretText::from_utf8_bytes(&mut text[..text_len]);
+    let data_key_base64 = SecretText::from_ascii(&mut text[..text_len]);
     let aad = context::write_aad(&key.version(), &request.context, aad).map_err(|_| too_small)?;
     // On failure, dropping `data_key` and `data_key_base64` zeroizes them; the body is wiped
     // here.

@@ -122,7 +122,7 @@ where
     let mut dest =
         BlobMut::new(workspace.rest(), &to.version(), text.len()).map_err(|_| too_small)?;
     let body = dest.body();
-    body.copy_from_slice(text.expose().as_bytes());
+    body.copy_from_slice(text.expose_bytes());
     drop(text);
     // Sealed in place: no plaintext is left behind, on success or failure.
     let (iv, tag) = match backend.seal(&to, aad, body, rng).await {
