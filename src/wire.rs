@@ -34,7 +34,9 @@ use crate::ops::{
 };
 use crate::provider::KeyProvider;
 use crate::secret::SecretText;
-use crate::{Caller, DataKeyLength, Error, KeyId, KeyReference, KeyVersionId, Parameter};
+use crate::{
+    Caller, DataKeyLength, Error, KeyId, KeyReference, KeyVersionId, Parameter, Permission,
+};
 use crate::{RequestId, WorkspaceTooSmall};
 
 /// A decimal integer written with ASCII digits only (no sign, white space or fraction; leading
@@ -642,7 +644,14 @@ where
     let typed = workspace.take(request.workspace_len())?;
     let out = ran!(
         dry_run,
-        ops::generate_data_key_without_plaintext_in(provider, caller, &request, rng, typed),
+        ops::generate_data_key_as_in(
+            provider,
+            caller,
+            &request,
+            rng,
+            typed,
+            Permission::GenerateDataKeyWithoutPlaintext,
+        ),
     );
     Ok(CiphertextResponse {
         key_id: out.key_id,

@@ -157,7 +157,10 @@ where
     }))
 }
 
-async fn generate<'w, B, G>(
+/// Steps 2 to 6 of GenerateDataKey under `permission` (also GenerateDataKeyWithoutPlaintext's,
+/// which the wire layer runs here directly and drops the data key, so its output is not moved
+/// twice).
+pub(crate) async fn generate<'w, B, G>(
     backend: &B,
     caller: &Caller<'_>,
     request: &GenerateDataKeyRequest<'_>,

@@ -228,6 +228,31 @@ macro_rules! blocking_entry_points {
     };
 }
 
+/// GenerateDataKey's steps under another permission, blocking: the wire layer's
+/// GenerateDataKeyWithoutPlaintext, which drops the data key itself.
+#[inline]
+pub(crate) fn generate_data_key_as_in<'w, P, R>(
+    provider: &P,
+    caller: &Caller<'_>,
+    request: &GenerateDataKeyRequest<'_>,
+    rng: &mut R,
+    workspace: &'w mut [u8],
+    permission: crate::Permission,
+) -> Result<Outcome<GeneratedDataKey<'w>>, Error>
+where
+    P: KeyProvider + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    run_ready(generate_data_key::generate(
+        &Blocking(provider),
+        caller,
+        request,
+        &mut CallerRng(rng),
+        workspace,
+        permission,
+    ))
+}
+
 blocking_entry_points!(
     /// GenerateDataKey into a caller-provided workspace, without allocating: a fresh data key
     /// of `request.length` bytes from `rng`, returned raw and as Base64 text, and that text
