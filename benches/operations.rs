@@ -461,7 +461,11 @@ fn scaling(c: &mut Criterion) {
         let texts: Vec<String> = ids.iter().map(ToString::to_string).collect();
         let lookup = |text: &str| {
             let id = KeyId::parse(text).unwrap();
-            provider.find_key(ACCOUNT, REGION, &id).unwrap().unwrap().state
+            provider
+                .find_key(ACCOUNT, REGION, &id)
+                .unwrap()
+                .unwrap()
+                .state
         };
         g.bench_with_input(BenchmarkId::new("lookup_hot", n), &n, |b, _| {
             b.iter(|| lookup(black_box(&hot_text)))

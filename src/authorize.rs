@@ -188,16 +188,27 @@ impl Permitted {
     /// Step 4, which mints the witness.
     #[inline]
     pub(crate) fn check_usable(self) -> Result<AuthorizedKey, Error> {
-        let Resolved { record, version } = self.resolved;
-        record.check_usable()?;
-        Ok(AuthorizedKey {
-            handle: record.handle,
-            key_id: record.key_id,
-            version,
-            spec: record.spec,
-            permission: self.permission,
-        })
+        let Resolved { record, version } = &self.resolved;
+        mint(record, *version, self.permission)
     }
+}
+
+/// Step 4 for a record that passed steps 2 and 3 for `permission`: the only place a witness is
+/// made. (Borrowed, so the record is not moved again on the sealing path.)
+#[inline]
+fn mint(
+    record: &KeyRecord,
+    version: KeyVersionId,
+    permission: Permission,
+) -> Result<AuthorizedKey, Error> {
+    record.check_usable()?;
+    Ok(AuthorizedKey {
+        handle: record.handle,
+        key_id: record.key_id,
+        version,
+        spec: record.spec,
+        permission,
+    })
 }
 
 /// Steps 2 to 4 for a key named in a request: the witness names the key's primary version.
@@ -209,16 +220,13 @@ pub(crate) async fn authorize_key<B: Directory>(
     permission: Permission,
 ) -> Result<AuthorizedKey, Error> {
     let (lookup, not_found) = key_lookup(caller, reference);
-    let record = backend.lookup(lookup).await?.ok_or(not_found)?;
+    let Some(record) = backend.lookup(lookup).await? else {
+        return Err(not_found);
+    };
     if !backend.permits(&record, caller, permission).await? {
         return Err(Error::NoPermission);
     }
-    let version = record.primary_version;
-    Permitted {
-        resolved: Resolved { record, version },
-        permission,
-    }
-    .check_usable()
+    mint(&record, record.primary_version, permission)
 }
 
 /// Steps 2 to 4 for the key version a blob names: the witness names that version.
@@ -228,19 +236,11 @@ pub(crate) async fn authorize_version<B: Directory>(
     version: &KeyVersionId,
     permission: Permission,
 ) -> Result<AuthorizedKey, Error> {
-    let record = backend
-        .lookup(version_lookup(caller, version))
-        .await?
-        .ok_or(Error::KeyNotFound)?;
+    let Some(record) = backend.lookup(version_lookup(caller, version)).await? else {
+        return Err(Error::KeyNotFound);
+    };
     if !backend.permits(&record, caller, permission).await? {
         return Err(Error::NoPermission);
     }
-    Permitted {
-        resolved: Resolved {
-            record,
-            version: *version,
-        },
-        permission,
-    }
-    .check_usable()
+    mint(&record, *version, permission)
 }
