@@ -133,16 +133,16 @@ fn request_id<R: TryCryptoRng + ?Sized>(
     }
 }
 
-/// The wire's view of how a typed operation ended: the output of an operation that ran, or a
-/// return with the wire's error; a passing dry run is `DryRunOperationError`, and a dry run's
-/// errors become what spec §7 says they are. A macro, not a function, so that the output is
-/// taken where it lies instead of being moved into a second `Result`.
+/// The wire's view of how a typed operation ended, given `&result`: the output of an operation
+/// that ran, borrowed where it lies (the outputs are large, and moving them twice costs more
+/// than the rest of the wire layer), or a return with the wire's error: a passing dry run is
+/// `DryRunOperationError`, and a dry run's errors become what spec §7 says they are.
 macro_rules! ran {
-    ($dry_run:expr, $result:expr $(,)?) => {
+    ($dry_run:expr, $result:expr) => {
         match $result {
             Ok(Outcome::Done(out)) => out,
             Ok(Outcome::DryRun(_)) => return Err(Error::DryRunOperation),
-            Err(e) => return Err(dry_run_error($dry_run, e)),
+            Err(e) => return Err(dry_run_error($dry_run, *e)),
         }
     };
 }
@@ -606,16 +606,24 @@ where
     .map_err(|e| dry_run_error(dry_run, e))?;
     let request = head.request(context, dry_run);
     let typed = workspace.take(request.workspace_len())?;
-    let out = ran!(
-        dry_run,
-        ops::generate_data_key_in(provider, caller, &request, rng, typed),
-    );
+    let result = ops::generate_data_key_in(provider, caller, &request, rng, typed);
+    let out = ran!(dry_run, &result);
+    let (key_id, key_version_id) = (out.key_id, out.key_version_id);
+    let ciphertext_blob = blob_text(&out.ciphertext_blob, workspace)?;
+    let request_id = request_id(params.request_id, rng)?;
+    // `ran!` returned for every other case; only the secret is moved out.
+    let Ok(Outcome::Done(ops::GeneratedDataKey {
+        data_key_base64, ..
+    })) = result
+    else {
+        return Err(Error::DryRunOperation);
+    };
     Ok(GenerateDataKeyResponse {
-        key_id: out.key_id,
-        key_version_id: out.key_version_id,
-        ciphertext_blob: blob_text(&out.ciphertext_blob, workspace)?,
-        plaintext: out.data_key_base64,
-        request_id: request_id(params.request_id, rng)?,
+        key_id,
+        key_version_id,
+        ciphertext_blob,
+        plaintext: data_key_base64,
+        request_id,
     })
 }
 
@@ -642,17 +650,15 @@ where
     .map_err(|e| dry_run_error(dry_run, e))?;
     let request = head.request(context, dry_run);
     let typed = workspace.take(request.workspace_len())?;
-    let out = ran!(
-        dry_run,
-        ops::generate_data_key_as_in(
-            provider,
-            caller,
-            &request,
-            rng,
-            typed,
-            Permission::GenerateDataKeyWithoutPlaintext,
-        ),
+    let result = ops::generate_data_key_as_in(
+        provider,
+        caller,
+        &request,
+        rng,
+        typed,
+        Permission::GenerateDataKeyWithoutPlaintext,
     );
+    let out = ran!(dry_run, &result);
     Ok(CiphertextResponse {
         key_id: out.key_id,
         key_version_id: out.key_version_id,
@@ -748,10 +754,8 @@ where
     let request =
         parse_encrypt(params, &mut workspace, dry_run).map_err(|e| dry_run_error(dry_run, e))?;
     let typed = workspace.take(request.workspace_len())?;
-    let out = ran!(
-        dry_run,
-        ops::encrypt_in(provider, caller, &request, rng, typed),
-    );
+    let result = ops::encrypt_in(provider, caller, &request, rng, typed);
+    let out = ran!(dry_run, &result);
     Ok(CiphertextResponse {
         key_id: out.key_id,
         key_version_id: out.key_version_id,
@@ -791,15 +795,19 @@ where
     let request =
         parse_decrypt(params, &mut workspace, dry_run).map_err(|e| dry_run_error(dry_run, e))?;
     let typed = workspace.take(request.workspace_len())?;
-    let out = ran!(
-        dry_run,
-        ops::decrypt_in(provider, caller, &request, rng, typed),
-    );
+    let result = ops::decrypt_in(provider, caller, &request, rng, typed);
+    let out = ran!(dry_run, &result);
+    let (key_id, key_version_id) = (out.key_id, out.key_version_id);
+    let request_id = request_id(params.request_id, rng)?;
+    // `ran!` returned for every other case; only the secret is moved out.
+    let Ok(Outcome::Done(ops::Opened { plaintext, .. })) = result else {
+        return Err(Error::DryRunOperation);
+    };
     Ok(DecryptResponse {
-        key_id: out.key_id,
-        key_version_id: out.key_version_id,
-        plaintext: out.plaintext,
-        request_id: request_id(params.request_id, rng)?,
+        key_id,
+        key_version_id,
+        plaintext,
+        request_id,
     })
 }
 
@@ -836,10 +844,8 @@ where
     let request =
         parse_re_encrypt(params, &mut workspace, dry_run).map_err(|e| dry_run_error(dry_run, e))?;
     let typed = workspace.take(request.workspace_len())?;
-    let out = ran!(
-        dry_run,
-        ops::re_encrypt_in(provider, caller, &request, rng, typed),
-    );
+    let result = ops::re_encrypt_in(provider, caller, &request, rng, typed);
+    let out = ran!(dry_run, &result);
     Ok(CiphertextResponse {
         key_id: out.key_id,
         key_version_id: out.key_version_id,
