@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 
 use crate::error::ApiError;
+use crate::operation::Operation;
 use crate::service::{MAX_BODY, RawRequest, Reply, Service};
 
 /// The router: every method and path goes to the service, which answers unknown ones with
@@ -71,7 +72,7 @@ async fn handle(
         }
     };
     let service2 = Arc::clone(&service);
-    let reply = {
+    let reply = if runs_inline(&headers, uri.query(), &body) {
         let request = RawRequest {
             method: method.as_str(),
             path: uri.path(),
@@ -80,6 +81,26 @@ async fn handle(
             body: &body,
         };
         service.handle(&request, SystemTime::now())
+    } else {
+        // Key management waits for the mutex that serialises it and for the provider's write
+        // lock: on the blocking pool, so that a request that waits never holds up a runtime
+        // worker, and with it the other connections and the timers.
+        let service = Arc::clone(&service);
+        let handled = tokio::task::spawn_blocking(move || {
+            let request = RawRequest {
+                method: method.as_str(),
+                path: uri.path(),
+                query: uri.query(),
+                headers: &headers,
+                body: &body,
+            };
+            service.handle(&request, SystemTime::now())
+        })
+        .await;
+        match handled {
+            Ok(reply) => reply,
+            Err(_) => return to_response(service2.error_reply(&ApiError::internal())),
+        }
     };
     if reply.save_keyring {
         let saved = tokio::task::spawn_blocking(move || service2.save()).await;
@@ -89,6 +110,29 @@ async fn handle(
         }
     }
     to_response(reply)
+}
+
+/// Whether a request runs on the runtime worker that received it: a data-key operation, which
+/// waits for nothing but a read lock held for the length of a seal (or, once per 2^32 seals
+/// of a version, for a rotation). Everything else, including requests that name no operation
+/// this can read (percent-encoded names, say), goes to the blocking pool. This decides only
+/// where the service runs, never what it answers: the service parses and authenticates the
+/// request itself.
+fn runs_inline(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> bool {
+    fn action_in(pairs: &str) -> Option<&str> {
+        pairs
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Action="))
+    }
+    let named = match headers.get("x-acs-action") {
+        Some(value) => value.to_str().ok(),
+        None => query
+            .and_then(action_in)
+            .or_else(|| std::str::from_utf8(body).ok().and_then(action_in)),
+    };
+    named
+        .and_then(Operation::from_name)
+        .is_some_and(Operation::is_data_key)
 }
 
 /// Serves `service` on `listener` until `shutdown` completes, with housekeeping (due
