@@ -172,3 +172,49 @@ pub async fn serve(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v3(action: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-acs-action", HeaderValue::from_str(action).unwrap());
+        headers
+    }
+
+    #[test]
+    fn data_key_operations_run_inline_and_the_rest_on_the_blocking_pool() {
+        for op in Operation::ALL {
+            let name = op.name();
+            let query = format!("Version=2016-01-20&Action={name}");
+            let body = format!("Action={name}&KeyId=x");
+            assert_eq!(
+                runs_inline(&v3(name), None, b""),
+                op.is_data_key(),
+                "{name} (V3)"
+            );
+            assert_eq!(
+                runs_inline(&HeaderMap::new(), Some(&query), b""),
+                op.is_data_key(),
+                "{name} (V1, query)"
+            );
+            assert_eq!(
+                runs_inline(&HeaderMap::new(), None, body.as_bytes()),
+                op.is_data_key(),
+                "{name} (V1, body)"
+            );
+        }
+        // Nothing readable, an unknown name, a percent-encoded one: the blocking pool.
+        assert!(!runs_inline(&HeaderMap::new(), None, b""));
+        assert!(!runs_inline(&v3("Nope"), None, b""));
+        assert!(!runs_inline(
+            &HeaderMap::new(),
+            Some("Action=Gen%65rateDataKey"),
+            b""
+        ));
+        // The header, when present, decides; a request that disagrees with itself only runs
+        // somewhere else, the service still reads it as its signature version says.
+        assert!(!runs_inline(&v3("DisableKey"), Some("Action=Decrypt"), b""));
+    }
+}
