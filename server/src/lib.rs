@@ -14,7 +14,9 @@
 //! | [`error`] | the errors on the wire: the core's and the frontend's own |
 //! | [`keyring`] | the keyring snapshot and AccessKey files, written atomically |
 //! | [`config`] | AccessKey pairs, region, rate limit |
-//! | [`http`] | the axum router and the serve loop |
+//! | [`http`] | the axum router and the accept loop |
+//! | [`limits`] | the connection cap, the header, body and idle timeouts, the head size |
+//! | [`tls`] | HTTPS: certificate files, or a local CA made and kept in a directory |
 //! | [`client`] | a signing client (tests, load generator, scripts) |
 //!
 //! See `server/README.md` for how to run it and point the official SDK at it.
@@ -29,9 +31,11 @@ pub mod dto;
 pub mod error;
 pub mod http;
 pub mod keyring;
+pub mod limits;
 pub mod operation;
 pub mod params;
 pub mod service;
+pub mod tls;
 pub mod wire;
 
 pub use config::{AccessKey, Config};

@@ -1,5 +1,7 @@
 //! `kms-server`: run the service. See `server/README.md`.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,9 +11,16 @@ use std::time::{Duration, SystemTime};
 use clap::Parser;
 use kms_core::management::{self, CreateKey, KeyStore};
 use kms_core::{Caller, InMemoryProvider};
+use kms_server::http::ServeOptions;
 use kms_server::keyring::{Keyring, parse_wrapping_key};
-use kms_server::{AccessKey, Config, Service};
+use kms_server::limits::Limits;
+use kms_server::{AccessKey, Config, Service, tls};
 use zeroize::Zeroizing;
+
+/// The allocator: mimalloc returns the memory of connections that have gone to the system
+/// within seconds, where glibc's malloc kept most of it (server/README.md, "Memory").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// The account of the demo AccessKey pair made on first start.
 const DEMO_ACCOUNT: &str = "1234567890123456";
@@ -52,6 +61,92 @@ struct Cli {
     /// Seconds between housekeeping passes (due deletions; seal counts written to the keyring).
     #[arg(long, default_value_t = 30)]
     tick_seconds: u64,
+
+    /// The most connections open at once; at the cap, new ones wait in the listen backlog.
+    #[arg(long, env = "KMS_SERVER_MAX_CONNECTIONS", default_value_t = Limits::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+
+    /// Time allowed for a request's head (request line and headers), counted from when the
+    /// server waits for it: also the keep-alive idle limit and the TLS handshake's limit.
+    #[arg(long, env = "KMS_SERVER_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_timeout: Duration,
+
+    /// Time allowed for a request's body, from the end of its head (then 408 and close).
+    #[arg(long, env = "KMS_SERVER_BODY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    body_timeout: Duration,
+
+    /// A connection on which no byte moves for this long, while none of its requests is being
+    /// handled, is closed (a client that stops reading its responses, say).
+    #[arg(long, env = "KMS_SERVER_IDLE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    idle_timeout: Duration,
+
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(
+        long,
+        env = "KMS_SERVER_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "KMS_SERVER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a local CA kept in DIR (made on first start, reused after): clients
+    /// trust DIR/ca.pem. The certificate is for 127.0.0.1, ::1 and localhost.
+    #[arg(long, env = "KMS_SERVER_TLS_SELF_SIGNED", value_name = "DIR")]
+    tls_self_signed: Option<PathBuf>,
+}
+
+/// The connection limits the flags ask for.
+fn limits(cli: &Cli) -> Result<Limits, String> {
+    let limits = Limits {
+        max_connections: cli.max_connections,
+        header_timeout: cli.header_timeout,
+        body_timeout: cli.body_timeout,
+        idle_timeout: cli.idle_timeout,
+    };
+    if limits.max_connections == 0 {
+        return Err("--max-connections must be at least 1".into());
+    }
+    for (flag, value) in [
+        ("--header-timeout", limits.header_timeout),
+        ("--body-timeout", limits.body_timeout),
+        ("--idle-timeout", limits.idle_timeout),
+    ] {
+        if value.is_zero() {
+            return Err(format!("{flag} must be more than zero"));
+        }
+    }
+    if let Some(files) = kms_server::limits::open_files_limit()
+        && u64::try_from(limits.max_connections).unwrap_or(u64::MAX) + 64 > files
+    {
+        eprintln!(
+            "kms-server: warning: --max-connections {} is near the open-file limit {files} (ulimit -n): connections past it are refused by the kernel, not queued",
+            limits.max_connections
+        );
+    }
+    Ok(limits)
+}
+
+/// The TLS configuration the flags ask for, if any; prints where the CA certificate is.
+fn tls(cli: &Cli) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
+    if let Some(dir) = &cli.tls_self_signed {
+        let made = tls::self_signed(dir).map_err(|e| format!("--tls-self-signed: {e}"))?;
+        println!(
+            "kms-server: TLS CA certificate ({}): {}",
+            if made.created { "new" } else { "kept" },
+            made.ca_cert.display()
+        );
+        return Ok(Some(made.config));
+    }
+    match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => tls::from_files(cert, key)
+            .map(Some)
+            .map_err(|e| format!("TLS: {e}")),
+        _ => Ok(None),
+    }
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -140,6 +235,14 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let limits = match limits(&cli) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let tls = match tls(&cli) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
     let configured = match configured_access_keys(&cli) {
         Ok(k) => k,
         Err(e) => return fail(e),
@@ -229,11 +332,13 @@ async fn main() -> ExitCode {
         Err(e) => return fail(e),
     };
     println!(
-        "kms-server: listening on http://{addr} (region {})",
+        "kms-server: listening on {}://{addr} (region {})",
+        if tls.is_some() { "https" } else { "http" },
         service.region()
     );
     let tick = Duration::from_secs(cli.tick_seconds.max(1));
-    match kms_server::http::serve(listener, service, tick, shutdown_signal()).await {
+    let options = ServeOptions { limits, tls };
+    match kms_server::http::serve_with(listener, service, tick, options, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
