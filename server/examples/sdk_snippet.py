@@ -1,5 +1,7 @@
 # GenerateDataKey and Decrypt through Alibaba Cloud's official Python SDK
-# (pip install alibabacloud-kms20160120), pointed at a local kms-server.
+# (pip install alibabacloud-kms20160120), pointed at a local kms-server: over plain HTTP, or,
+# with KMS_CA set to the CA certificate the server's --tls-self-signed wrote, over HTTPS
+# trusting that CA (Config.ca: the CA bundle the SDK verifies the server with).
 import os
 
 from alibabacloud_kms20160120 import models
@@ -10,9 +12,11 @@ config = open_api_models.Config(
     access_key_id=os.environ.get("KMS_AK", "LTAI5tDemoAccessKey0001"),
     access_key_secret=os.environ.get("KMS_SK", "demo-secret-change-me"),
     endpoint=os.environ.get("KMS_ENDPOINT", "127.0.0.1:8089"),
-    protocol="HTTP",
+    protocol="HTTPS" if os.environ.get("KMS_CA") else "HTTP",
     region_id="cn-hangzhou",
 )
+if os.environ.get("KMS_CA"):
+    config.ca = os.environ["KMS_CA"]
 # The SDK signs with V3 (ACS3-HMAC-SHA256) by default; "v2" selects the older HMAC-SHA1 (V1).
 if os.environ.get("KMS_SDK_SIGNATURE_ALGORITHM"):
     config.signature_algorithm = os.environ["KMS_SDK_SIGNATURE_ALGORITHM"]
