@@ -257,6 +257,25 @@ pub async fn serve_with(
     result
 }
 
+/// The listen backlog of [`bind`]: where connections wait while the server is at its cap.
+pub const BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with a backlog of [`BACKLOG`] (the standard library's is 128; the kernel
+/// caps it at `net.core.somaxconn`). `SO_REUSEADDR` is set, as the standard library does.
+///
+/// # Errors
+/// An I/O error from the socket.
+pub fn bind(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// Whether an accept error concerns only the connection being accepted.
 fn is_connection_error(e: &io::Error) -> bool {
     matches!(

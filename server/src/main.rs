@@ -323,7 +323,7 @@ async fn main() -> ExitCode {
         println!("kms-server: keyring: {}", k.path().display());
     }
 
-    let listener = match tokio::net::TcpListener::bind(cli.listen).await {
+    let listener = match kms_server::http::bind(cli.listen) {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {}: {e}", cli.listen)),
     };
