@@ -26,6 +26,7 @@ use crate::{
     KeyVersionId, MasterKeySpec, Permission,
 };
 
+pub mod records;
 pub mod snapshot;
 
 /// How to provision a key with [`InMemoryProvider::create_key`]. Build it with
