@@ -126,11 +126,18 @@ pub struct Config {
     pub rate_limit: u32,
     /// The most nonces remembered within the replay window.
     pub nonce_capacity: usize,
+    /// The most keys an account may hold in the region (whatever their state): CreateKey
+    /// beyond it answers `Rejected.LimitExceeded`. Alibaba's default quota, 200, by default.
+    pub key_quota: usize,
 }
 
 impl Config {
     /// The default region.
     pub const DEFAULT_REGION: &'static str = "cn-hangzhou";
+
+    /// The default key quota per account: Alibaba's default quota of customer master keys per
+    /// account and region.
+    pub const DEFAULT_KEY_QUOTA: usize = 200;
 
     /// A configuration with these pairs and the defaults.
     pub fn new(access_keys: Vec<AccessKey>) -> Self {
@@ -139,6 +146,7 @@ impl Config {
             access_keys,
             rate_limit: kms_core::RateLimit::DEFAULT.per_second,
             nonce_capacity: 4_000_000,
+            key_quota: Self::DEFAULT_KEY_QUOTA,
         }
     }
 }

@@ -86,6 +86,20 @@ impl ApiError {
         )
     }
 
+    /// 400 `Rejected.LimitExceeded`: CreateKey for an account that holds `quota` keys already.
+    /// The code is the one Alibaba documents for an exhausted resource quota ("the system
+    /// reports the error Rejected.LimitExceeded for new requests to create this type of
+    /// resource"); Alibaba does not document the status, 400 is decided here.
+    pub fn key_quota_exceeded(quota: usize) -> Self {
+        Self::new(
+            400,
+            "Rejected.LimitExceeded",
+            format!(
+                "The number of keys has reached the quota of {quota} for this account and region."
+            ),
+        )
+    }
+
     /// 400 `MissingParameter` for a parameter the frontend needs (`Action`, `Version`, ...).
     pub fn missing(name: &str) -> Self {
         Self::new(

@@ -1,6 +1,8 @@
 //! The `kms-server` binary: first start (demo key, alias and AccessKey printed), a crash and
-//! a restart with `--keyring` that keeps keys, aliases, states and AccessKeys and decrypts old
-//! blobs; wrong or damaged keyrings are refused at start.
+//! a restart with `--store` that keeps keys, aliases, states and AccessKeys and decrypts old
+//! blobs; a wrong wrapping key is refused at start; `--export` and `--import` carry the keys
+//! to another store through the sealed snapshot format, a damaged snapshot is refused, and a
+//! keyring file from before the store (`--keyring`) is imported on first start.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -43,6 +45,8 @@ fn command(args: &[&str], envs: &[(&str, &str)]) -> Command {
         .env_remove("KMS_SERVER_ACCESS_KEYS")
         .env_remove("KMS_SERVER_LISTEN")
         .env_remove("KMS_SERVER_KEYRING")
+        .env_remove("KMS_SERVER_STORE")
+        .env_remove("KMS_SERVER_KEY_QUOTA")
         .env_remove("KMS_KEYRING_KEY")
         .env_remove("KMS_SERVER_RATE_LIMIT")
         .env_remove("KMS_SERVER_REGION")
@@ -102,19 +106,19 @@ fn value_after(lines: &[String], prefix: &str) -> String {
         .to_owned()
 }
 
-fn keyring_args(path: &Path) -> Vec<String> {
-    vec!["--keyring".into(), path.display().to_string()]
+fn store_args(path: &Path) -> Vec<String> {
+    vec!["--store".into(), path.display().to_string()]
 }
 
 #[tokio::test]
-async fn restart_with_keyring_keeps_keys_and_decrypts_old_blobs() {
+async fn restart_with_store_keeps_keys_and_decrypts_old_blobs() {
     let dir = temp_dir("restart");
-    let keyring = dir.join("keyring.bin");
-    let args = keyring_args(&keyring);
+    let store = dir.join("kms.db");
+    let args = store_args(&store);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let env = [("KMS_KEYRING_KEY", WRAPPING_KEY)];
 
-    // Without a wrapping key, --keyring refuses to start.
+    // Without a wrapping key, --store refuses to start.
     let (ok, err) = run_to_exit(&args, &[]);
     assert!(!ok);
     assert!(err.contains("KMS_KEYRING_KEY"), "{err}");
@@ -272,16 +276,75 @@ async fn restart_with_keyring_keeps_keys_and_decrypts_old_blobs() {
     wrong_args.extend(["--keyring-key-file", key_file_text.as_str()]);
     let (ok, err) = run_to_exit(&wrong_args, &[]);
     assert!(!ok);
-    assert!(err.contains("does not authenticate"), "{err}");
+    assert!(err.contains("wrapping key"), "{err}");
 
-    // A truncated keyring: refused, and the good one is untouched.
-    let good = std::fs::read(&keyring).unwrap();
-    let damaged = dir.join("damaged.bin");
+    // The store's files are the owner's alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for name in ["kms.db", "kms.db.generation"] {
+            let mode = std::fs::metadata(dir.join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{name}: {mode:o}");
+        }
+    }
+
+    // --export writes the sealed snapshot (and the AccessKeys beside it) and exits.
+    let export = dir.join("backup.keyring");
+    let export_text = export.display().to_string();
+    let mut export_args = args.clone();
+    export_args.extend(["--export", export_text.as_str()]);
+    let (ok, err) = run_to_exit(&export_args, &env);
+    assert!(ok, "{err}");
+    assert_eq!(&std::fs::read(&export).unwrap()[..8], b"KMSKRING");
+
+    // A truncated snapshot is refused by --import, and the store made for it stays empty.
+    let good = std::fs::read(&export).unwrap();
+    let damaged = dir.join("damaged.keyring");
     std::fs::write(&damaged, &good[..good.len() - 1]).unwrap();
     let damaged_text = damaged.display().to_string();
-    let (ok, err) = run_to_exit(&["--keyring", &damaged_text], &env);
+    let other_store = dir.join("other.db");
+    let other_text = other_store.display().to_string();
+    let (ok, err) = run_to_exit(&["--store", &other_text, "--import", &damaged_text], &env);
     assert!(!ok);
     assert!(err.contains("keyring"), "{err}");
+    // The good one imports into that store; into a store that holds keys it is refused.
+    let (ok, err) = run_to_exit(&["--store", &other_text, "--import", &export_text], &env);
+    assert!(ok, "{err}");
+    let (ok, err) = run_to_exit(&["--store", &other_text, "--import", &export_text], &env);
+    assert!(!ok);
+    assert!(err.contains("already holds keys"), "{err}");
+    // A server on the imported store opens the old blobs with the old AccessKey.
+    let imported = start(&["--store", &other_text], &env);
+    let c = Client::new(imported.addr, credentials.clone());
+    let r = c
+        .call("Decrypt", &[("CiphertextBlob", &blob2)])
+        .await
+        .unwrap();
+    assert_eq!(r.field("Plaintext"), "kept across restarts");
+    drop(imported);
+
+    // A keyring file from before the store: --keyring imports it on first start, into
+    // `{keyring}.db`.
+    let legacy = start(&["--keyring", &export_text], &env);
+    assert!(
+        legacy
+            .lines
+            .iter()
+            .any(|l| l.contains("imported the keyring")),
+        "{:?}",
+        legacy.lines
+    );
+    let c = Client::new(legacy.addr, credentials.clone());
+    let r = c
+        .call("Decrypt", &[("CiphertextBlob", &blob3)])
+        .await
+        .unwrap();
+    assert_eq!(r.field("Plaintext"), plain3);
+    drop(legacy);
+    assert!(dir.join("backup.keyring.db").exists());
 
     // The right key from a file works.
     let good_key_file = dir.join("good.key");

@@ -908,6 +908,14 @@ impl InMemoryProvider {
         out
     }
 
+    /// How many keys `account` holds in `region` (whatever their state): what a key quota
+    /// counts. Constant time.
+    pub fn key_count(&self, account: &str, region: &str) -> usize {
+        self.scopes
+            .get(&ScopeQuery { account, region })
+            .map_or(0, |scope| scope.keys.len())
+    }
+
     /// The aliases of `account` in `region`, sorted by name, with the key each names.
     pub fn aliases_of(&self, account: &str, region: &str) -> Vec<(String, KeyId)> {
         let mut out = Vec::new();
