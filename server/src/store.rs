@@ -164,6 +164,8 @@ struct Inner {
     /// `None` after a failure, until the next write reopens it.
     conn: Option<Connection>,
     state: State,
+    /// Whether writes are refused at the database level ([`Store::set_read_only`]).
+    read_only: bool,
 }
 
 /// An open store. Writes are serialised by a mutex of its own.
@@ -381,6 +383,7 @@ impl Store {
             inner: Mutex::new(Inner {
                 conn: Some(conn),
                 state,
+                read_only: false,
             }),
         };
         store.write_witness()?;
@@ -417,6 +420,22 @@ impl Store {
     /// The store's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Refuses (or allows again) every write at the database level, as a database on a
+    /// read-only file system does: SQLite's `query_only`, so a write fails inside SQLite with
+    /// `SQLITE_READONLY`. For maintenance and for fault-injection tests (a mounted file system
+    /// cannot be made read-only while the server holds its files open for writing).
+    ///
+    /// # Errors
+    /// SQLite's error setting it on the open connection.
+    pub fn set_read_only(&self, read_only: bool) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.read_only = read_only;
+        if let Some(conn) = &inner.conn {
+            conn.pragma_update(None, "query_only", read_only)?;
+        }
+        Ok(())
     }
 
     /// The store's generation: how many changes it has taken.
@@ -482,6 +501,9 @@ impl Store {
             Err(e) => {
                 inner.conn = None;
                 if let Ok(conn) = connect(&self.path)
+                    && conn
+                        .pragma_update(None, "query_only", inner.read_only)
+                        .is_ok()
                     && let Ok(found) = read_state(&conn, &self.key)
                 {
                     inner.conn = Some(conn);
@@ -502,6 +524,7 @@ impl Store {
     ) -> Result<T, StoreError> {
         if inner.conn.is_none() {
             let conn = connect(&self.path)?;
+            conn.pragma_update(None, "query_only", inner.read_only)?;
             // The store must still be the one this server wrote.
             if read_state(&conn, &self.key)? != inner.state {
                 return Err(StoreError::RolledBack {

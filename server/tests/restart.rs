@@ -4,107 +4,16 @@
 //! to another store through the sealed snapshot format, a damaged snapshot is refused, and a
 //! keyring file from before the store (`--keyring`) is imported on first start.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+mod common;
 
+use std::path::Path;
+use std::process::Command;
+
+use common::binary::{run_to_exit, start, value_after};
+use common::temp_dir;
 use kms_server::client::{Client, Credentials};
 
 const WRAPPING_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    lines: Vec<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("kms-server-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn command(args: &[&str], envs: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kms-server"));
-    cmd.args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("KMS_SERVER_ACCESS_KEYS")
-        .env_remove("KMS_SERVER_LISTEN")
-        .env_remove("KMS_SERVER_KEYRING")
-        .env_remove("KMS_SERVER_STORE")
-        .env_remove("KMS_SERVER_KEY_QUOTA")
-        .env_remove("KMS_KEYRING_KEY")
-        .env_remove("KMS_SERVER_RATE_LIMIT")
-        .env_remove("KMS_SERVER_REGION")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-/// Starts the binary and waits for its "listening on" line.
-fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
-    let mut child = command(args, envs).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let mut addr = None;
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
-        if let Some(rest) = line.strip_prefix("kms-server: listening on http://") {
-            addr = rest.split(' ').next().and_then(|a| a.parse().ok());
-            lines.push(line);
-            break;
-        }
-        lines.push(line);
-    }
-    let Some(addr) = addr else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("no 'listening on' line; got {lines:?}");
-    };
-    Running { child, addr, lines }
-}
-
-/// Runs the binary to its exit; returns (success, stderr).
-fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
-    let out = command(args, envs).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn value_after(lines: &[String], prefix: &str) -> String {
-    lines
-        .iter()
-        .find_map(|l| l.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("no line starting {prefix:?} in {lines:?}"))
-        .to_owned()
-}
 
 fn store_args(path: &Path) -> Vec<String> {
     vec!["--store".into(), path.display().to_string()]

@@ -1,6 +1,8 @@
 //! Shared test helpers: an in-process server on an ephemeral loopback port, and a client.
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,7 +95,12 @@ pub fn open_store(path: &std::path::Path, seal_limit: u64) -> (Store, InMemoryPr
 
 /// What the store at `path` holds on disk now.
 pub fn on_disk(path: &std::path::Path) -> InMemoryProvider {
-    let key = parse_wrapping_key(STORE_KEY_HEX).unwrap();
+    on_disk_with(path, STORE_KEY_HEX)
+}
+
+/// What the store at `path`, sealed under the wrapping key `key_hex`, holds on disk now.
+pub fn on_disk_with(path: &std::path::Path, key_hex: &str) -> InMemoryProvider {
+    let key = parse_wrapping_key(key_hex).unwrap();
     Store::peek(path, &key).unwrap().provider
 }
 
