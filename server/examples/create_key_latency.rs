@@ -44,10 +44,8 @@ async fn main() {
     println!("| keys in the store | load at start | CreateKey median | p90 | p99 | store size |");
     println!("|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
-        let dir = std::env::temp_dir().join(format!(
-            "kms-create-key-latency-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("kms-create-key-latency-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("kms.db");
@@ -56,7 +54,10 @@ async fn main() {
             provider.reserve(n);
             for _ in 0..n {
                 provider
-                    .create_key(&mut kms_core::OsRng, &KeyOptions::new(ACCOUNT, "cn-hangzhou"))
+                    .create_key(
+                        &mut kms_core::OsRng,
+                        &KeyOptions::new(ACCOUNT, "cn-hangzhou"),
+                    )
                     .unwrap();
             }
             let key = parse_wrapping_key(KEY_HEX).unwrap();

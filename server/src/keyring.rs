@@ -54,6 +54,16 @@ pub fn parse_wrapping_key(text: &str) -> Option<Zeroizing<[u8; 32]>> {
 /// # Errors
 /// Any I/O error; `path` is then unchanged.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_file(path, bytes, true)
+}
+
+/// As [`write_atomically`], without the fsyncs when `durable` is false: the file is replaced
+/// atomically for every reader and survives a crash of the process, not necessarily a power
+/// loss.
+///
+/// # Errors
+/// Any I/O error; `path` is then unchanged.
+pub fn replace_file(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -83,12 +93,16 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let mut file = options.open(&tmp)?;
         created = true;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         drop(file);
         fs::rename(&tmp, path)?;
         // Make the rename itself durable.
         #[cfg(unix)]
-        File::open(&dir)?.sync_all()?;
+        if durable {
+            File::open(&dir)?.sync_all()?;
+        }
         Ok(())
     })();
     if result.is_err() && created {

@@ -39,9 +39,9 @@
 //!
 //! **Generation.** Every change moves the generation on, in the same transaction. The
 //! generation last seen is also kept outside the database, in `{store}.generation` (sealed,
-//! written atomically at start, at housekeeping ticks and at shutdown): a store older than
-//! that, or another store put in its place, is refused at start. An operator who restores a
-//! backup on purpose removes that file first.
+//! replaced atomically after every change, and fsynced at start, at housekeeping ticks and at
+//! shutdown): a store older than that, or another store put in its place, is refused at
+//! start. An operator who restores a backup on purpose removes that file first.
 //!
 //! **Files.** The database file is created 0600 by the server (`O_EXCL`, so a planted file or
 //! symlink is refused) before SQLite opens it with `SQLITE_OPEN_NOFOLLOW`; SQLite creates its
@@ -60,7 +60,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
 use crate::config::AccessKey;
-use crate::keyring::{StoredAccessKey, remove_stale_temporaries, write_atomically};
+use crate::keyring::{StoredAccessKey, remove_stale_temporaries, replace_file};
 
 /// The schema version this server writes and reads (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 1;
@@ -496,6 +496,7 @@ impl Store {
         match result {
             Ok(()) => {
                 inner.state = next;
+                self.note_generation(next);
                 Ok(())
             }
             Err(e) => {
@@ -509,6 +510,7 @@ impl Store {
                     inner.conn = Some(conn);
                     if found == next {
                         inner.state = next;
+                        self.note_generation(next);
                         return Ok(());
                     }
                 }
@@ -683,20 +685,31 @@ impl Store {
     }
 
     /// Writes the generation file: the generation this server has seen, for the next start to
-    /// check the store against.
+    /// check the store against; fsynced.
     ///
     /// # Errors
     /// An I/O error.
     pub fn write_witness(&self) -> Result<(), StoreError> {
         let state = self.lock().state;
-        let sealed = {
-            let mut body = [0u8; 32];
-            body[..16].copy_from_slice(&state.store_id);
-            body[16..24].copy_from_slice(&state.generation.to_be_bytes());
-            body[24..].copy_from_slice(&state.seal_limit.to_be_bytes());
-            seal_row(&self.key, WITNESS, "state", &body)?
-        };
-        write_atomically(&suffixed(&self.path, ".generation"), &sealed)?;
+        self.write_witness_of(state, true)
+    }
+
+    /// After a change: the generation file follows at once, without an fsync (the change
+    /// itself is on disk already; the next housekeeping tick or the shutdown fsyncs the file).
+    /// A failure here fails nothing: the next write of the file catches up.
+    fn note_generation(&self, state: State) {
+        if let Err(e) = self.write_witness_of(state, false) {
+            eprintln!("kms-server: writing the generation file failed: {e}");
+        }
+    }
+
+    fn write_witness_of(&self, state: State, durable: bool) -> Result<(), StoreError> {
+        let mut body = [0u8; 32];
+        body[..16].copy_from_slice(&state.store_id);
+        body[16..24].copy_from_slice(&state.generation.to_be_bytes());
+        body[24..].copy_from_slice(&state.seal_limit.to_be_bytes());
+        let sealed = seal_row(&self.key, WITNESS, "state", &body)?;
+        replace_file(&suffixed(&self.path, ".generation"), &sealed, durable)?;
         Ok(())
     }
 }
