@@ -77,13 +77,19 @@ impl ApiError {
         )
     }
 
-    /// 503 `ServiceUnavailable`: the replay cache is full.
-    pub fn nonce_cache_full() -> Self {
-        Self::new(
-            503,
-            "ServiceUnavailable",
-            "The server is handling too many requests within the replay window; retry later.",
-        )
+    /// 429 `Rejected.Throttling`: the AccessKey's replay cache is full, with the time until
+    /// its oldest minute of nonces is dropped as the retry hint. Only that AccessKey's
+    /// requests get it: the cache holds only its own nonces, and filling it means sending
+    /// more than its rate limits admit (or a capacity set below that).
+    pub fn nonce_cache_full(retry_after_ms: u64) -> Self {
+        Self {
+            retry_after_ms: Some(retry_after_ms.max(1)),
+            ..Self::new(
+                429,
+                "Rejected.Throttling",
+                "Too many requests with this AccessKey within the replay window; retry later.",
+            )
+        }
     }
 
     /// 400 `MissingParameter` for a parameter the frontend needs (`Action`, `Version`, ...).

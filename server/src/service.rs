@@ -89,7 +89,9 @@ pub struct Service {
     /// staging to commit, so a commit never meets a store changed since its staging.
     management: Mutex<()>,
     limiter: Mutex<RateLimiter<Operation>>,
-    nonces: Mutex<NonceCache>,
+    /// One replay cache per AccessKey (the set of AccessKeys is fixed): a key's requests lock
+    /// only its own cache. Lock order: a cache, then `limiter`.
+    nonces: HashMap<String, Mutex<NonceCache>>,
     keyring: Option<Keyring>,
     save_lock: Mutex<()>,
     sealed_since_save: AtomicBool,
@@ -132,8 +134,10 @@ struct Verified<'k> {
 type Outcome = Result<(Vec<u8>, bool), (ApiError, bool)>;
 
 /// Who is calling, once authenticated, and what for.
-struct Authenticated {
-    account: String,
+struct Authenticated<'k> {
+    key: &'k AccessKey,
+    timestamp: SystemTime,
+    nonce: String,
     action: Option<String>,
     version: Option<String>,
 }
@@ -175,6 +179,12 @@ impl Service {
             per_second: config.rate_limit,
             burst: config.rate_limit,
         };
+        let nonce_capacity = config.nonce_capacity();
+        let nonces = config
+            .access_keys
+            .iter()
+            .map(|k| (k.id.clone(), Mutex::new(NonceCache::new(nonce_capacity))))
+            .collect();
         Self {
             host_id: format!("kms.{}.aliyuncs.com", config.region),
             region: config.region,
@@ -186,7 +196,7 @@ impl Service {
             provider: RwLock::new(provider),
             management: Mutex::new(()),
             limiter: Mutex::new(RateLimiter::new().with_default(limit)),
-            nonces: Mutex::new(NonceCache::new(config.nonce_capacity)),
+            nonces,
             keyring,
             save_lock: Mutex::new(()),
             sealed_since_save: AtomicBool::new(false),
@@ -352,21 +362,21 @@ impl Service {
         }
         let operation =
             Operation::from_name(action).ok_or_else(|| no_save(ApiError::unknown_action()))?;
-        lock(&self.limiter)
-            .check(&caller.account, operation, self.started.elapsed())
-            .map_err(|e| no_save(e.into()))?;
-        let core_caller = Caller::new(&caller.account, &self.region);
+        self.admit(&caller, operation, now).map_err(no_save)?;
+        let core_caller = Caller::new(&caller.key.account, &self.region);
         self.dispatch(operation, &core_caller, &params, request_id, now, *format)
     }
 
-    /// Verifies the request's signature, timestamp and nonce; returns the caller's account
-    /// and the action and version the request names.
+    /// Verifies the request's signature and timestamp, and the nonce's form; returns the
+    /// caller's AccessKey, the timestamp and nonce, and the action and version the request
+    /// names. The nonce is checked against the replay cache and recorded only at admission
+    /// ([`Service::admit`]).
     fn authenticate(
         &self,
         request: &RawRequest<'_>,
         params: &Params,
         now: SystemTime,
-    ) -> Result<Authenticated, ApiError> {
+    ) -> Result<Authenticated<'_>, ApiError> {
         let authorization = header(request.headers, "authorization")?;
         let Verified {
             key,
@@ -389,17 +399,47 @@ impl Service {
                 "the signature nonce must be 1 to 256 bytes",
             ));
         }
-        lock(&self.nonces)
-            .check_and_insert(&key.id, &nonce, timestamp, now)
-            .map_err(|refusal| match refusal {
-                NonceRefusal::Used => ApiError::nonce_used(),
-                NonceRefusal::Full => ApiError::nonce_cache_full(),
-            })?;
         Ok(Authenticated {
-            account: key.account.clone(),
+            key,
+            timestamp,
+            nonce,
             action,
             version,
         })
+    }
+
+    /// Admits an authenticated request for `operation`, or refuses it: a nonce already used
+    /// (`SignatureNonceUsed`), the AccessKey's replay cache full (`Rejected.Throttling`), the
+    /// account over its rate for the operation (`Rejected.Throttling`). The nonce is recorded
+    /// only when the request is admitted, and the AccessKey's cache stays locked from the
+    /// check to the record, so two identical requests cannot both pass. A refused request
+    /// spends no nonce, and a replay no token of the rate limit.
+    fn admit(
+        &self,
+        caller: &Authenticated<'_>,
+        operation: Operation,
+        now: SystemTime,
+    ) -> Result<(), ApiError> {
+        // Every configured AccessKey has a cache: a missing one would be a bug.
+        let cache = self
+            .nonces
+            .get(&caller.key.id)
+            .ok_or_else(ApiError::internal)?;
+        let mut cache = lock(cache);
+        let slot = cache
+            .reserve(&caller.nonce, caller.timestamp, now)
+            .map_err(|refusal| match refusal {
+                NonceRefusal::Used => ApiError::nonce_used(),
+                NonceRefusal::Full { retry_after } => ApiError::nonce_cache_full(
+                    u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+                ),
+                NonceRefusal::OutOfWindow => ApiError::illegal_timestamp(),
+            })?;
+        lock(&self.limiter)
+            .check(&caller.key.account, operation, self.started.elapsed())
+            .map_err(ApiError::from)?;
+        slot.insert();
+        Ok(())
     }
 
     fn access_key(&self, id: &str) -> Result<&AccessKey, ApiError> {
