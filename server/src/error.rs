@@ -77,6 +77,16 @@ impl ApiError {
         )
     }
 
+    /// 400 `IllegalTimestamp`: a timestamp earlier than the second the server began serving
+    /// in (a request signed before a restart).
+    pub fn timestamp_before_start() -> Self {
+        Self::new(
+            400,
+            "IllegalTimestamp",
+            "The input parameter \"Timestamp\" is earlier than the time the server started; sign the request again with the current time.",
+        )
+    }
+
     /// 429 `Rejected.Throttling`: the AccessKey's replay cache is full, with the time until
     /// its oldest minute of nonces is dropped as the retry hint. Only that AccessKey's
     /// requests get it: the cache holds only its own nonces, and filling it means sending

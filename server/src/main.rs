@@ -220,6 +220,7 @@ async fn main() -> ExitCode {
         println!("kms-server: keyring: {}", k.path().display());
     }
 
+    tokio::time::sleep(service.until_serving(SystemTime::now())).await;
     let listener = match tokio::net::TcpListener::bind(cli.listen).await {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {}: {e}", cli.listen)),

@@ -92,6 +92,8 @@ pub struct Service {
     /// One replay cache per AccessKey (the set of AccessKeys is fixed): a key's requests lock
     /// only its own cache. Lock order: a cache, then `limiter`.
     nonces: HashMap<String, Mutex<NonceCache>>,
+    /// The whole second the service began serving in: earlier timestamps are refused.
+    serving_from: SystemTime,
     keyring: Option<Keyring>,
     save_lock: Mutex<()>,
     sealed_since_save: AtomicBool,
@@ -185,6 +187,10 @@ impl Service {
             .iter()
             .map(|k| (k.id.clone(), Mutex::new(NonceCache::new(nonce_capacity))))
             .collect();
+        // The next whole second: any request signed while an earlier run of the server was
+        // serving carries an earlier timestamp (see `serving_from`).
+        let serving_from = SystemTime::UNIX_EPOCH
+            + Duration::from_secs(since_epoch(SystemTime::now()).as_secs() + 1);
         Self {
             host_id: format!("kms.{}.aliyuncs.com", config.region),
             region: config.region,
@@ -197,11 +203,33 @@ impl Service {
             management: Mutex::new(()),
             limiter: Mutex::new(RateLimiter::new().with_default(limit)),
             nonces,
+            serving_from,
             keyring,
             save_lock: Mutex::new(()),
             sealed_since_save: AtomicBool::new(false),
             started: Instant::now(),
         }
+    }
+
+    /// The whole second the service begins serving in: a request whose signed timestamp is
+    /// earlier is refused (`IllegalTimestamp`). It is the second after the service was made,
+    /// so a request captured while an earlier run of the server was serving, whose timestamp
+    /// is at the latest that run's last second, is refused after a restart (the nonces it
+    /// remembered are gone). That holds for timestamps no later than the clock of the run
+    /// that admitted them; one signed ahead of it (the window allows 15 minutes) and not yet
+    /// earlier than this second is not caught (`server/README.md`). Start accepting requests
+    /// no earlier than this: [`Service::until_serving`].
+    pub fn serving_from(&self) -> SystemTime {
+        self.serving_from
+    }
+
+    /// How long from `now` until [`Service::serving_from`] (zero once there): what a server
+    /// waits before it accepts requests, so that requests signed with the current time are
+    /// not refused as earlier than its start.
+    pub fn until_serving(&self, now: SystemTime) -> Duration {
+        self.serving_from
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO)
     }
 
     /// The region served.
@@ -393,6 +421,9 @@ impl Service {
             auth::parse_timestamp(&timestamp).ok_or_else(ApiError::illegal_timestamp)?;
         if !auth::timestamp_in_window(timestamp, now) {
             return Err(ApiError::illegal_timestamp());
+        }
+        if timestamp < self.serving_from {
+            return Err(ApiError::timestamp_before_start());
         }
         if nonce.is_empty() || nonce.len() > auth::MAX_NONCE_LEN {
             return Err(ApiError::incomplete_signature(
