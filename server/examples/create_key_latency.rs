@@ -73,6 +73,7 @@ async fn main() {
         config.key_quota = usize::MAX;
         config.rate_limit = 1_000_000;
         let service = Arc::new(Service::new(config, loaded.provider, Some(store)));
+        tokio::time::sleep(service.until_serving(std::time::SystemTime::now())).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

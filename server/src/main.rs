@@ -348,6 +348,7 @@ async fn main() -> ExitCode {
         );
     }
 
+    tokio::time::sleep(service.until_serving(SystemTime::now())).await;
     let listener = match tokio::net::TcpListener::bind(cli.listen).await {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {}: {e}", cli.listen)),

@@ -96,7 +96,11 @@ pub struct Service {
     /// staging to commit, so a commit never meets a store changed since its staging.
     management: Mutex<()>,
     limiter: Mutex<RateLimiter<Operation>>,
-    nonces: Mutex<NonceCache>,
+    /// One replay cache per AccessKey (the set of AccessKeys is fixed): a key's requests lock
+    /// only its own cache. Lock order: a cache, then `limiter`.
+    nonces: HashMap<String, Mutex<NonceCache>>,
+    /// The whole second the service began serving in: earlier timestamps are refused.
+    serving_from: SystemTime,
     store: Option<Store>,
     /// The most keys an account may hold in a region.
     key_quota: usize,
@@ -142,8 +146,10 @@ struct Verified<'k> {
 type Outcome = Result<Vec<u8>, ApiError>;
 
 /// Who is calling, once authenticated, and what for.
-struct Authenticated {
-    account: String,
+struct Authenticated<'k> {
+    key: &'k AccessKey,
+    timestamp: SystemTime,
+    nonce: String,
     action: Option<String>,
     version: Option<String>,
 }
@@ -186,6 +192,16 @@ impl Service {
             per_second: config.rate_limit,
             burst: config.rate_limit,
         };
+        let nonce_capacity = config.nonce_capacity();
+        let nonces = config
+            .access_keys
+            .iter()
+            .map(|k| (k.id.clone(), Mutex::new(NonceCache::new(nonce_capacity))))
+            .collect();
+        // The next whole second: any request signed while an earlier run of the server was
+        // serving carries an earlier timestamp (see `serving_from`).
+        let serving_from = SystemTime::UNIX_EPOCH
+            + Duration::from_secs(since_epoch(SystemTime::now()).as_secs() + 1);
         Self {
             host_id: format!("kms.{}.aliyuncs.com", config.region),
             region: config.region,
@@ -197,13 +213,35 @@ impl Service {
             provider: RwLock::new(provider),
             management: Mutex::new(()),
             limiter: Mutex::new(RateLimiter::new().with_default(limit)),
-            nonces: Mutex::new(NonceCache::new(config.nonce_capacity)),
+            nonces,
+            serving_from,
             store,
             key_quota: config.key_quota,
             written_counts: Mutex::new(HashMap::new()),
             sealed_since_save: AtomicBool::new(false),
             started: Instant::now(),
         }
+    }
+
+    /// The whole second the service begins serving in: a request whose signed timestamp is
+    /// earlier is refused (`IllegalTimestamp`). It is the second after the service was made,
+    /// so a request captured while an earlier run of the server was serving, whose timestamp
+    /// is at the latest that run's last second, is refused after a restart (the nonces it
+    /// remembered are gone). That holds for timestamps no later than the clock of the run
+    /// that admitted them; one signed ahead of it (the window allows 15 minutes) and not yet
+    /// earlier than this second is not caught (`server/README.md`). Start accepting requests
+    /// no earlier than this: [`Service::until_serving`].
+    pub fn serving_from(&self) -> SystemTime {
+        self.serving_from
+    }
+
+    /// How long from `now` until [`Service::serving_from`] (zero once there): what a server
+    /// waits before it accepts requests, so that requests signed with the current time are
+    /// not refused as earlier than its start.
+    pub fn until_serving(&self, now: SystemTime) -> Duration {
+        self.serving_from
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO)
     }
 
     /// The region served.
@@ -367,21 +405,21 @@ impl Service {
             return Err(ApiError::invalid_version());
         }
         let operation = Operation::from_name(action).ok_or_else(ApiError::unknown_action)?;
-        lock(&self.limiter)
-            .check(&caller.account, operation, self.started.elapsed())
-            .map_err(ApiError::from)?;
-        let core_caller = Caller::new(&caller.account, &self.region);
+        self.admit(&caller, operation, now)?;
+        let core_caller = Caller::new(&caller.key.account, &self.region);
         self.dispatch(operation, &core_caller, &params, request_id, now, *format)
     }
 
-    /// Verifies the request's signature, timestamp and nonce; returns the caller's account
-    /// and the action and version the request names.
+    /// Verifies the request's signature and timestamp, and the nonce's form; returns the
+    /// caller's AccessKey, the timestamp and nonce, and the action and version the request
+    /// names. The nonce is checked against the replay cache and recorded only at admission
+    /// ([`Service::admit`]).
     fn authenticate(
         &self,
         request: &RawRequest<'_>,
         params: &Params,
         now: SystemTime,
-    ) -> Result<Authenticated, ApiError> {
+    ) -> Result<Authenticated<'_>, ApiError> {
         let authorization = header(request.headers, "authorization")?;
         let Verified {
             key,
@@ -399,22 +437,55 @@ impl Service {
         if !auth::timestamp_in_window(timestamp, now) {
             return Err(ApiError::illegal_timestamp());
         }
+        if timestamp < self.serving_from {
+            return Err(ApiError::timestamp_before_start());
+        }
         if nonce.is_empty() || nonce.len() > auth::MAX_NONCE_LEN {
             return Err(ApiError::incomplete_signature(
                 "the signature nonce must be 1 to 256 bytes",
             ));
         }
-        lock(&self.nonces)
-            .check_and_insert(&key.id, &nonce, timestamp, now)
-            .map_err(|refusal| match refusal {
-                NonceRefusal::Used => ApiError::nonce_used(),
-                NonceRefusal::Full => ApiError::nonce_cache_full(),
-            })?;
         Ok(Authenticated {
-            account: key.account.clone(),
+            key,
+            timestamp,
+            nonce,
             action,
             version,
         })
+    }
+
+    /// Admits an authenticated request for `operation`, or refuses it: a nonce already used
+    /// (`SignatureNonceUsed`), the AccessKey's replay cache full (`Rejected.Throttling`), the
+    /// account over its rate for the operation (`Rejected.Throttling`). The nonce is recorded
+    /// only when the request is admitted, and the AccessKey's cache stays locked from the
+    /// check to the record, so two identical requests cannot both pass. A refused request
+    /// spends no nonce, and a replay no token of the rate limit.
+    fn admit(
+        &self,
+        caller: &Authenticated<'_>,
+        operation: Operation,
+        now: SystemTime,
+    ) -> Result<(), ApiError> {
+        // Every configured AccessKey has a cache: a missing one would be a bug.
+        let cache = self
+            .nonces
+            .get(&caller.key.id)
+            .ok_or_else(ApiError::internal)?;
+        let mut cache = lock(cache);
+        let slot = cache
+            .reserve(&caller.nonce, caller.timestamp, now)
+            .map_err(|refusal| match refusal {
+                NonceRefusal::Used => ApiError::nonce_used(),
+                NonceRefusal::Full { retry_after } => ApiError::nonce_cache_full(
+                    u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+                ),
+                NonceRefusal::OutOfWindow => ApiError::illegal_timestamp(),
+            })?;
+        lock(&self.limiter)
+            .check(&caller.key.account, operation, self.started.elapsed())
+            .map_err(ApiError::from)?;
+        slot.insert();
+        Ok(())
     }
 
     fn access_key(&self, id: &str) -> Result<&AccessKey, ApiError> {

@@ -22,6 +22,8 @@ async fn ticks_write_seal_counts_and_due_deletions() {
     let path = dir.join("store.db");
     let (store, provider) = common::open_store(&path, InMemoryProvider::new().seal_limit());
     let service = Arc::new(Service::new(common::config(), provider, Some(store)));
+    // As the binary does: accept requests from the second the service serves from.
+    tokio::time::sleep(service.until_serving(SystemTime::now())).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();

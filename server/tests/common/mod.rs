@@ -112,6 +112,8 @@ pub async fn start_with_provider(provider: InMemoryProvider, store: Option<Store
 
 /// Serves `service` on 127.0.0.1:0.
 pub async fn start_service(service: Service) -> TestServer {
+    // As the binary does: accept requests from the second the service serves from.
+    tokio::time::sleep(service.until_serving(std::time::SystemTime::now())).await;
     let service = Arc::new(service);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
