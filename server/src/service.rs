@@ -23,7 +23,7 @@
 //! and at shutdown.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -101,6 +101,11 @@ pub struct Service {
     nonces: HashMap<String, Mutex<NonceCache>>,
     /// The whole second the service began serving in: earlier timestamps are refused.
     serving_from: SystemTime,
+    /// Per AccessKey, the replay floor (Unix seconds) of requests signed ahead of the clock:
+    /// the one an earlier run left (timestamps at or before it are refused), and the one
+    /// reserved durably in this run (a request signed ahead of the clock is admitted only
+    /// at or below it). Changed under the key's nonce-cache lock.
+    floors: HashMap<String, ReplayFloor>,
     store: Option<Store>,
     /// The most keys an account may hold in a region.
     key_quota: usize,
@@ -144,6 +149,16 @@ struct Verified<'k> {
 
 /// A body or an error.
 type Outcome = Result<Vec<u8>, ApiError>;
+
+/// How far ahead of a request signed ahead of the clock an AccessKey's replay floor is
+/// reserved.
+const REPLAY_FLOOR_MARGIN: Duration = Duration::from_secs(10);
+
+/// An AccessKey's replay floor (see [`Service`]'s `floors`).
+struct ReplayFloor {
+    previous: u64,
+    reserved: AtomicU64,
+}
 
 /// Who is calling, once authenticated, and what for.
 struct Authenticated<'k> {
@@ -202,6 +217,32 @@ impl Service {
         // serving carries an earlier timestamp (see `serving_from`).
         let serving_from = SystemTime::UNIX_EPOCH
             + Duration::from_secs(since_epoch(SystemTime::now()).as_secs() + 1);
+        let previous = match &store {
+            Some(store) => store.replay_floors().unwrap_or_else(|e| {
+                // Without the floors, refuse every timestamp ahead of the clock this run
+                // could meet: a floor at the far edge of the window.
+                eprintln!("kms-server: cannot read the replay floors: {e}");
+                let edge = since_epoch(SystemTime::now()) + auth::TIMESTAMP_WINDOW;
+                config
+                    .access_keys
+                    .iter()
+                    .map(|k| (k.id.clone(), edge.as_secs()))
+                    .collect()
+            }),
+            None => HashMap::new(),
+        };
+        let floors = config
+            .access_keys
+            .iter()
+            .map(|k| {
+                let previous = previous.get(&k.id).copied().unwrap_or(0);
+                let floor = ReplayFloor {
+                    previous,
+                    reserved: AtomicU64::new(previous),
+                };
+                (k.id.clone(), floor)
+            })
+            .collect();
         Self {
             host_id: format!("kms.{}.aliyuncs.com", config.region),
             region: config.region,
@@ -215,6 +256,7 @@ impl Service {
             limiter: Mutex::new(RateLimiter::new().with_default(limit)),
             nonces,
             serving_from,
+            floors,
             store,
             key_quota: config.key_quota,
             written_counts: Mutex::new(HashMap::new()),
@@ -472,6 +514,11 @@ impl Service {
             .get(&caller.key.id)
             .ok_or_else(ApiError::internal)?;
         let mut cache = lock(cache);
+        let signed = since_epoch(caller.timestamp).as_secs();
+        let floor = self.floors.get(&caller.key.id);
+        if floor.is_some_and(|f| signed <= f.previous) {
+            return Err(ApiError::timestamp_before_start());
+        }
         let slot = cache
             .reserve(&caller.nonce, caller.timestamp, now)
             .map_err(|refusal| match refusal {
@@ -484,6 +531,23 @@ impl Service {
         lock(&self.limiter)
             .check(&caller.key.account, operation, self.started.elapsed())
             .map_err(ApiError::from)?;
+        // A request signed ahead of the clock: its timestamp may still be in the window after
+        // a restart, when the nonces are gone. Admit it only once the AccessKey's replay floor
+        // covers it on disk (reserved a few seconds ahead, so a client whose clock runs ahead
+        // costs one small write per REPLAY_FLOOR_MARGIN, not one per request).
+        if let (Some(store), Some(floor)) = (&self.store, floor)
+            && signed > since_epoch(now).as_secs()
+            && signed > floor.reserved.load(Ordering::SeqCst)
+        {
+            let until = signed + REPLAY_FLOOR_MARGIN.as_secs();
+            store
+                .raise_replay_floor(&caller.key.id, until)
+                .map_err(|e| {
+                    eprintln!("kms-server: writing a replay floor failed: {e}");
+                    ApiError::internal()
+                })?;
+            floor.reserved.store(until, Ordering::SeqCst);
+        }
         slot.insert();
         Ok(())
     }

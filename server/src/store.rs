@@ -29,6 +29,10 @@
 //!                                               seals: the version's seal count, in the clear
 //! aliases     (name PRIMARY KEY, key_id, body)  sealed alias record
 //! access_keys (id PRIMARY KEY, body)            sealed JSON {AccessKeyId, AccessKeySecret, Account}
+//! replay_floors (access_key_id PRIMARY KEY, body)
+//!                                               sealed u64: the latest request timestamp (Unix
+//!                                               seconds) an AccessKey may have had admitted
+//!                                               ahead of the server's clock
 //! ```
 //!
 //! Every body is a container of the core's sealed framing ([`kms_core::container`]) whose
@@ -49,6 +53,7 @@
 //! is refused at start. SQLite recovers what a crash leaves in its WAL itself; the temporary
 //! files of the generation file are removed at start.
 
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -71,6 +76,7 @@ const VERSION: &[u8; 8] = b"KMSSVER1";
 const ALIAS: &[u8; 8] = b"KMSSALS1";
 const ACCESS_KEY: &[u8; 8] = b"KMSSACK1";
 const WITNESS: &[u8; 8] = b"KMSSGEN1";
+const FLOOR: &[u8; 8] = b"KMSSFLR1";
 /// The format version of every container the store writes.
 const FORMAT: u16 = 1;
 
@@ -230,6 +236,7 @@ fn open_row(
         VERSION => "a key version",
         ALIAS => "an alias",
         ACCESS_KEY => "an AccessKey",
+        FLOOR => "a replay floor",
         _ => "the generation file",
     };
     let plain =
@@ -354,6 +361,8 @@ impl Store {
                                            body BLOB NOT NULL);
                      CREATE INDEX aliases_by_key ON aliases (key_id);
                      CREATE TABLE access_keys (id TEXT PRIMARY KEY, body BLOB NOT NULL);
+                     CREATE TABLE replay_floors (access_key_id TEXT PRIMARY KEY,
+                                                 body BLOB NOT NULL);
                      PRAGMA user_version = 1;",
                 )?;
                 tx.execute(
@@ -676,6 +685,55 @@ impl Store {
                 )?;
             }
             tx.commit()?;
+            Ok(())
+        });
+        if result.is_err() {
+            inner.conn = None;
+        }
+        result
+    }
+
+    /// The replay floors: for each AccessKey, the latest request timestamp (Unix seconds) it
+    /// may have had admitted ahead of the server's clock ([`Store::raise_replay_floor`]).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn replay_floors(&self) -> Result<HashMap<String, u64>, StoreError> {
+        let mut inner = self.lock();
+        let key = &self.key;
+        self.with_connection(&mut inner, |conn| {
+            let mut statement = conn.prepare("SELECT access_key_id, body FROM replay_floors")?;
+            let mut rows = statement.query([])?;
+            let mut out = HashMap::new();
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let sealed: Vec<u8> = row.get(1)?;
+                let body = open_row(key, FLOOR, &id, &sealed)?;
+                let secs: [u8; 8] = body
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Sealed("a replay floor"))?;
+                out.insert(id, u64::from_be_bytes(secs));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Raises AccessKey `access_key_id`'s replay floor to `until` (Unix seconds), durably: a
+    /// request signed ahead of the server's clock is admitted only once the floor covers its
+    /// timestamp, so that after a restart it is refused as a replay.
+    ///
+    /// # Errors
+    /// [`StoreError`]: the floor is unchanged.
+    pub fn raise_replay_floor(&self, access_key_id: &str, until: u64) -> Result<(), StoreError> {
+        let sealed = seal_row(&self.key, FLOOR, access_key_id, &until.to_be_bytes())?;
+        let mut inner = self.lock();
+        let result = self.with_connection(&mut inner, |conn| {
+            conn.prepare_cached(
+                "INSERT INTO replay_floors (access_key_id, body) VALUES (?1, ?2)
+                 ON CONFLICT (access_key_id) DO UPDATE SET body = excluded.body",
+            )?
+            .execute(params![access_key_id, sealed])?;
             Ok(())
         });
         if result.is_err() {
