@@ -58,6 +58,12 @@ struct Cli {
     #[arg(long, value_name = "FILE", conflicts_with = "export")]
     import: Option<PathBuf>,
 
+    /// The most nonces each AccessKey's replay cache remembers (default: what the rate limit
+    /// admits while a nonce is remembered, at most 2^22). Raise it with the rate limit for
+    /// sustained load from one AccessKey: about 31 bytes each.
+    #[arg(long, env = "KMS_SERVER_NONCE_CAPACITY")]
+    nonce_capacity_per_key: Option<usize>,
+
     /// The most keys an account may hold in the region; CreateKey beyond it answers
     /// Rejected.LimitExceeded.
     #[arg(long, env = "KMS_SERVER_KEY_QUOTA", default_value_t = Config::DEFAULT_KEY_QUOTA)]
@@ -339,6 +345,7 @@ async fn main() -> ExitCode {
     config.region.clone_from(&cli.region);
     config.rate_limit = cli.rate_limit.max(1);
     config.key_quota = cli.key_quota;
+    config.nonce_capacity_per_key = cli.nonce_capacity_per_key;
     let service = Arc::new(Service::new(config, provider, store));
     if let Some(store) = service.store() {
         println!(
