@@ -19,6 +19,7 @@
 //! Signatures are compared in constant time.
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::time::{Duration, SystemTime};
 
 use base64ct::{Base64, Encoding};
@@ -231,88 +232,250 @@ pub fn timestamp_in_window(timestamp: SystemTime, now: SystemTime) -> bool {
 /// The most bytes of a `SignatureNonce`.
 pub const MAX_NONCE_LEN: usize = 256;
 
-/// The nonces seen within the replay window, per AccessKey, in bounded memory.
+/// The width of a nonce bucket. The nonces of requests whose timestamps fall in the same
+/// minute (counted from the Unix epoch) are kept in one set and forgotten together, once every
+/// timestamp of that minute has left [`TIMESTAMP_WINDOW`].
+pub const NONCE_BUCKET: Duration = Duration::from_secs(60);
+
+/// The longest a nonce stays in its AccessKey's cache after its request was admitted: the
+/// request's timestamp may be up to [`TIMESTAMP_WINDOW`] ahead of the clock, stays acceptable
+/// until it is [`TIMESTAMP_WINDOW`] behind, and its bucket goes at most one [`NONCE_BUCKET`]
+/// after that (31 minutes).
+pub const NONCE_HORIZON: Duration =
+    Duration::from_secs(2 * TIMESTAMP_WINDOW.as_secs() + NONCE_BUCKET.as_secs());
+
+/// The most buckets one cache holds at once: the bucket of every minute that may hold an
+/// acceptable timestamp, from [`TIMESTAMP_WINDOW`] behind the clock to as far ahead (32).
+pub const MAX_NONCE_BUCKETS: usize =
+    (2 * TIMESTAMP_WINDOW.as_secs() / NONCE_BUCKET.as_secs()) as usize + 2;
+
+/// The most nonces one AccessKey's cache holds by default, whatever its rate limit would admit
+/// (2^22, about 4.2 million: at most about 130 MB for that key, see `server/README.md`).
+pub const NONCE_CAPACITY_CAP: usize = 1 << 22;
+
+/// The default capacity of one AccessKey's nonce cache: what its rate limits can admit within
+/// [`NONCE_HORIZON`], capped at [`NONCE_CAPACITY_CAP`], and at least 1.
 ///
-/// Each nonce is remembered (as a 128-bit digest of AccessKeyId and nonce) until its request's
-/// timestamp leaves the window, so a replay is refused for as long as the timestamp would
-/// still be accepted.
-#[derive(Debug)]
+/// The rate limit is `per_second` requests per second per account and operation, with a burst
+/// of as many, so in `H` seconds one account admits at most `per_second × (1 + H)` requests
+/// per operation, `operations × per_second × (1 + H)` in all; with `H` = 1,860 s and the 17
+/// operations served, that is `31,637 × per_second` (23.7 million at the default 750 per
+/// second, so the cap applies; below 133 per second the formula does).
+pub fn nonce_capacity(per_second: u32, operations: usize) -> usize {
+    let admitted =
+        u128::from(per_second) * (operations as u128) * (1 + u128::from(NONCE_HORIZON.as_secs()));
+    usize::try_from(admitted)
+        .unwrap_or(usize::MAX)
+        .clamp(1, NONCE_CAPACITY_CAP)
+}
+
+/// A `Hasher` that hands on the `u64` it is given: the digests the sets hold are already keyed
+/// SipHash outputs, uniformly distributed, so hashing them again would only cost time.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the sets hold `u64`); this keeps any other input usable.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type DigestSet = HashSet<u64, BuildHasherDefault<DigestHasher>>;
+
+/// The nonces of one minute of timestamps.
+struct NonceBucket {
+    /// Minutes since the Unix epoch of the timestamps it holds.
+    index: u64,
+    digests: DigestSet,
+}
+
+/// Seconds since the Unix epoch (0 for earlier times).
+fn epoch_secs(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// One AccessKey's replay cache: the nonces of its admitted requests, for as long as their
+/// timestamps would be accepted, in memory bounded by a capacity.
+///
+/// The nonces are held as 64-bit digests (SipHash-1-3 under a 128-bit key drawn per cache
+/// from the operating system by `std`'s `RandomState`, so nobody can aim two nonces at one
+/// digest), one hash set per minute of the requests' timestamps ([`NONCE_BUCKET`]). A
+/// minute's set is dropped whole once every timestamp in it has left the window. A lookup asks
+/// each live set (at most [`MAX_NONCE_BUCKETS`], 16 or 17 for clients whose clocks agree with
+/// the server's) and an insertion goes to one: both cost the same however full the cache is.
+///
+/// Checking and recording are two steps, [`NonceCache::reserve`] and [`NonceSlot::insert`],
+/// so that a request is recorded only once it is admitted; the slot borrows the cache, so
+/// whoever holds the cache's lock across both makes them one atomic step.
 pub struct NonceCache {
-    seen: HashSet<u128>,
-    order: VecDeque<(SystemTime, u128)>,
+    key: RandomState,
+    /// The live sets, oldest minute first.
+    buckets: VecDeque<NonceBucket>,
+    len: usize,
     capacity: usize,
+    /// The latest clock reading seen, in seconds since the epoch: a clock that steps back
+    /// does not bring the timestamps of dropped sets back into the window.
+    latest: u64,
+}
+
+impl std::fmt::Debug for NonceCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NonceCache")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity)
+            .field("buckets", &self.buckets.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a nonce was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NonceRefusal {
-    /// The nonce was used within the window.
+    /// The nonce was used by an admitted request whose timestamp is still remembered.
     Used,
-    /// The cache is full of nonces that are still in the window.
-    Full,
+    /// The AccessKey's cache holds as many nonces as it may; `retry_after` is the time until
+    /// its oldest set is dropped.
+    Full {
+        /// How long until there is room again.
+        retry_after: Duration,
+    },
+    /// The timestamp is outside the window, or in a minute already forgotten (after the clock
+    /// stepped back).
+    OutOfWindow,
+}
+
+/// A nonce that was not used, checked against a cache it borrows: [`NonceSlot::insert`]
+/// records it; dropping the slot records nothing.
+#[derive(Debug)]
+#[must_use = "a slot records its nonce only when inserted"]
+pub struct NonceSlot<'a> {
+    cache: &'a mut NonceCache,
+    index: u64,
+    digest: u64,
+    /// Where the request's set is in `cache.buckets`, or where it goes.
+    at: Result<usize, usize>,
 }
 
 impl NonceCache {
-    /// A cache holding at most `capacity` nonces.
+    /// An empty cache that holds at most `capacity` nonces (at least 1), under a fresh digest
+    /// key.
     pub fn new(capacity: usize) -> Self {
         Self {
-            seen: HashSet::new(),
-            order: VecDeque::new(),
-            capacity,
+            key: RandomState::new(),
+            buckets: VecDeque::new(),
+            len: 0,
+            capacity: capacity.max(1),
+            latest: 0,
         }
     }
 
     /// The number of nonces held.
     pub fn len(&self) -> usize {
-        self.seen.len()
+        self.len
     }
 
     /// Whether no nonce is held.
     pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
+        self.len == 0
     }
 
-    /// Records `nonce` for `access_key_id`, for a request stamped `timestamp`, at `now`.
+    /// The most nonces held.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The number of live sets (minutes of timestamps).
+    pub fn buckets(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Forgets the sets whose timestamps have all left the window at `now`, and checks the
+    /// nonce of a request stamped `timestamp`.
     ///
     /// # Errors
-    /// [`NonceRefusal::Used`] for a nonce seen within the window; [`NonceRefusal::Full`] when
-    /// the cache holds `capacity` nonces that are all still in the window.
-    pub fn check_and_insert(
+    /// [`NonceRefusal::OutOfWindow`] for a timestamp the window does not accept (or whose
+    /// minute was forgotten), [`NonceRefusal::Used`] for a nonce remembered,
+    /// [`NonceRefusal::Full`] when the cache holds `capacity` nonces.
+    pub fn reserve(
         &mut self,
-        access_key_id: &str,
         nonce: &str,
         timestamp: SystemTime,
         now: SystemTime,
-    ) -> Result<(), NonceRefusal> {
-        // Forget the nonces whose requests' timestamps have left the window.
-        while let Some(&(expires, digest)) = self.order.front() {
-            if expires > now {
-                break;
+    ) -> Result<NonceSlot<'_>, NonceRefusal> {
+        self.latest = self.latest.max(epoch_secs(now));
+        // A set of minute `m` holds timestamps before (m + 1) * 60 s; once the clock is at
+        // least the window past that, none of them is accepted any more.
+        let first_kept = self.latest.saturating_sub(TIMESTAMP_WINDOW.as_secs()) / BUCKET_SECS;
+        while self.buckets.front().is_some_and(|b| b.index < first_kept) {
+            if let Some(gone) = self.buckets.pop_front() {
+                self.len -= gone.digests.len();
             }
-            self.order.pop_front();
-            self.seen.remove(&digest);
         }
-        let mut hasher = Sha256::new();
-        hasher.update((access_key_id.len() as u64).to_be_bytes());
-        hasher.update(access_key_id.as_bytes());
-        hasher.update(nonce.as_bytes());
-        let hash = hasher.finalize();
-        let mut first = [0u8; 16];
-        first.copy_from_slice(&hash[..16]);
-        let digest = u128::from_be_bytes(first);
-        if self.seen.contains(&digest) {
+        let index = epoch_secs(timestamp) / BUCKET_SECS;
+        if index < first_kept || !timestamp_in_window(timestamp, now) {
+            return Err(NonceRefusal::OutOfWindow);
+        }
+        let digest = self.key.hash_one(nonce.as_bytes());
+        if self.buckets.iter().any(|b| b.digests.contains(&digest)) {
             return Err(NonceRefusal::Used);
         }
-        if self.seen.len() >= self.capacity {
-            return Err(NonceRefusal::Full);
+        if self.len >= self.capacity {
+            let frees_at = self.buckets.front().map_or(now + TIMESTAMP_WINDOW, |b| {
+                SystemTime::UNIX_EPOCH
+                    + Duration::from_secs((b.index + 1) * BUCKET_SECS)
+                    + TIMESTAMP_WINDOW
+            });
+            return Err(NonceRefusal::Full {
+                retry_after: frees_at.duration_since(now).unwrap_or(Duration::ZERO),
+            });
         }
-        let expires = timestamp + TIMESTAMP_WINDOW;
-        self.seen.insert(digest);
-        // Keep `order` sorted by expiry: timestamps arrive roughly in order, so insertion
-        // from the back is short.
-        let at = self.order.partition_point(|(e, _)| *e <= expires);
-        self.order.insert(at, (expires, digest));
-        Ok(())
+        let at = self.buckets.binary_search_by_key(&index, |b| b.index);
+        Ok(NonceSlot {
+            cache: self,
+            index,
+            digest,
+            at,
+        })
+    }
+}
+
+/// [`NONCE_BUCKET`] in seconds.
+const BUCKET_SECS: u64 = NONCE_BUCKET.as_secs();
+
+impl NonceSlot<'_> {
+    /// Records the nonce: its request was admitted.
+    pub fn insert(self) {
+        let cache = self.cache;
+        let at = match self.at {
+            Ok(at) => at,
+            Err(at) => {
+                cache.buckets.insert(
+                    at,
+                    NonceBucket {
+                        index: self.index,
+                        digests: DigestSet::default(),
+                    },
+                );
+                at
+            }
+        };
+        if let Some(bucket) = cache.buckets.get_mut(at)
+            && bucket.digests.insert(self.digest)
+        {
+            cache.len += 1;
+        }
     }
 }
 
@@ -348,24 +511,185 @@ mod tests {
         }
     }
 
+    /// A minute boundary: 1,700,000,040 s since the epoch is minute 28,333,334 exactly.
+    fn t0() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_040)
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    /// Reserves and records; panics on a refusal.
+    fn record(cache: &mut NonceCache, nonce: &str, timestamp: SystemTime, now: SystemTime) {
+        cache.reserve(nonce, timestamp, now).unwrap().insert();
+    }
+
     #[test]
-    fn nonce_cache_refuses_replays_and_forgets_after_the_window() {
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let mut cache = NonceCache::new(2);
-        assert_eq!(cache.check_and_insert("ak", "n1", t0, t0), Ok(()));
+    fn a_replay_is_refused_while_its_timestamp_is_in_the_window() {
+        let (t, w) = (t0(), TIMESTAMP_WINDOW);
+        let mut cache = NonceCache::new(100);
+        record(&mut cache, "n1", t + secs(10), t + secs(10));
+        // The same request again, at once and until the very end of the window.
+        for now in [t + secs(10), t + secs(11), t + secs(10) + w] {
+            assert_eq!(
+                cache.reserve("n1", t + secs(10), now).err(),
+                Some(NonceRefusal::Used),
+                "{now:?}"
+            );
+        }
+        // The same nonce under another timestamp (another minute's set): still used.
         assert_eq!(
-            cache.check_and_insert("ak", "n1", t0, t0),
-            Err(NonceRefusal::Used)
+            cache.reserve("n1", t + secs(70), t + secs(70)).err(),
+            Some(NonceRefusal::Used)
         );
-        // Another AccessKey may use the same nonce.
-        assert_eq!(cache.check_and_insert("ak2", "n1", t0, t0), Ok(()));
+        // Other nonces are not.
+        record(&mut cache, "n2", t + secs(10), t + secs(12));
+        record(&mut cache, "n3", t + secs(70), t + secs(70));
+        assert_eq!((cache.len(), cache.buckets()), (3, 2));
+    }
+
+    #[test]
+    fn a_minutes_set_is_dropped_whole_when_its_last_timestamp_leaves_the_window() {
+        let (t, w) = (t0(), TIMESTAMP_WINDOW);
+        let mut cache = NonceCache::new(100);
+        // Minutes m, m + 1 and m + 2: two nonces in the first, one in each of the others.
+        record(&mut cache, "a", t, t);
+        record(&mut cache, "b", t + secs(59), t + secs(59));
+        record(&mut cache, "c", t + secs(60), t + secs(60));
+        record(&mut cache, "d", t + secs(179), t + secs(179));
+        assert_eq!((cache.len(), cache.buckets()), (4, 3));
+        // Minute m's last timestamp (t + 59 s) is accepted up to t + 59 s + W; its set goes at
+        // t + 60 s + W, not a second earlier.
+        let keep = t + secs(59) + w;
         assert_eq!(
-            cache.check_and_insert("ak", "n2", t0, t0),
-            Err(NonceRefusal::Full)
+            cache.reserve("a", t + secs(59), keep).err(),
+            Some(NonceRefusal::Used)
         );
-        let later = t0 + TIMESTAMP_WINDOW + Duration::from_secs(1);
-        assert_eq!(cache.check_and_insert("ak", "n1", later, later), Ok(()));
+        assert_eq!((cache.len(), cache.buckets()), (4, 3));
+        let gone = t + secs(60) + w;
+        assert_eq!(
+            cache.reserve("a", t + secs(59), gone).err(),
+            Some(NonceRefusal::OutOfWindow),
+            "a timestamp of a dropped minute is out of the window"
+        );
+        assert_eq!((cache.len(), cache.buckets()), (2, 2));
+        // Its nonces are forgotten: usable again under a timestamp in the window.
+        record(&mut cache, "a", gone, gone);
+        record(&mut cache, "b", gone, gone);
+        assert_eq!(
+            cache.reserve("c", gone, gone).err(),
+            Some(NonceRefusal::Used)
+        );
+        // Minutes m + 1 and m + 2 go in their turn.
+        let _ = cache.reserve("x", t + secs(120) + w, t + secs(120) + w);
+        assert_eq!((cache.len(), cache.buckets()), (3, 2));
+        let _ = cache.reserve("x", t + secs(180) + w, t + secs(180) + w);
+        assert_eq!((cache.len(), cache.buckets()), (2, 1));
+    }
+
+    #[test]
+    fn timestamps_outside_the_window_or_of_forgotten_minutes_are_refused() {
+        let (t, w) = (t0(), TIMESTAMP_WINDOW);
+        let mut cache = NonceCache::new(100);
+        let now = t + secs(3600);
+        for ts in [now - w - secs(1), now + w + secs(1)] {
+            assert_eq!(
+                cache.reserve("n", ts, now).err(),
+                Some(NonceRefusal::OutOfWindow)
+            );
+        }
+        record(&mut cache, "n", now - w, now);
+        record(&mut cache, "m", now + w, now);
+        // The clock moves on a minute, which drops minute (now - W), then steps back to
+        // where it was: that minute's timestamp is in the window of the clock's reading
+        // again, but its nonces were forgotten, so it is refused rather than taken as new.
+        let later = now + secs(60);
+        let _ = cache.reserve("x", later, later);
         assert_eq!(cache.len(), 1);
+        assert!(timestamp_in_window(now - w, now));
+        assert_eq!(
+            cache.reserve("n", now - w, now).err(),
+            Some(NonceRefusal::OutOfWindow)
+        );
+    }
+
+    #[test]
+    fn a_slot_dropped_unused_records_nothing() {
+        let t = t0();
+        let mut cache = NonceCache::new(100);
+        // Checked, then refused for another reason (throttled): nothing is recorded.
+        drop(cache.reserve("n", t, t).unwrap());
+        assert!(cache.is_empty());
+        assert_eq!(cache.buckets(), 0);
+        record(&mut cache, "n", t, t);
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn the_capacity_bounds_the_nonces_held() {
+        let (t, w) = (t0(), TIMESTAMP_WINDOW);
+        let mut cache = NonceCache::new(3);
+        record(&mut cache, "a", t + secs(30), t + secs(30));
+        record(&mut cache, "b", t + secs(60), t + secs(60));
+        record(&mut cache, "c", t + secs(61), t + secs(61));
+        // Full: the oldest set (minute m, which holds t + 30 s) goes at t + 60 s + W.
+        let now = t + secs(100);
+        assert_eq!(
+            cache.reserve("d", now, now).err(),
+            Some(NonceRefusal::Full {
+                retry_after: secs(60) + w - secs(100)
+            })
+        );
+        // A replay is still told apart from a full cache.
+        assert_eq!(
+            cache.reserve("b", t + secs(60), now).err(),
+            Some(NonceRefusal::Used)
+        );
+        assert_eq!(cache.len(), 3);
+        // When minute m is dropped there is room for one.
+        let now = t + secs(60) + w;
+        record(&mut cache, "d", now, now);
+        assert!(matches!(
+            cache.reserve("e", now, now),
+            Err(NonceRefusal::Full { .. })
+        ));
+        assert_eq!(cache.len(), 3);
+        assert_eq!(NonceCache::new(0).capacity(), 1);
+    }
+
+    #[test]
+    fn the_sets_never_outnumber_the_minutes_of_the_window() {
+        // Timestamps anywhere in the window, the clock moving on: at most 32 sets.
+        let (t, w) = (t0(), TIMESTAMP_WINDOW);
+        let mut cache = NonceCache::new(1 << 20);
+        let mut most = 0;
+        for step in 0..240u64 {
+            let now = t + secs(step * 17);
+            for (i, ts) in [now - w, now - w / 2, now, now + w / 2, now + w]
+                .into_iter()
+                .enumerate()
+            {
+                record(&mut cache, &format!("{step}-{i}"), ts, now);
+            }
+            most = most.max(cache.buckets());
+        }
+        assert!(most <= MAX_NONCE_BUCKETS, "{most}");
+        assert_eq!(MAX_NONCE_BUCKETS, 32);
+        assert!(most >= 30, "{most}");
+    }
+
+    #[test]
+    fn the_default_capacity_follows_the_rate_limit() {
+        // 17 operations, 1 + 1,860 seconds of admissions at the rate.
+        assert_eq!(NONCE_HORIZON, secs(1860));
+        assert_eq!(nonce_capacity(1, 17), 17 * 1861);
+        assert_eq!(nonce_capacity(100, 17), 100 * 17 * 1861);
+        assert_eq!(nonce_capacity(132, 17), 132 * 17 * 1861);
+        assert_eq!(nonce_capacity(133, 17), NONCE_CAPACITY_CAP);
+        assert_eq!(nonce_capacity(750, 17), NONCE_CAPACITY_CAP);
+        assert_eq!(nonce_capacity(u32::MAX, usize::MAX), NONCE_CAPACITY_CAP);
+        assert_eq!(nonce_capacity(0, 17), 1);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The server's configuration: AccessKey pairs, region, rate limit.
+//! The server's configuration: AccessKey pairs, region, rate limit, replay cache capacity.
 
 use std::fmt;
 
@@ -124,13 +124,21 @@ pub struct Config {
     /// Requests per second per account and operation (and the burst); the core's default is
     /// Alibaba's 750.
     pub rate_limit: u32,
-    /// The most nonces remembered within the replay window.
-    pub nonce_capacity: usize,
+    /// The most nonces each AccessKey's replay cache holds, overriding the default that
+    /// [`Config::nonce_capacity`] derives from `rate_limit`; `None` keeps the default.
+    pub nonce_capacity_per_key: Option<usize>,
+    /// The most keys an account may hold in the region (whatever their state): CreateKey
+    /// beyond it answers `Rejected.LimitExceeded`. Alibaba's default quota, 200, by default.
+    pub key_quota: usize,
 }
 
 impl Config {
     /// The default region.
     pub const DEFAULT_REGION: &'static str = "cn-hangzhou";
+
+    /// The default key quota per account: Alibaba's default quota of customer master keys per
+    /// account and region.
+    pub const DEFAULT_KEY_QUOTA: usize = 200;
 
     /// A configuration with these pairs and the defaults.
     pub fn new(access_keys: Vec<AccessKey>) -> Self {
@@ -138,8 +146,19 @@ impl Config {
             region: Self::DEFAULT_REGION.into(),
             access_keys,
             rate_limit: kms_core::RateLimit::DEFAULT.per_second,
-            nonce_capacity: 4_000_000,
+            nonce_capacity_per_key: None,
+            key_quota: Self::DEFAULT_KEY_QUOTA,
         }
+    }
+
+    /// The most nonces each AccessKey's replay cache holds: the override if set (at least 1),
+    /// else what one AccessKey's rate limits can admit while a nonce is remembered
+    /// ([`crate::auth::nonce_capacity`]: `17 × rate_limit × 1,861`, capped at 2^22).
+    pub fn nonce_capacity(&self) -> usize {
+        self.nonce_capacity_per_key.map_or_else(
+            || crate::auth::nonce_capacity(self.rate_limit, crate::Operation::ALL.len()),
+            |n| n.max(1),
+        )
     }
 }
 
@@ -161,6 +180,18 @@ mod tests {
         let err = AccessKey::parse_list("a:topsecret:12x").unwrap_err();
         assert!(!err.contains("topsecret"));
         assert!(!format!("{:?}", keys[0]).contains("s1"));
+    }
+
+    #[test]
+    fn nonce_capacity_per_key() {
+        let mut config = Config::new(Vec::new());
+        assert_eq!(config.nonce_capacity(), crate::auth::NONCE_CAPACITY_CAP);
+        config.rate_limit = 10;
+        assert_eq!(config.nonce_capacity(), 10 * 17 * 1861);
+        config.nonce_capacity_per_key = Some(5);
+        assert_eq!(config.nonce_capacity(), 5);
+        config.nonce_capacity_per_key = Some(0);
+        assert_eq!(config.nonce_capacity(), 1);
     }
 
     #[test]

@@ -77,13 +77,43 @@ impl ApiError {
         )
     }
 
-    /// 503 `ServiceUnavailable`: the replay cache is full.
-    pub fn nonce_cache_full() -> Self {
+    /// 400 `IllegalTimestamp`: a timestamp earlier than the second the server began serving
+    /// in (a request signed before a restart).
+    pub fn timestamp_before_start() -> Self {
         Self::new(
-            503,
-            "ServiceUnavailable",
-            "The server is handling too many requests within the replay window; retry later.",
+            400,
+            "IllegalTimestamp",
+            "The input parameter \"Timestamp\" is earlier than the time the server started; sign the request again with the current time.",
         )
+    }
+
+    /// 400 `Rejected.LimitExceeded`: CreateKey for an account that holds `quota` keys already.
+    /// The code is the one Alibaba documents for an exhausted resource quota ("the system
+    /// reports the error Rejected.LimitExceeded for new requests to create this type of
+    /// resource"); Alibaba does not document the status, 400 is decided here.
+    pub fn key_quota_exceeded(quota: usize) -> Self {
+        Self::new(
+            400,
+            "Rejected.LimitExceeded",
+            format!(
+                "The number of keys has reached the quota of {quota} for this account and region."
+            ),
+        )
+    }
+
+    /// 429 `Rejected.Throttling`: the AccessKey's replay cache is full, with the time until
+    /// its oldest minute of nonces is dropped as the retry hint. Only that AccessKey's
+    /// requests get it: the cache holds only its own nonces, and filling it means sending
+    /// more than its rate limits admit (or a capacity set below that).
+    pub fn nonce_cache_full(retry_after_ms: u64) -> Self {
+        Self {
+            retry_after_ms: Some(retry_after_ms.max(1)),
+            ..Self::new(
+                429,
+                "Rejected.Throttling",
+                "Too many requests with this AccessKey within the replay window; retry later.",
+            )
+        }
     }
 
     /// 400 `MissingParameter` for a parameter the frontend needs (`Action`, `Version`, ...).

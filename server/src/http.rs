@@ -155,13 +155,6 @@ async fn handle(
             Err(_) => return to_response(service2.error_reply(&ApiError::internal())),
         }
     };
-    if reply.save_keyring {
-        let saved = tokio::task::spawn_blocking(move || service2.save()).await;
-        if !matches!(saved, Ok(Ok(()))) {
-            eprintln!("kms-server: writing the keyring failed: {saved:?}");
-            return to_response(service.error_reply(&ApiError::internal()));
-        }
-    }
     to_response(reply)
 }
 
@@ -198,11 +191,11 @@ pub struct ServeOptions {
 }
 
 /// Serves `service` on `listener` until `shutdown` completes, with housekeeping (due
-/// deletions, seal counts written) every `tick` interval; then writes the keyring once more.
-/// Plain HTTP within the default [`Limits`]: see [`serve_with`].
+/// deletions, seal counts written) every `tick` interval; then writes the seal counts once
+/// more. Plain HTTP within the default [`Limits`]: see [`serve_with`].
 ///
 /// # Errors
-/// An I/O error from the listener.
+/// An I/O error from the listener, or the final write to the store.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<Service>,
@@ -242,7 +235,7 @@ pub async fn serve_with(
                 let result =
                     tokio::task::spawn_blocking(move || service.tick(SystemTime::now())).await;
                 if let Ok(Err(e)) = result {
-                    eprintln!("kms-server: writing the keyring failed: {e}");
+                    eprintln!("kms-server: housekeeping could not write the store: {e}");
                 }
             }
         })
@@ -251,10 +244,16 @@ pub async fn serve_with(
     let result = accept_loop(listener, app, &options, shutdown).await;
     ticker.abort();
     let final_save = tokio::task::spawn_blocking(move || service.save()).await;
-    if let Ok(Err(e)) = final_save {
-        eprintln!("kms-server: writing the keyring at shutdown failed: {e}");
+    result?;
+    match final_save {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(std::io::Error::other(format!(
+            "writing the store at shutdown failed: {e}"
+        ))),
+        Err(e) => Err(std::io::Error::other(format!(
+            "writing the store at shutdown failed: {e}"
+        ))),
     }
-    result
 }
 
 /// The listen backlog of [`bind`]: where connections wait while the server is at its cap.

@@ -44,12 +44,26 @@ pub fn parse_wrapping_key(text: &str) -> Option<Zeroizing<[u8; 32]>> {
     Some(key)
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, written and
-/// fsynced, renamed over `path`, then the directory fsynced.
+/// Writes `bytes` to `path` atomically: a new temporary file in the same directory (created
+/// with `O_CREAT | O_EXCL`, so an existing file or a planted symlink is never followed or
+/// overwritten; mode 0600), written and fsynced, renamed over `path` (a rename replaces a
+/// symlink at `path` rather than following it), then the directory fsynced. The temporary
+/// file is removed when anything fails; [`remove_stale_temporaries`] removes those a crash
+/// left behind.
 ///
 /// # Errors
 /// Any I/O error; `path` is then unchanged.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_file(path, bytes, true)
+}
+
+/// As [`write_atomically`], without the fsyncs when `durable` is false: the file is replaced
+/// atomically for every reader and survives a crash of the process, not necessarily a power
+/// loss.
+///
+/// # Errors
+/// Any I/O error; `path` is then unchanged.
+pub fn replace_file(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -57,31 +71,76 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let mut suffix = [0u8; 8];
+    kms_core::rand_core::TryRng::try_fill_bytes(&mut kms_core::OsRng, &mut suffix)
+        .map_err(|_| io::Error::other("the OS RNG failed"))?;
     let mut tmp_name = name.to_os_string();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    tmp_name.push(format!(
+        "{TEMPORARY_MARK}{}-{:016x}",
+        std::process::id(),
+        u64::from_be_bytes(suffix)
+    ));
     let tmp = dir.join(tmp_name);
+    let mut created = false;
     let result = (|| {
         let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
         let mut file = options.open(&tmp)?;
+        created = true;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         drop(file);
         fs::rename(&tmp, path)?;
         // Make the rename itself durable.
         #[cfg(unix)]
-        File::open(&dir)?.sync_all()?;
+        if durable {
+            File::open(&dir)?.sync_all()?;
+        }
         Ok(())
     })();
-    if result.is_err() {
+    if result.is_err() && created {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// What the name of a temporary file made by [`write_atomically`] has after the target's name.
+const TEMPORARY_MARK: &str = ".tmp-";
+
+/// Removes the temporary files that [`write_atomically`] left beside `path` when a crash cut
+/// it short (`{name}.tmp-*`, regular files only; a symlink of that name is removed, never
+/// followed). Returns how many went.
+///
+/// # Errors
+/// An I/O error listing the directory.
+pub fn remove_stale_temporaries(path: &Path) -> io::Result<usize> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return Ok(0);
+    };
+    let prefix = format!("{name}{TEMPORARY_MARK}");
+    let mut removed = 0;
+    for entry in fs::read_dir(&dir)? {
+        let entry = entry?;
+        let stale = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(&prefix));
+        if stale && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// A keyring file and its wrapping key.
@@ -124,12 +183,27 @@ impl std::fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// An AccessKey pair as the AccessKey file and the store keep it (JSON).
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct StoredAccessKey {
-    access_key_id: String,
-    access_key_secret: String,
-    account: String,
+pub(crate) struct StoredAccessKey {
+    pub(crate) access_key_id: String,
+    pub(crate) access_key_secret: String,
+    pub(crate) account: String,
+}
+
+impl StoredAccessKey {
+    pub(crate) fn of(key: &AccessKey) -> Self {
+        Self {
+            access_key_id: key.id.clone(),
+            access_key_secret: key.secret().to_owned(),
+            account: key.account.clone(),
+        }
+    }
+
+    pub(crate) fn into_access_key(self) -> AccessKey {
+        AccessKey::new(self.access_key_id, self.access_key_secret, self.account)
+    }
 }
 
 impl Keyring {

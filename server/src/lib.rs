@@ -12,7 +12,8 @@
 //! | [`dto`] | the key management responses' wire shapes, built from the core's typed answers |
 //! | [`wire`] | JSON and XML bodies, results and errors |
 //! | [`error`] | the errors on the wire: the core's and the frontend's own |
-//! | [`keyring`] | the keyring snapshot and AccessKey files, written atomically |
+//! | [`store`] | the embedded store: one SQLite row per key, version, alias and AccessKey, sealed; durable before visible |
+//! | [`keyring`] | the keyring snapshot (export, backup, import) and AccessKey files, written atomically |
 //! | [`config`] | AccessKey pairs, region, rate limit |
 //! | [`http`] | the axum router and the accept loop |
 //! | [`limits`] | the connection cap, the header, body and idle timeouts, the head size |
@@ -35,6 +36,7 @@ pub mod limits;
 pub mod operation;
 pub mod params;
 pub mod service;
+pub mod store;
 pub mod tls;
 pub mod wire;
 

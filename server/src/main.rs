@@ -9,16 +9,18 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Parser;
-use kms_core::management::{self, CreateKey, KeyStore};
+use kms_core::management::{self, CreateKey, KeyStore, Staged};
 use kms_core::{Caller, InMemoryProvider};
 use kms_server::http::ServeOptions;
 use kms_server::keyring::{Keyring, parse_wrapping_key};
 use kms_server::limits::Limits;
+use kms_server::store::Store;
 use kms_server::{AccessKey, Config, Service, tls};
 use zeroize::Zeroizing;
 
-/// The allocator: mimalloc returns the memory of connections that have gone to the system
-/// within seconds, where glibc's malloc kept most of it (server/README.md, "Memory").
+/// The allocator: jemalloc, whose background thread gives the memory of connections that have
+/// gone back to the system within about half a minute; glibc's malloc kept most of it
+/// (server/README.md, "Connections, timeouts and memory").
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -39,15 +41,43 @@ struct Cli {
     #[arg(long, env = "KMS_SERVER_REGION", default_value = Config::DEFAULT_REGION)]
     region: String,
 
-    /// Keyring file: loaded at start, written after every change to keys. Needs a wrapping
-    /// key (KMS_KEYRING_KEY or --keyring-key-file).
+    /// The store (an SQLite database, made on first start): keys, versions, aliases and
+    /// AccessKeys, each sealed under the wrapping key, every change on disk before it is used
+    /// or acknowledged. Needs a wrapping key (KMS_KEYRING_KEY or --keyring-key-file).
+    #[arg(long, env = "KMS_SERVER_STORE")]
+    store: Option<PathBuf>,
+
+    /// A keyring snapshot file, the format before the store: imported into the store on its
+    /// first start (with the `.access-keys` file beside it), never written again. Without
+    /// --store, the store is `{keyring}.db`.
     #[arg(long, env = "KMS_SERVER_KEYRING")]
     keyring: Option<PathBuf>,
 
-    /// File holding the keyring's 256-bit wrapping key as 64 hex digits (else the
-    /// KMS_KEYRING_KEY environment variable). Never on the command line.
+    /// File holding the 256-bit wrapping key as 64 hex digits (else the KMS_KEYRING_KEY
+    /// environment variable). Never on the command line.
     #[arg(long)]
     keyring_key_file: Option<PathBuf>,
+
+    /// Write the store's keys as a sealed keyring snapshot to FILE (and its AccessKeys to
+    /// FILE.access-keys), then exit: the backup format.
+    #[arg(long, value_name = "FILE")]
+    export: Option<PathBuf>,
+
+    /// Import a sealed keyring snapshot (and FILE.access-keys, if present) into a store that
+    /// holds no key yet, then exit.
+    #[arg(long, value_name = "FILE", conflicts_with = "export")]
+    import: Option<PathBuf>,
+
+    /// The most nonces each AccessKey's replay cache remembers (default: what the rate limit
+    /// admits while a nonce is remembered, at most 2^22). Raise it with the rate limit for
+    /// sustained load from one AccessKey: about 31 bytes each.
+    #[arg(long, env = "KMS_SERVER_NONCE_CAPACITY")]
+    nonce_capacity_per_key: Option<usize>,
+
+    /// The most keys an account may hold in the region; CreateKey beyond it answers
+    /// Rejected.LimitExceeded.
+    #[arg(long, env = "KMS_SERVER_KEY_QUOTA", default_value_t = Config::DEFAULT_KEY_QUOTA)]
+    key_quota: usize,
 
     /// File of AccessKey pairs, `ID:SECRET:ACCOUNT` one per line (else the
     /// KMS_SERVER_ACCESS_KEYS environment variable, comma-separated; else a demo pair).
@@ -183,32 +213,145 @@ fn wrapping_key(cli: &Cli) -> Result<Zeroizing<[u8; 32]>, String> {
         Zeroizing::new(text)
     } else {
         return Err(
-            "--keyring needs a wrapping key: set KMS_KEYRING_KEY (64 hex digits) or pass --keyring-key-file"
+            "--store (and --keyring) need a wrapping key: set KMS_KEYRING_KEY (64 hex digits) or pass --keyring-key-file"
                 .into(),
         );
     };
     parse_wrapping_key(&text).ok_or_else(|| "the wrapping key must be 64 hex digits".to_owned())
 }
 
+/// Commits a staged change, on disk first when there is a store.
+fn commit<T>(
+    provider: &mut InMemoryProvider,
+    store: Option<&Store>,
+    staged: Staged<T>,
+) -> Result<T, String> {
+    if let Some(store) = store {
+        let changes = provider
+            .record_changes(staged.change())
+            .map_err(|e| e.to_string())?;
+        store.apply(&changes).map_err(|e| e.to_string())?;
+    }
+    provider.apply(staged).map_err(|e| e.to_string())
+}
+
 fn create_demo_key(
     provider: &mut InMemoryProvider,
+    store: Option<&Store>,
     account: &str,
     region: &str,
-) -> Result<String, kms_core::Error> {
+) -> Result<String, String> {
     let caller = Caller::new(account, region);
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
     let request = CreateKey::new().with_description("kms-server demo key");
-    let staged = management::create_key(provider, &caller, &request, &mut kms_core::OsRng, now)?;
-    let key_id = provider.apply(staged)?.key_id;
+    let staged = management::create_key(provider, &caller, &request, &mut kms_core::OsRng, now)
+        .map_err(|e| e.to_string())?;
+    let key_id = commit(provider, store, staged)?.key_id;
     let Ok(staged) = management::create_alias(provider, &caller, DEMO_ALIAS, &key_id.into(), now)
     else {
         // The alias is taken in this account (a configured account reused): keep the key.
         return Ok(key_id.to_string());
     };
-    provider.apply(staged)?;
+    commit(provider, store, staged)?;
     Ok(format!("{key_id} ({DEMO_ALIAS})"))
+}
+
+/// The store's path: `--store`, else `{keyring}.db` for a keyring from before the store.
+fn store_path(cli: &Cli) -> Option<PathBuf> {
+    cli.store.clone().or_else(|| {
+        cli.keyring.as_ref().map(|k| {
+            let mut name = k.as_os_str().to_os_string();
+            name.push(".db");
+            PathBuf::from(name)
+        })
+    })
+}
+
+/// What a start opens: the store (if any), the provider and AccessKeys it holds, and whether
+/// it held nothing yet (a first start).
+type Opened = (Option<Store>, InMemoryProvider, Vec<AccessKey>, bool);
+
+/// Opens the store (if any) and, on its first start, imports the keyring file given with
+/// `--keyring`.
+fn open_store(cli: &Cli) -> Result<Opened, String> {
+    let Some(path) = store_path(cli) else {
+        return Ok((None, InMemoryProvider::new(), Vec::new(), true));
+    };
+    let key = wrapping_key(cli)?;
+    let (store, loaded) = Store::open(&path, key.clone(), InMemoryProvider::new().seal_limit())
+        .map_err(|e| format!("cannot open the store {}: {e}", path.display()))?;
+    let empty = loaded.provider.is_empty() && loaded.access_keys.is_empty();
+    if empty && let Some(keyring_path) = &cli.keyring {
+        let keyring = Keyring::new(keyring_path, key);
+        let provider = keyring.load().map_err(|e| e.to_string())?;
+        if let Some(provider) = provider {
+            let access_keys = keyring
+                .load_access_keys()
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
+            store
+                .import(&provider, &access_keys)
+                .map_err(|e| format!("cannot import {}: {e}", keyring_path.display()))?;
+            println!(
+                "kms-server: imported the keyring {} into the store {} ({} keys)",
+                keyring_path.display(),
+                path.display(),
+                provider.len()
+            );
+            return Ok((Some(store), provider, access_keys, false));
+        }
+    }
+    Ok((Some(store), loaded.provider, loaded.access_keys, empty))
+}
+
+/// `--export` and `--import`: one job on the store, then exit.
+fn store_job(
+    cli: &Cli,
+    store: &Store,
+    provider: &InMemoryProvider,
+    saved: &[AccessKey],
+) -> ExitCode {
+    let key = match wrapping_key(cli) {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    if let Some(file) = &cli.export {
+        let keyring = Keyring::new(file, key);
+        if let Err(e) = keyring.save(provider) {
+            return fail(format!("cannot write {}: {e}", file.display()));
+        }
+        if let Err(e) = keyring.save_access_keys(saved) {
+            let path = keyring.access_keys_path();
+            return fail(format!("cannot write {}: {e}", path.display()));
+        }
+        println!(
+            "kms-server: exported {} keys to {}",
+            provider.len(),
+            file.display()
+        );
+    } else if let Some(file) = &cli.import {
+        let keyring = Keyring::new(file, key);
+        let imported = match keyring.load() {
+            Ok(Some(p)) => p,
+            Ok(None) => return fail(format!("{} does not exist", file.display())),
+            Err(e) => return fail(e),
+        };
+        let access_keys = match keyring.load_access_keys() {
+            Ok(k) => k.unwrap_or_default(),
+            Err(e) => return fail(e),
+        };
+        if let Err(e) = store.import(&imported, &access_keys) {
+            return fail(format!("cannot import {}: {e}", file.display()));
+        }
+        println!(
+            "kms-server: imported {} keys from {}",
+            imported.len(),
+            file.display()
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 async fn shutdown_signal() {
@@ -248,53 +391,43 @@ async fn main() -> ExitCode {
         Err(e) => return fail(e),
     };
 
-    let keyring = match &cli.keyring {
-        None => None,
-        Some(path) => match wrapping_key(&cli) {
-            Ok(key) => Some(Keyring::new(path, key)),
-            Err(e) => return fail(e),
-        },
-    };
-    let loaded = match keyring.as_ref().map(Keyring::load).transpose() {
-        Ok(p) => p.flatten(),
+    let (store, mut provider, saved_access_keys, first_start) = match open_store(&cli) {
+        Ok(opened) => opened,
         Err(e) => return fail(e),
     };
-    let first_start = loaded.is_none();
-    let mut provider = loaded.unwrap_or_default();
+    if cli.export.is_some() || cli.import.is_some() {
+        let Some(store) = &store else {
+            return fail("--export and --import need --store");
+        };
+        return store_job(&cli, store, &provider, &saved_access_keys);
+    }
 
-    // AccessKeys: configured ones win; else the keyring's saved ones; else a new demo pair,
-    // saved beside the keyring so that a restart still authenticates.
+    // AccessKeys: configured ones win; else the store's saved ones; else a new demo pair,
+    // saved in the store so that a restart still authenticates.
     let mut new_demo_pair = false;
     let access_keys = if let Some(keys) = configured {
         keys
+    } else if !saved_access_keys.is_empty() {
+        saved_access_keys
     } else {
-        let saved = match keyring.as_ref().map(Keyring::load_access_keys).transpose() {
-            Ok(k) => k.flatten(),
-            Err(e) => return fail(e),
-        };
-        match saved {
-            Some(keys) => keys,
-            None => {
-                new_demo_pair = true;
-                match AccessKey::random(DEMO_ACCOUNT) {
-                    Ok(k) => vec![k],
-                    Err(e) => return fail(format!("cannot draw a demo AccessKey: {e}")),
-                }
-            }
+        new_demo_pair = true;
+        match AccessKey::random(DEMO_ACCOUNT) {
+            Ok(k) => vec![k],
+            Err(e) => return fail(format!("cannot draw a demo AccessKey: {e}")),
         }
     };
     if new_demo_pair
-        && let Some(keyring) = &keyring
-        && let Err(e) = keyring.save_access_keys(&access_keys)
+        && let Some(store) = &store
+        && let Err(e) = store.put_access_keys(&access_keys)
     {
-        return fail(format!("cannot write the AccessKey file: {e}"));
+        return fail(format!("cannot write the AccessKeys to the store: {e}"));
     }
 
     let first_account = access_keys
         .first()
         .map_or_else(|| DEMO_ACCOUNT.to_owned(), |k| k.account.clone());
     if first_start {
-        match create_demo_key(&mut provider, &first_account, &cli.region) {
+        match create_demo_key(&mut provider, store.as_ref(), &first_account, &cli.region) {
             Ok(key) => println!("kms-server: demo key: {key} (account {first_account})"),
             Err(e) => return fail(format!("cannot create the demo key: {e}")),
         }
@@ -315,14 +448,18 @@ async fn main() -> ExitCode {
     let mut config = Config::new(access_keys);
     config.region.clone_from(&cli.region);
     config.rate_limit = cli.rate_limit.max(1);
-    let service = Arc::new(Service::new(config, provider, keyring));
-    if first_start && let Err(e) = service.save() {
-        return fail(format!("cannot write the keyring: {e}"));
-    }
-    if let Some(k) = service.keyring() {
-        println!("kms-server: keyring: {}", k.path().display());
+    config.key_quota = cli.key_quota;
+    config.nonce_capacity_per_key = cli.nonce_capacity_per_key;
+    let service = Arc::new(Service::new(config, provider, store));
+    if let Some(store) = service.store() {
+        println!(
+            "kms-server: store: {} (generation {})",
+            store.path().display(),
+            store.generation()
+        );
     }
 
+    tokio::time::sleep(service.until_serving(SystemTime::now())).await;
     let listener = match kms_server::http::bind(cli.listen) {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {}: {e}", cli.listen)),

@@ -9,13 +9,22 @@
 //! under the write lock; a mutex serialises management requests, housekeeping and rotations,
 //! so nothing commits between a staging and its commit.
 //!
+//! **Durable before visible.** A change to keys (a management request, a due deletion, a
+//! rotation) is staged, written to the [`Store`] (one transaction, on disk when it returns),
+//! and only then committed to the provider, where the data-key operations can see it, and
+//! answered. When the write fails nothing changes in memory and the caller gets
+//! `InternalFailure`; a retry after the fault clears succeeds. No operation ever seals under
+//! a key or version that is not on disk.
+//!
 //! **Seal budget.** When a key version has sealed as often as it may (spec §10), the core
 //! refuses with `InternalFailure` ([`Internal::SealLimitReached`]); the service then rotates
-//! the key ([`management::rotate_exhausted`]), writes the keyring, and runs the request once
-//! more, under the new primary version.
+//! the key ([`management::rotate_exhausted`]), durably as any change, and runs the request
+//! once more, under the new primary version. Seal counts are written at housekeeping ticks
+//! and at shutdown.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,9 +45,9 @@ use crate::dto::{
     ListKeysResponse,
 };
 use crate::error::ApiError;
-use crate::keyring::Keyring;
 use crate::operation::Operation;
 use crate::params::Params;
+use crate::store::{Store, StoreError};
 use crate::wire::{self, Format};
 
 /// The API version served.
@@ -75,8 +84,6 @@ pub struct Reply {
     pub retry_after_ms: Option<u64>,
     /// The request ID (also in the body).
     pub request_id: String,
-    /// Whether the keyring must be written before the reply goes out.
-    pub save_keyring: bool,
 }
 
 /// The state of a running server.
@@ -89,9 +96,21 @@ pub struct Service {
     /// staging to commit, so a commit never meets a store changed since its staging.
     management: Mutex<()>,
     limiter: Mutex<RateLimiter<Operation>>,
-    nonces: Mutex<NonceCache>,
-    keyring: Option<Keyring>,
-    save_lock: Mutex<()>,
+    /// One replay cache per AccessKey (the set of AccessKeys is fixed): a key's requests lock
+    /// only its own cache. Lock order: a cache, then `limiter`.
+    nonces: HashMap<String, Mutex<NonceCache>>,
+    /// The whole second the service began serving in: earlier timestamps are refused.
+    serving_from: SystemTime,
+    /// Per AccessKey, the replay floor (Unix seconds) of requests signed ahead of the clock:
+    /// the one an earlier run left (timestamps at or before it are refused), and the one
+    /// reserved durably in this run (a request signed ahead of the clock is admitted only
+    /// at or below it). Changed under the key's nonce-cache lock.
+    floors: HashMap<String, ReplayFloor>,
+    store: Option<Store>,
+    /// The most keys an account may hold in a region.
+    key_quota: usize,
+    /// The seal counts last written, by version; serialises the writes of counts.
+    written_counts: Mutex<HashMap<KeyVersionId, u64>>,
     sealed_since_save: AtomicBool,
     started: Instant,
 }
@@ -101,7 +120,7 @@ impl std::fmt::Debug for Service {
         f.debug_struct("Service")
             .field("region", &self.region)
             .field("access_keys", &self.access_keys.len())
-            .field("keyring", &self.keyring)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
@@ -128,12 +147,24 @@ struct Verified<'k> {
     version: Option<String>,
 }
 
-/// A body or an error, each with whether the keyring must be written before the reply.
-type Outcome = Result<(Vec<u8>, bool), (ApiError, bool)>;
+/// A body or an error.
+type Outcome = Result<Vec<u8>, ApiError>;
+
+/// How far ahead of a request signed ahead of the clock an AccessKey's replay floor is
+/// reserved.
+const REPLAY_FLOOR_MARGIN: Duration = Duration::from_secs(10);
+
+/// An AccessKey's replay floor (see [`Service`]'s `floors`).
+struct ReplayFloor {
+    previous: u64,
+    reserved: AtomicU64,
+}
 
 /// Who is calling, once authenticated, and what for.
-struct Authenticated {
-    account: String,
+struct Authenticated<'k> {
+    key: &'k AccessKey,
+    timestamp: SystemTime,
+    nonce: String,
     action: Option<String>,
     version: Option<String>,
 }
@@ -169,12 +200,49 @@ fn header(headers: &axum::http::HeaderMap, name: &str) -> Result<Option<String>,
 }
 
 impl Service {
-    /// A service over `provider`, persisting to `keyring` if given.
-    pub fn new(config: Config, provider: InMemoryProvider, keyring: Option<Keyring>) -> Self {
+    /// A service over `provider`, persisting to `store` if given (`provider` is then what the
+    /// store loaded).
+    pub fn new(config: Config, provider: InMemoryProvider, store: Option<Store>) -> Self {
         let limit = RateLimit {
             per_second: config.rate_limit,
             burst: config.rate_limit,
         };
+        let nonce_capacity = config.nonce_capacity();
+        let nonces = config
+            .access_keys
+            .iter()
+            .map(|k| (k.id.clone(), Mutex::new(NonceCache::new(nonce_capacity))))
+            .collect();
+        // The next whole second: any request signed while an earlier run of the server was
+        // serving carries an earlier timestamp (see `serving_from`).
+        let serving_from = SystemTime::UNIX_EPOCH
+            + Duration::from_secs(since_epoch(SystemTime::now()).as_secs() + 1);
+        let previous = match &store {
+            Some(store) => store.replay_floors().unwrap_or_else(|e| {
+                // Without the floors, refuse every timestamp ahead of the clock this run
+                // could meet: a floor at the far edge of the window.
+                eprintln!("kms-server: cannot read the replay floors: {e}");
+                let edge = since_epoch(SystemTime::now()) + auth::TIMESTAMP_WINDOW;
+                config
+                    .access_keys
+                    .iter()
+                    .map(|k| (k.id.clone(), edge.as_secs()))
+                    .collect()
+            }),
+            None => HashMap::new(),
+        };
+        let floors = config
+            .access_keys
+            .iter()
+            .map(|k| {
+                let previous = previous.get(&k.id).copied().unwrap_or(0);
+                let floor = ReplayFloor {
+                    previous,
+                    reserved: AtomicU64::new(previous),
+                };
+                (k.id.clone(), floor)
+            })
+            .collect();
         Self {
             host_id: format!("kms.{}.aliyuncs.com", config.region),
             region: config.region,
@@ -186,12 +254,36 @@ impl Service {
             provider: RwLock::new(provider),
             management: Mutex::new(()),
             limiter: Mutex::new(RateLimiter::new().with_default(limit)),
-            nonces: Mutex::new(NonceCache::new(config.nonce_capacity)),
-            keyring,
-            save_lock: Mutex::new(()),
+            nonces,
+            serving_from,
+            floors,
+            store,
+            key_quota: config.key_quota,
+            written_counts: Mutex::new(HashMap::new()),
             sealed_since_save: AtomicBool::new(false),
             started: Instant::now(),
         }
+    }
+
+    /// The whole second the service begins serving in: a request whose signed timestamp is
+    /// earlier is refused (`IllegalTimestamp`). It is the second after the service was made,
+    /// so a request captured while an earlier run of the server was serving, whose timestamp
+    /// is at the latest that run's last second, is refused after a restart (the nonces it
+    /// remembered are gone). That holds for timestamps no later than the clock of the run
+    /// that admitted them; one signed ahead of it (the window allows 15 minutes) and not yet
+    /// earlier than this second is not caught (`server/README.md`). Start accepting requests
+    /// no earlier than this: [`Service::until_serving`].
+    pub fn serving_from(&self) -> SystemTime {
+        self.serving_from
+    }
+
+    /// How long from `now` until [`Service::serving_from`] (zero once there): what a server
+    /// waits before it accepts requests, so that requests signed with the current time are
+    /// not refused as earlier than its start.
+    pub fn until_serving(&self, now: SystemTime) -> Duration {
+        self.serving_from
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO)
     }
 
     /// The region served.
@@ -199,9 +291,9 @@ impl Service {
         &self.region
     }
 
-    /// The keyring, if the service persists.
-    pub fn keyring(&self) -> Option<&Keyring> {
-        self.keyring.as_ref()
+    /// The store, if the service persists.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
     }
 
     /// Runs `f` on the provider under its write lock (for setup: policies, availability).
@@ -215,38 +307,48 @@ impl Service {
         f(&read(&self.provider))
     }
 
-    /// Writes the keyring (if any). Writes are serialised, and each one snapshots the state
-    /// at the time it runs, so the file always ends up with the latest state.
+    /// Writes what is not yet on disk and needs no request to be: the seal counts that
+    /// changed since they were last written, and the generation file. Called at housekeeping
+    /// ticks and at shutdown.
     ///
     /// # Errors
-    /// An I/O error.
-    pub fn save(&self) -> std::io::Result<()> {
-        let Some(keyring) = &self.keyring else {
+    /// The store's error; the counts are then written at the next call.
+    pub fn save(&self) -> Result<(), StoreError> {
+        let Some(store) = &self.store else {
             return Ok(());
         };
-        let _guard = lock(&self.save_lock);
-        self.sealed_since_save.store(false, Ordering::SeqCst);
-        let bytes = keyring.export(&read(&self.provider))?;
-        crate::keyring::write_atomically(keyring.path(), &bytes)
+        let mut written = lock(&self.written_counts);
+        if self.sealed_since_save.swap(false, Ordering::SeqCst) {
+            let mut changed = Vec::new();
+            read(&self.provider).visit_seal_counts(&mut |version, seals| {
+                if written.get(version) != Some(&seals) {
+                    changed.push((*version, seals));
+                }
+            });
+            if let Err(e) = store.write_seal_counts(&changed) {
+                self.sealed_since_save.store(true, Ordering::SeqCst);
+                return Err(e);
+            }
+            written.extend(changed);
+        }
+        store.write_witness()
     }
 
-    /// Housekeeping, run periodically: deletes keys whose deletion date has passed, and writes
-    /// the keyring if that changed anything or if keys sealed since the last write (their
-    /// seal counts, spec §10).
+    /// Housekeeping, run periodically: deletes keys whose deletion date has passed (durably,
+    /// as any change), and writes the seal counts of keys that sealed since the last write
+    /// (spec §10). Whether the store was written.
     ///
     /// # Errors
-    /// An I/O error from the write.
-    pub fn tick(&self, now: SystemTime) -> std::io::Result<bool> {
+    /// The store's error.
+    pub fn tick(&self, now: SystemTime) -> Result<bool, StoreError> {
+        let sealed = self.sealed_since_save.load(Ordering::SeqCst);
         let deleted = {
             let _serial = lock(&self.management);
             self.delete_due_keys(since_epoch(now))
-                .map_err(|e| std::io::Error::other(e.to_string()))?
+                .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?
         };
-        if deleted || self.sealed_since_save.load(Ordering::SeqCst) {
-            self.save()?;
-            return Ok(self.keyring.is_some());
-        }
-        Ok(false)
+        self.save()?;
+        Ok(self.store.is_some() && (deleted || sealed))
     }
 
     /// A reply carrying `error` in JSON, for failures found before the request could be read.
@@ -261,7 +363,6 @@ impl Service {
             body: wire::render_error(Format::Json, &request_id, &self.host_id, error),
             retry_after_ms: error.retry_after_ms,
             request_id,
-            save_keyring: false,
         }
     }
 
@@ -275,24 +376,22 @@ impl Service {
         let mut format = Format::Json;
         let result = match request_id {
             Ok(id) => self.handle_inner(request, now, id, &mut format),
-            Err(e) => Err((ApiError::from(kms_core::Error::from(e)), false)),
+            Err(e) => Err(ApiError::from(kms_core::Error::from(e))),
         };
         match result {
-            Ok((body, save_keyring)) => Reply {
+            Ok(body) => Reply {
                 status: 200,
                 content_type: format.content_type(),
                 body,
                 retry_after_ms: None,
                 request_id: request_id_text,
-                save_keyring,
             },
-            Err((error, save_keyring)) => Reply {
+            Err(error) => Reply {
                 status: error.status,
                 content_type: format.content_type(),
                 body: wire::render_error(format, &request_id_text, &self.host_id, &error),
                 retry_after_ms: error.retry_after_ms,
                 request_id: request_id_text,
-                save_keyring,
             },
         }
     }
@@ -304,22 +403,19 @@ impl Service {
         request_id: RequestId,
         format: &mut Format,
     ) -> Outcome {
-        let no_save = |e: ApiError| (e, false);
         if request.method != "GET" && request.method != "POST" {
-            return Err(no_save(ApiError::method_not_allowed()));
+            return Err(ApiError::method_not_allowed());
         }
         if request.path != "/" {
-            return Err(no_save(ApiError::path_not_found()));
+            return Err(ApiError::path_not_found());
         }
         if request.body.len() > MAX_BODY {
-            return Err(no_save(ApiError::too_large(MAX_BODY)));
+            return Err(ApiError::too_large(MAX_BODY));
         }
         let body = if request.body.is_empty() {
             None
         } else {
-            let content_type = header(request.headers, "content-type")
-                .map_err(no_save)?
-                .unwrap_or_default();
+            let content_type = header(request.headers, "content-type")?.unwrap_or_default();
             let mime = content_type
                 .split(';')
                 .next()
@@ -327,46 +423,45 @@ impl Service {
                 .trim()
                 .to_ascii_lowercase();
             if mime != "application/x-www-form-urlencoded" {
-                return Err(no_save(ApiError::unsupported_media_type()));
+                return Err(ApiError::unsupported_media_type());
             }
             Some(
                 std::str::from_utf8(request.body)
-                    .map_err(|_| no_save(ApiError::malformed("the body is not UTF-8")))?,
+                    .map_err(|_| ApiError::malformed("the body is not UTF-8"))?,
             )
         };
-        let params = Params::parse(request.query, body).map_err(no_save)?;
+        let params = Params::parse(request.query, body)?;
         if let Some(f) = params.get("Format") {
-            *format = Format::parse(f).ok_or_else(|| no_save(ApiError::invalid("Format")))?;
+            *format = Format::parse(f).ok_or_else(|| ApiError::invalid("Format"))?;
         }
-        let caller = self.authenticate(request, &params, now).map_err(no_save)?;
+        let caller = self.authenticate(request, &params, now)?;
         let action = caller
             .action
             .as_deref()
-            .ok_or_else(|| no_save(ApiError::missing("Action")))?;
+            .ok_or_else(|| ApiError::missing("Action"))?;
         let version = caller
             .version
             .as_deref()
-            .ok_or_else(|| no_save(ApiError::missing("Version")))?;
+            .ok_or_else(|| ApiError::missing("Version"))?;
         if version != API_VERSION {
-            return Err(no_save(ApiError::invalid_version()));
+            return Err(ApiError::invalid_version());
         }
-        let operation =
-            Operation::from_name(action).ok_or_else(|| no_save(ApiError::unknown_action()))?;
-        lock(&self.limiter)
-            .check(&caller.account, operation, self.started.elapsed())
-            .map_err(|e| no_save(e.into()))?;
-        let core_caller = Caller::new(&caller.account, &self.region);
+        let operation = Operation::from_name(action).ok_or_else(ApiError::unknown_action)?;
+        self.admit(&caller, operation, now)?;
+        let core_caller = Caller::new(&caller.key.account, &self.region);
         self.dispatch(operation, &core_caller, &params, request_id, now, *format)
     }
 
-    /// Verifies the request's signature, timestamp and nonce; returns the caller's account
-    /// and the action and version the request names.
+    /// Verifies the request's signature and timestamp, and the nonce's form; returns the
+    /// caller's AccessKey, the timestamp and nonce, and the action and version the request
+    /// names. The nonce is checked against the replay cache and recorded only at admission
+    /// ([`Service::admit`]).
     fn authenticate(
         &self,
         request: &RawRequest<'_>,
         params: &Params,
         now: SystemTime,
-    ) -> Result<Authenticated, ApiError> {
+    ) -> Result<Authenticated<'_>, ApiError> {
         let authorization = header(request.headers, "authorization")?;
         let Verified {
             key,
@@ -384,22 +479,77 @@ impl Service {
         if !auth::timestamp_in_window(timestamp, now) {
             return Err(ApiError::illegal_timestamp());
         }
+        if timestamp < self.serving_from {
+            return Err(ApiError::timestamp_before_start());
+        }
         if nonce.is_empty() || nonce.len() > auth::MAX_NONCE_LEN {
             return Err(ApiError::incomplete_signature(
                 "the signature nonce must be 1 to 256 bytes",
             ));
         }
-        lock(&self.nonces)
-            .check_and_insert(&key.id, &nonce, timestamp, now)
-            .map_err(|refusal| match refusal {
-                NonceRefusal::Used => ApiError::nonce_used(),
-                NonceRefusal::Full => ApiError::nonce_cache_full(),
-            })?;
         Ok(Authenticated {
-            account: key.account.clone(),
+            key,
+            timestamp,
+            nonce,
             action,
             version,
         })
+    }
+
+    /// Admits an authenticated request for `operation`, or refuses it: a nonce already used
+    /// (`SignatureNonceUsed`), the AccessKey's replay cache full (`Rejected.Throttling`), the
+    /// account over its rate for the operation (`Rejected.Throttling`). The nonce is recorded
+    /// only when the request is admitted, and the AccessKey's cache stays locked from the
+    /// check to the record, so two identical requests cannot both pass. A refused request
+    /// spends no nonce, and a replay no token of the rate limit.
+    fn admit(
+        &self,
+        caller: &Authenticated<'_>,
+        operation: Operation,
+        now: SystemTime,
+    ) -> Result<(), ApiError> {
+        // Every configured AccessKey has a cache: a missing one would be a bug.
+        let cache = self
+            .nonces
+            .get(&caller.key.id)
+            .ok_or_else(ApiError::internal)?;
+        let mut cache = lock(cache);
+        let signed = since_epoch(caller.timestamp).as_secs();
+        let floor = self.floors.get(&caller.key.id);
+        if floor.is_some_and(|f| signed <= f.previous) {
+            return Err(ApiError::timestamp_before_start());
+        }
+        let slot = cache
+            .reserve(&caller.nonce, caller.timestamp, now)
+            .map_err(|refusal| match refusal {
+                NonceRefusal::Used => ApiError::nonce_used(),
+                NonceRefusal::Full { retry_after } => ApiError::nonce_cache_full(
+                    u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+                ),
+                NonceRefusal::OutOfWindow => ApiError::illegal_timestamp(),
+            })?;
+        lock(&self.limiter)
+            .check(&caller.key.account, operation, self.started.elapsed())
+            .map_err(ApiError::from)?;
+        // A request signed ahead of the clock: its timestamp may still be in the window after
+        // a restart, when the nonces are gone. Admit it only once the AccessKey's replay floor
+        // covers it on disk (reserved a few seconds ahead, so a client whose clock runs ahead
+        // costs one small write per REPLAY_FLOOR_MARGIN, not one per request).
+        if let (Some(store), Some(floor)) = (&self.store, floor)
+            && signed > since_epoch(now).as_secs()
+            && signed > floor.reserved.load(Ordering::SeqCst)
+        {
+            let until = signed + REPLAY_FLOOR_MARGIN.as_secs();
+            store
+                .raise_replay_floor(&caller.key.id, until)
+                .map_err(|e| {
+                    eprintln!("kms-server: writing a replay floor failed: {e}");
+                    ApiError::internal()
+                })?;
+            floor.reserved.store(until, Ordering::SeqCst);
+        }
+        slot.insert();
+        Ok(())
     }
 
     fn access_key(&self, id: &str) -> Result<&AccessKey, ApiError> {
@@ -569,19 +719,14 @@ impl Service {
             if body.is_ok() && operation.seals() {
                 self.sealed_since_save.store(true, Ordering::SeqCst);
             }
-            return body.map(|b| (b, false)).map_err(|e| (e, false));
+            return body;
         }
 
-        // Key management, one request at a time: first the deletions that are due, which
-        // alter the keyring too.
+        // Key management, one request at a time: first the deletions that are due, then the
+        // request; each change on disk before it is committed.
         let _serial = lock(&self.management);
-        let deleted = match self.delete_due_keys(epoch) {
-            Ok(deleted) => deleted,
-            Err(e) => return Err((e.into(), false)),
-        };
-        let body = self.manage(operation, caller, params, request_id, epoch, format, &root);
-        let save = self.keyring.is_some() && (deleted || (body.is_ok() && operation.alters_keys()));
-        body.map(|b| (b, save)).map_err(|e| (e, save))
+        self.delete_due_keys(epoch)?;
+        self.manage(operation, caller, params, request_id, epoch, format, &root)
     }
 
     /// A data-key operation, under the provider's read lock.
@@ -615,13 +760,13 @@ impl Service {
     }
 
     /// Rotates key `key_id` if `exhausted` is still its primary version: stages the new
-    /// version, commits it and writes the keyring, before the request is run again. Nothing
+    /// version, writes it to the store and commits it, before the request is run again. Nothing
     /// when another request rotated first. A rotation that cannot be staged (the key was
     /// disabled meanwhile, say) is left for the retry to report in the data-key operation's
     /// own terms.
     ///
     /// # Errors
-    /// `InternalFailure` when the commit or the keyring write fails.
+    /// `InternalFailure` when the write or the commit fails.
     fn rotate_exhausted(
         &self,
         key_id: &KeyId,
@@ -639,19 +784,26 @@ impl Service {
         let Ok(Some(staged)) = staged else {
             return Ok(());
         };
-        self.commit(staged)?;
         // A rare, blocking write (once per 2^32 seals of a key): the new version is on disk
         // before any blob it seals leaves.
-        self.save().map_err(|e| {
-            eprintln!("kms-server: writing the keyring after a rotation failed: {e}");
-            kms_core::Error::InternalFailure(Internal::Provider)
-        })
+        self.commit(staged)?;
+        Ok(())
     }
 
-    /// Commits a staged change under the write lock. Callers hold the management lock, so the
-    /// store cannot have changed since the change was staged: a conflict would be a bug, and
-    /// is reported as `InternalFailure`.
+    /// Makes a staged change durable, then commits it under the write lock: the records it
+    /// changes ([`InMemoryProvider::record_changes`]) are written to the store in one
+    /// transaction first, so nothing sees the change before it is on disk, and a failed write
+    /// changes nothing. Callers hold the management lock, so the provider cannot have changed
+    /// since the change was staged: a conflict would be a bug, and is reported as
+    /// `InternalFailure`.
     fn commit<T>(&self, staged: Staged<T>) -> Result<T, kms_core::Error> {
+        if let Some(store) = &self.store {
+            let changes = read(&self.provider).record_changes(staged.change())?;
+            store.apply(&changes).map_err(|e| {
+                eprintln!("kms-server: writing a change to the store failed: {e}");
+                kms_core::Error::InternalFailure(Internal::Provider)
+            })?;
+        }
         Ok(write(&self.provider).apply(staged)?)
     }
 
@@ -691,8 +843,13 @@ impl Service {
                     p("Origin"),
                     p("Description"),
                 )?;
-                let staged =
-                    management::create_key(&*read(&self.provider), caller, &request, rng, now)?;
+                let staged = {
+                    let provider = read(&self.provider);
+                    if provider.key_count(caller.account, caller.region) >= self.key_quota {
+                        return Err(ApiError::key_quota_exceeded(self.key_quota));
+                    }
+                    management::create_key(&*provider, caller, &request, rng, now)?
+                };
                 let key = self.commit(staged)?;
                 wire::render(format, root, &KeyMetadataResponse::new(&key, request_id))
             }

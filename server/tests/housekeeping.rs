@@ -1,21 +1,15 @@
-//! The keyring as the service writes it: before replies to key changes, at housekeeping ticks
-//! (seal counts, due deletions), and nothing at a tick when nothing changed.
+//! The store as the service writes it: key changes before their replies, seal counts and due
+//! deletions at housekeeping ticks, and nothing at a tick when nothing changed.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use common::on_disk;
 use kms_core::{InMemoryProvider, KeyId, KeyVersionId};
 use kms_server::Service;
-use kms_server::keyring::{Keyring, parse_wrapping_key};
 use tokio::sync::oneshot;
-
-const KEY_HEX: &str = "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100";
-
-fn keyring(path: &std::path::Path) -> Keyring {
-    Keyring::new(path, parse_wrapping_key(KEY_HEX).unwrap())
-}
 
 #[tokio::test]
 async fn ticks_write_seal_counts_and_due_deletions() {
@@ -25,13 +19,11 @@ async fn ticks_write_seal_counts_and_due_deletions() {
         .as_nanos();
     let dir = std::env::temp_dir().join(format!("kms-server-tick-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("keyring");
-
-    let service = Arc::new(Service::new(
-        common::config(),
-        InMemoryProvider::new(),
-        Some(keyring(&path)),
-    ));
+    let path = dir.join("store.db");
+    let (store, provider) = common::open_store(&path, InMemoryProvider::new().seal_limit());
+    let service = Arc::new(Service::new(common::config(), provider, Some(store)));
+    // As the binary does: accept requests from the second the service serves from.
+    tokio::time::sleep(service.until_serving(SystemTime::now())).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -54,8 +46,8 @@ async fn ticks_write_seal_counts_and_due_deletions() {
     // CreateKey is on disk when its reply arrives.
     let key = common::create_key(&c).await;
     let key_id = KeyId::parse(&key).unwrap();
-    let on_disk = keyring(&path).load().unwrap().unwrap();
-    assert!(on_disk.describe(&key_id).is_ok());
+    let stored = on_disk(&path);
+    assert!(stored.describe(&key_id).is_ok());
 
     // Seals are counted in memory and written at the next tick, not per request.
     let mut version = String::new();
@@ -65,16 +57,10 @@ async fn ticks_write_seal_counts_and_due_deletions() {
         version = r.field("KeyVersionId");
     }
     let version = KeyVersionId::parse(version.as_bytes()).unwrap();
-    assert_eq!(
-        keyring(&path).load().unwrap().unwrap().seal_count(&version),
-        Ok(0)
-    );
+    assert_eq!(on_disk(&path).seal_count(&version), Ok(0));
     let now = SystemTime::now();
     assert!(service.tick(now).unwrap());
-    assert_eq!(
-        keyring(&path).load().unwrap().unwrap().seal_count(&version),
-        Ok(3)
-    );
+    assert_eq!(on_disk(&path).seal_count(&version), Ok(3));
     // Nothing changed since: no write.
     assert!(!service.tick(now).unwrap());
     // Decrypt seals nothing.
@@ -100,12 +86,12 @@ async fn ticks_write_seal_counts_and_due_deletions() {
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
-    let on_disk = keyring(&path).load().unwrap().unwrap();
-    assert!(on_disk.describe(&key_id).is_ok());
+    let stored = on_disk(&path);
+    assert!(stored.describe(&key_id).is_ok());
     assert!(!service.tick(now + Duration::from_secs(6 * 86_400)).unwrap());
     assert!(service.tick(now + Duration::from_secs(8 * 86_400)).unwrap());
-    let on_disk = keyring(&path).load().unwrap().unwrap();
-    assert!(on_disk.describe(&key_id).is_err());
+    let stored = on_disk(&path);
+    assert!(stored.describe(&key_id).is_err());
     let r = c
         .call("Decrypt", &[("CiphertextBlob", &blob)])
         .await

@@ -23,7 +23,10 @@ const IDLE: Duration = Duration::from_secs(3);
 
 /// A server with a small cap and short timeouts; its address and a client-making server.
 async fn start_limited() -> (SocketAddr, TestServerHandle) {
-    let service = Arc::new(Service::new(config(), InMemoryProvider::new(), None));
+    let service = Service::new(config(), InMemoryProvider::new(), None);
+    // As the binary does: accept requests from the second the service serves from.
+    tokio::time::sleep(service.until_serving(std::time::SystemTime::now())).await;
+    let service = Arc::new(service);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let options = ServeOptions {

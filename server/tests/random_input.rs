@@ -1,8 +1,6 @@
 //! Random and mutated requests straight into `Service::handle`: never a panic, always an
 //! error status for a request that was not signed as it is.
 
-use std::time::SystemTime;
-
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use kms_core::InMemoryProvider;
 use kms_server::client::{CallOptions, Credentials, SignatureVersion, signed_request};
@@ -94,7 +92,9 @@ fn random_and_mutated_requests_never_panic() {
         "x-acs-content-sha256",
         "x-acs-version",
     ];
-    let now = SystemTime::now();
+    // The service's clock: the second it serves from, the earliest timestamp it accepts (the
+    // signed requests below carry it, so that only their mutations can refuse them).
+    let now = service.serving_from();
     for _ in 0..3000 {
         let method = rng.pick(&["GET", "POST", "PUT", "DELETE", "get"]);
         let query = random_text(&mut rng);
@@ -131,12 +131,40 @@ fn random_and_mutated_requests_never_panic() {
         access_key_id: "LTAIfuzz".into(),
         access_key_secret: "fuzz-secret".into(),
     };
+    // Unchanged, such a request is admitted.
+    for signature in [SignatureVersion::V1, SignatureVersion::V3] {
+        let options = CallOptions {
+            signature,
+            timestamp: Some(now),
+            ..CallOptions::default()
+        };
+        let request = signed_request(
+            "127.0.0.1:8089",
+            &credentials,
+            "ListKeys",
+            &[("PageSize", "10")],
+            &options,
+        )
+        .unwrap();
+        let (parts, body) = request.into_parts();
+        let body = futures_body(body);
+        let request = RawRequest {
+            method: parts.method.as_str(),
+            path: "/",
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &body,
+        };
+        let reply = service.handle(&request, now);
+        assert_eq!(reply.status, 200, "{signature:?}: {reply:?}");
+    }
     for signature in [SignatureVersion::V1, SignatureVersion::V3] {
         for i in 0..400 {
             let options = CallOptions {
                 signature,
                 post: i % 2 == 0,
                 params_in_body: i % 4 == 0,
+                timestamp: Some(now),
                 ..CallOptions::default()
             };
             let request = signed_request(

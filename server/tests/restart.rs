@@ -1,120 +1,33 @@
 //! The `kms-server` binary: first start (demo key, alias and AccessKey printed), a crash and
-//! a restart with `--keyring` that keeps keys, aliases, states and AccessKeys and decrypts old
-//! blobs; wrong or damaged keyrings are refused at start.
+//! a restart with `--store` that keeps keys, aliases, states and AccessKeys and decrypts old
+//! blobs; a wrong wrapping key is refused at start; `--export` and `--import` carry the keys
+//! to another store through the sealed snapshot format, a damaged snapshot is refused, and a
+//! keyring file from before the store (`--keyring`) is imported on first start.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+mod common;
 
+use std::path::Path;
+use std::process::Command;
+
+use common::binary::{run_to_exit, start, value_after};
+use common::temp_dir;
 use kms_server::client::{Client, Credentials};
 
 const WRAPPING_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    lines: Vec<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("kms-server-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn command(args: &[&str], envs: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kms-server"));
-    cmd.args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("KMS_SERVER_ACCESS_KEYS")
-        .env_remove("KMS_SERVER_LISTEN")
-        .env_remove("KMS_SERVER_KEYRING")
-        .env_remove("KMS_KEYRING_KEY")
-        .env_remove("KMS_SERVER_RATE_LIMIT")
-        .env_remove("KMS_SERVER_REGION")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-/// Starts the binary and waits for its "listening on" line.
-fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
-    let mut child = command(args, envs).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let mut addr = None;
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
-        if let Some(rest) = line.strip_prefix("kms-server: listening on http://") {
-            addr = rest.split(' ').next().and_then(|a| a.parse().ok());
-            lines.push(line);
-            break;
-        }
-        lines.push(line);
-    }
-    let Some(addr) = addr else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("no 'listening on' line; got {lines:?}");
-    };
-    Running { child, addr, lines }
-}
-
-/// Runs the binary to its exit; returns (success, stderr).
-fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
-    let out = command(args, envs).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn value_after(lines: &[String], prefix: &str) -> String {
-    lines
-        .iter()
-        .find_map(|l| l.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("no line starting {prefix:?} in {lines:?}"))
-        .to_owned()
-}
-
-fn keyring_args(path: &Path) -> Vec<String> {
-    vec!["--keyring".into(), path.display().to_string()]
+fn store_args(path: &Path) -> Vec<String> {
+    vec!["--store".into(), path.display().to_string()]
 }
 
 #[tokio::test]
-async fn restart_with_keyring_keeps_keys_and_decrypts_old_blobs() {
+async fn restart_with_store_keeps_keys_and_decrypts_old_blobs() {
     let dir = temp_dir("restart");
-    let keyring = dir.join("keyring.bin");
-    let args = keyring_args(&keyring);
+    let store = dir.join("kms.db");
+    let args = store_args(&store);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let env = [("KMS_KEYRING_KEY", WRAPPING_KEY)];
 
-    // Without a wrapping key, --keyring refuses to start.
+    // Without a wrapping key, --store refuses to start.
     let (ok, err) = run_to_exit(&args, &[]);
     assert!(!ok);
     assert!(err.contains("KMS_KEYRING_KEY"), "{err}");
@@ -272,16 +185,75 @@ async fn restart_with_keyring_keeps_keys_and_decrypts_old_blobs() {
     wrong_args.extend(["--keyring-key-file", key_file_text.as_str()]);
     let (ok, err) = run_to_exit(&wrong_args, &[]);
     assert!(!ok);
-    assert!(err.contains("does not authenticate"), "{err}");
+    assert!(err.contains("wrapping key"), "{err}");
 
-    // A truncated keyring: refused, and the good one is untouched.
-    let good = std::fs::read(&keyring).unwrap();
-    let damaged = dir.join("damaged.bin");
+    // The store's files are the owner's alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for name in ["kms.db", "kms.db.generation"] {
+            let mode = std::fs::metadata(dir.join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{name}: {mode:o}");
+        }
+    }
+
+    // --export writes the sealed snapshot (and the AccessKeys beside it) and exits.
+    let export = dir.join("backup.keyring");
+    let export_text = export.display().to_string();
+    let mut export_args = args.clone();
+    export_args.extend(["--export", export_text.as_str()]);
+    let (ok, err) = run_to_exit(&export_args, &env);
+    assert!(ok, "{err}");
+    assert_eq!(&std::fs::read(&export).unwrap()[..8], b"KMSKRING");
+
+    // A truncated snapshot is refused by --import, and the store made for it stays empty.
+    let good = std::fs::read(&export).unwrap();
+    let damaged = dir.join("damaged.keyring");
     std::fs::write(&damaged, &good[..good.len() - 1]).unwrap();
     let damaged_text = damaged.display().to_string();
-    let (ok, err) = run_to_exit(&["--keyring", &damaged_text], &env);
+    let other_store = dir.join("other.db");
+    let other_text = other_store.display().to_string();
+    let (ok, err) = run_to_exit(&["--store", &other_text, "--import", &damaged_text], &env);
     assert!(!ok);
     assert!(err.contains("keyring"), "{err}");
+    // The good one imports into that store; into a store that holds keys it is refused.
+    let (ok, err) = run_to_exit(&["--store", &other_text, "--import", &export_text], &env);
+    assert!(ok, "{err}");
+    let (ok, err) = run_to_exit(&["--store", &other_text, "--import", &export_text], &env);
+    assert!(!ok);
+    assert!(err.contains("already holds keys"), "{err}");
+    // A server on the imported store opens the old blobs with the old AccessKey.
+    let imported = start(&["--store", &other_text], &env);
+    let c = Client::new(imported.addr, credentials.clone());
+    let r = c
+        .call("Decrypt", &[("CiphertextBlob", &blob2)])
+        .await
+        .unwrap();
+    assert_eq!(r.field("Plaintext"), "kept across restarts");
+    drop(imported);
+
+    // A keyring file from before the store: --keyring imports it on first start, into
+    // `{keyring}.db`.
+    let legacy = start(&["--keyring", &export_text], &env);
+    assert!(
+        legacy
+            .lines
+            .iter()
+            .any(|l| l.contains("imported the keyring")),
+        "{:?}",
+        legacy.lines
+    );
+    let c = Client::new(legacy.addr, credentials.clone());
+    let r = c
+        .call("Decrypt", &[("CiphertextBlob", &blob3)])
+        .await
+        .unwrap();
+    assert_eq!(r.field("Plaintext"), plain3);
+    drop(legacy);
+    assert!(dir.join("backup.keyring.db").exists());
 
     // The right key from a file works.
     let good_key_file = dir.join("good.key");

@@ -1,5 +1,5 @@
 //! A key version that has sealed as often as it may (spec §10) refuses to seal; the server then
-//! rotates the key, writes the keyring, and answers the request under the new version. Tested
+//! rotates the key, writes the new version to the store, and answers the request under the new version. Tested
 //! with a provider whose versions seal three times each.
 
 mod common;
@@ -8,23 +8,13 @@ use std::collections::HashSet;
 
 use common::*;
 use kms_core::{InMemoryProvider, KeyId, KeyVersionId};
-use kms_server::keyring::{Keyring, parse_wrapping_key};
-
-const KEY_HEX: &str = "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100";
-
-fn keyring(path: &std::path::Path) -> Keyring {
-    Keyring::new(path, parse_wrapping_key(KEY_HEX).unwrap())
-}
 
 #[tokio::test]
 async fn the_fourth_generate_data_key_rotates_and_old_blobs_still_decrypt() {
     let dir = temp_dir("seal-limit");
-    let path = dir.join("keyring");
-    let server = start_with_provider(
-        InMemoryProvider::new().with_seal_limit(3),
-        Some(keyring(&path)),
-    )
-    .await;
+    let path = dir.join("store.db");
+    let (store, provider) = open_store(&path, 3);
+    let server = start_with_provider(provider, Some(store)).await;
     let c = server.client();
     let key = create_key(&c).await;
 
@@ -54,7 +44,7 @@ async fn the_fourth_generate_data_key_rotates_and_old_blobs_still_decrypt() {
         second.as_str()
     );
     let key_id = KeyId::parse(&key).unwrap();
-    let on_disk = keyring(&path).load().unwrap().unwrap();
+    let on_disk = on_disk(&path);
     assert_eq!(
         on_disk.describe(&key_id).unwrap().primary_version.as_str(),
         second

@@ -26,6 +26,7 @@ use crate::{
     KeyVersionId, MasterKeySpec, Permission,
 };
 
+pub mod records;
 pub mod snapshot;
 
 /// How to provision a key with [`InMemoryProvider::create_key`]. Build it with
@@ -905,6 +906,14 @@ impl InMemoryProvider {
         let mut out = Vec::new();
         let _ = self.visit_keys(account, region, &mut |id, _| out.push(*id));
         out
+    }
+
+    /// How many keys `account` holds in `region` (whatever their state): what a key quota
+    /// counts. Constant time.
+    pub fn key_count(&self, account: &str, region: &str) -> usize {
+        self.scopes
+            .get(&ScopeQuery { account, region })
+            .map_or(0, |scope| scope.keys.len())
     }
 
     /// The aliases of `account` in `region`, sorted by name, with the key each names.

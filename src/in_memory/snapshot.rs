@@ -89,7 +89,7 @@ impl fmt::Display for SnapshotError {
 
 impl core::error::Error for SnapshotError {}
 
-fn spec_code(spec: MasterKeySpec) -> u8 {
+pub(super) fn spec_code(spec: MasterKeySpec) -> u8 {
     match spec {
         MasterKeySpec::Aes256 => 0,
         MasterKeySpec::Aes128 => 1,
@@ -98,7 +98,7 @@ fn spec_code(spec: MasterKeySpec) -> u8 {
     }
 }
 
-fn state_code(state: KeyState) -> u8 {
+pub(super) fn state_code(state: KeyState) -> u8 {
     match state {
         KeyState::Enabled => 0,
         KeyState::Disabled => 1,
@@ -111,31 +111,31 @@ fn state_code(state: KeyState) -> u8 {
 /// Writes the body, or (with no buffer) only counts its bytes: export counts first and then
 /// writes into a buffer of exactly that size, which never grows, so no copy of the material is
 /// ever freed without being zeroized.
-struct Writer {
-    buf: Option<Zeroizing<Vec<u8>>>,
-    len: usize,
+pub(super) struct Writer {
+    pub(super) buf: Option<Zeroizing<Vec<u8>>>,
+    pub(super) len: usize,
 }
 
 impl Writer {
-    fn bytes(&mut self, b: &[u8]) {
+    pub(super) fn bytes(&mut self, b: &[u8]) {
         self.len += b.len();
         if let Some(buf) = &mut self.buf {
             buf.extend_from_slice(b);
         }
     }
-    fn u8(&mut self, v: u8) {
+    pub(super) fn u8(&mut self, v: u8) {
         self.bytes(&[v]);
     }
-    fn u16(&mut self, v: u16) {
+    pub(super) fn u16(&mut self, v: u16) {
         self.bytes(&v.to_be_bytes());
     }
-    fn u32(&mut self, v: u32) {
+    pub(super) fn u32(&mut self, v: u32) {
         self.bytes(&v.to_be_bytes());
     }
-    fn u64(&mut self, v: u64) {
+    pub(super) fn u64(&mut self, v: u64) {
         self.bytes(&v.to_be_bytes());
     }
-    fn len(&mut self, n: usize, width: usize) -> Result<(), Error> {
+    pub(super) fn len(&mut self, n: usize, width: usize) -> Result<(), Error> {
         let too_long = Error::InternalFailure(Internal::Provider);
         match width {
             1 => self.u8(u8::try_from(n).map_err(|_| too_long)?),
@@ -144,23 +144,23 @@ impl Writer {
         }
         Ok(())
     }
-    fn str(&mut self, s: &str, width: usize) -> Result<(), Error> {
+    pub(super) fn str(&mut self, s: &str, width: usize) -> Result<(), Error> {
         self.len(s.len(), width)?;
         self.bytes(s.as_bytes());
         Ok(())
     }
-    fn time(&mut self, t: Duration) {
+    pub(super) fn time(&mut self, t: Duration) {
         self.u64(t.as_secs());
         self.u32(t.subsec_nanos());
     }
 }
 
-struct Reader<'b> {
-    bytes: &'b [u8],
+pub(super) struct Reader<'b> {
+    pub(super) bytes: &'b [u8],
 }
 
 impl<'b> Reader<'b> {
-    fn take(&mut self, n: usize) -> Result<&'b [u8], SnapshotError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'b [u8], SnapshotError> {
         if n > self.bytes.len() {
             return Err(SnapshotError::Malformed);
         }
@@ -168,24 +168,24 @@ impl<'b> Reader<'b> {
         self.bytes = tail;
         Ok(head)
     }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
+    pub(super) fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
         self.take(N)?
             .try_into()
             .map_err(|_| SnapshotError::Malformed)
     }
-    fn u8(&mut self) -> Result<u8, SnapshotError> {
+    pub(super) fn u8(&mut self) -> Result<u8, SnapshotError> {
         Ok(self.array::<1>()?[0])
     }
-    fn u16(&mut self) -> Result<u16, SnapshotError> {
+    pub(super) fn u16(&mut self) -> Result<u16, SnapshotError> {
         Ok(u16::from_be_bytes(self.array()?))
     }
-    fn u32(&mut self) -> Result<u32, SnapshotError> {
+    pub(super) fn u32(&mut self) -> Result<u32, SnapshotError> {
         Ok(u32::from_be_bytes(self.array()?))
     }
-    fn u64(&mut self) -> Result<u64, SnapshotError> {
+    pub(super) fn u64(&mut self) -> Result<u64, SnapshotError> {
         Ok(u64::from_be_bytes(self.array()?))
     }
-    fn str(&mut self, width: usize) -> Result<&'b str, SnapshotError> {
+    pub(super) fn str(&mut self, width: usize) -> Result<&'b str, SnapshotError> {
         let n = match width {
             1 => usize::from(self.u8()?),
             2 => usize::from(self.u16()?),
@@ -193,14 +193,14 @@ impl<'b> Reader<'b> {
         };
         core::str::from_utf8(self.take(n)?).map_err(|_| SnapshotError::Malformed)
     }
-    fn flag(&mut self) -> Result<bool, SnapshotError> {
+    pub(super) fn flag(&mut self) -> Result<bool, SnapshotError> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
             _ => Err(SnapshotError::Malformed),
         }
     }
-    fn time(&mut self) -> Result<Duration, SnapshotError> {
+    pub(super) fn time(&mut self) -> Result<Duration, SnapshotError> {
         let secs = self.u64()?;
         let nanos = self.u32()?;
         if nanos >= 1_000_000_000 {
@@ -210,7 +210,7 @@ impl<'b> Reader<'b> {
     }
     /// A count of items that each take at least `min_size` bytes: refused when the rest of the
     /// body cannot hold them, so no count can make the import allocate beyond the input's size.
-    fn count(&mut self, wide: bool, min_size: usize) -> Result<usize, SnapshotError> {
+    pub(super) fn count(&mut self, wide: bool, min_size: usize) -> Result<usize, SnapshotError> {
         let n = if wide {
             self.u32()? as usize
         } else {
@@ -296,16 +296,7 @@ fn write_key(w: &mut Writer, key: &Key) -> Result<(), Error> {
     w.str(key.key_id.as_str(), 1)?;
     w.str(&key.account, 4)?;
     w.str(&key.region, 4)?;
-    w.u8(spec_code(key.spec));
-    w.u8(match key.usage {
-        KeyUsage::EncryptDecrypt => 0,
-        KeyUsage::SignVerify => 1,
-    });
-    w.u8(match key.origin {
-        KeyOrigin::Kms => 0,
-        KeyOrigin::External => 1,
-    });
-    w.u8(state_code(key.state));
+    write_kind(w, key.spec, key.usage, key.origin, key.state);
     w.u8(u8::from(key.unavailable));
     w.str(&key.description, 4)?;
     w.time(key.created);
@@ -389,11 +380,11 @@ fn parse_body(body: &[u8]) -> Result<InMemoryProvider, SnapshotError> {
     Ok(provider)
 }
 
-fn parse_key(r: &mut Reader<'_>, seal_limit: u64) -> Result<Key, SnapshotError> {
+/// The spec, usage, origin and stored state codes, as [`write_kind`] writes them.
+pub(super) fn parse_kind(
+    r: &mut Reader<'_>,
+) -> Result<(MasterKeySpec, KeyUsage, KeyOrigin, KeyState), SnapshotError> {
     let malformed = SnapshotError::Malformed;
-    let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
-    let account: Box<str> = r.str(4)?.into();
-    let region: Box<str> = r.str(4)?.into();
     let spec = match r.u8()? {
         0 => MasterKeySpec::Aes256,
         1 => MasterKeySpec::Aes128,
@@ -418,6 +409,35 @@ fn parse_key(r: &mut Reader<'_>, seal_limit: u64) -> Result<Key, SnapshotError> 
         3 => KeyState::PendingImport,
         _ => return Err(malformed),
     };
+    Ok((spec, usage, origin, state))
+}
+
+/// Writes the spec, usage, origin and stored state codes.
+pub(super) fn write_kind(
+    w: &mut Writer,
+    spec: MasterKeySpec,
+    usage: KeyUsage,
+    origin: KeyOrigin,
+    state: KeyState,
+) {
+    w.u8(spec_code(spec));
+    w.u8(match usage {
+        KeyUsage::EncryptDecrypt => 0,
+        KeyUsage::SignVerify => 1,
+    });
+    w.u8(match origin {
+        KeyOrigin::Kms => 0,
+        KeyOrigin::External => 1,
+    });
+    w.u8(state_code(state));
+}
+
+fn parse_key(r: &mut Reader<'_>, seal_limit: u64) -> Result<Key, SnapshotError> {
+    let malformed = SnapshotError::Malformed;
+    let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
+    let account: Box<str> = r.str(4)?.into();
+    let region: Box<str> = r.str(4)?.into();
+    let (spec, usage, origin, state) = parse_kind(r)?;
     let unavailable = r.flag()?;
     let description: Box<str> = r.str(4)?.into();
     let created = r.time()?;

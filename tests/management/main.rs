@@ -13,6 +13,7 @@ mod describe_and_list;
 mod enable_disable;
 mod import;
 mod lifecycle;
+mod records;
 mod snapshot;
 mod support;
 mod versions;

@@ -1,13 +1,16 @@
 //! Shared test helpers: an in-process server on an ephemeral loopback port, and a client.
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kms_core::InMemoryProvider;
 use kms_server::client::{Client, Credentials};
-use kms_server::keyring::Keyring;
+use kms_server::keyring::parse_wrapping_key;
+use kms_server::store::Store;
 use kms_server::{AccessKey, Config, Service};
 use tokio::sync::oneshot;
 
@@ -79,17 +82,38 @@ pub async fn start_with(config: Config) -> TestServer {
     start_service(Service::new(config, InMemoryProvider::new(), None)).await
 }
 
-/// Starts a server over `provider`, persisting to `keyring` if given, with the default
+/// The wrapping key of the tests' stores.
+pub const STORE_KEY_HEX: &str = "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100";
+
+/// Opens (or makes) the store at `path` under the tests' wrapping key; a store made now seals
+/// at most `seal_limit` times per version. Returns the store and the provider it loaded.
+pub fn open_store(path: &std::path::Path, seal_limit: u64) -> (Store, InMemoryProvider) {
+    let key = parse_wrapping_key(STORE_KEY_HEX).unwrap();
+    let (store, loaded) = Store::open(path, key, seal_limit).unwrap();
+    (store, loaded.provider)
+}
+
+/// What the store at `path` holds on disk now.
+pub fn on_disk(path: &std::path::Path) -> InMemoryProvider {
+    on_disk_with(path, STORE_KEY_HEX)
+}
+
+/// What the store at `path`, sealed under the wrapping key `key_hex`, holds on disk now.
+pub fn on_disk_with(path: &std::path::Path, key_hex: &str) -> InMemoryProvider {
+    let key = parse_wrapping_key(key_hex).unwrap();
+    Store::peek(path, &key).unwrap().provider
+}
+
+/// Starts a server over `provider`, persisting to `store` if given, with the default
 /// configuration.
-pub async fn start_with_provider(
-    provider: InMemoryProvider,
-    keyring: Option<Keyring>,
-) -> TestServer {
-    start_service(Service::new(config(), provider, keyring)).await
+pub async fn start_with_provider(provider: InMemoryProvider, store: Option<Store>) -> TestServer {
+    start_service(Service::new(config(), provider, store)).await
 }
 
 /// Serves `service` on 127.0.0.1:0.
 pub async fn start_service(service: Service) -> TestServer {
+    // As the binary does: accept requests from the second the service serves from.
+    tokio::time::sleep(service.until_serving(std::time::SystemTime::now())).await;
     let service = Arc::new(service);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

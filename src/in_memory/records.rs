@@ -1,0 +1,565 @@
+//! Records: an [`InMemoryProvider`]'s contents as one record per key, key version and alias,
+//! for stores that keep rows rather than whole snapshots, so that the cost of a change does
+//! not grow with the number of keys.
+//!
+//! A store that persists a change before it is visible asks
+//! [`InMemoryProvider::record_changes`] what a staged change does to the records, writes that
+//! durably, and only then commits the change to the provider. At start it rebuilds the
+//! provider with [`InMemoryProvider::from_records`]. The core does no I/O and does not seal the
+//! bodies: the store seals each one under its wrapping key (a version body holds master key
+//! material; every body is zeroized on drop).
+//!
+//! # Bodies, version 1
+//!
+//! ```text
+//! key     = str8 key_id || str32 account || str32 region
+//!        || u8 spec || u8 usage || u8 origin || u8 state      (codes as in the snapshot format)
+//!        || u8 unavailable (0, 1) || str32 description || time created
+//!        || u8 has_delete_date (0, 1) || [time delete_at]
+//!        || primary version id (36 bytes)
+//!        || u16 policy_count || (str32 account || u8 actions) * policy_count
+//! version = id (36 bytes) || str8 key_id || u8 material_len (0, 16, 32) || material
+//!        || time created
+//! alias   = str32 account || str32 region || str16 alias || str8 key_id
+//! ```
+//!
+//! `time` and `strN` are as in [`crate::snapshot`]; integers are big-endian. A version's seal
+//! count is not in its body (it changes with every seal): the store keeps it beside the body
+//! and hands it back at load.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use hashbrown::HashMap;
+use zeroize::Zeroizing;
+
+use super::snapshot::{Reader, SnapshotError, Writer, parse_kind, write_kind};
+use super::{InMemoryProvider, Key, PermissionSet, Version};
+use crate::management::{CommitError, KeyStore, Mutation, StagedChange};
+use crate::provider::{ProviderError, SealBudget, VersionCipher};
+use crate::{
+    Error, Internal, KeyId, KeyOrigin, KeyState, KeyUsage, KeyVersionId, MasterKeyMaterial,
+    MasterKeySpec,
+};
+
+/// What a record describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordKind {
+    /// A key: everything but its versions.
+    Key,
+    /// A key version, with its material.
+    Version,
+    /// An alias.
+    Alias,
+}
+
+/// One record: its kind, its name (a key ID, a version ID, or `account:region:alias` for an
+/// alias, see [`alias_record_name`]), the key it belongs to, and its body. The body of a
+/// version holds master key material: zeroized on drop, never shown by `Debug`.
+pub struct Record {
+    /// What the record describes.
+    pub kind: RecordKind,
+    /// Its name, unique among the records of its kind.
+    pub name: String,
+    /// The key it belongs to (for a key, the key itself).
+    pub key_id: KeyId,
+    /// The body, in the format described in this module.
+    pub body: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("key_id", &self.key_id)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
+    }
+}
+
+/// What a change does to the records.
+#[derive(Debug)]
+pub enum RecordChange {
+    /// A record written: made, or replacing the record of the same kind and name (a key keeps
+    /// its place in the creation order).
+    Put(Record),
+    /// The alias record of this name removed.
+    DeleteAlias {
+        /// The alias record's name.
+        name: String,
+    },
+    /// A key removed, with its versions and every alias that names it.
+    DeleteKey {
+        /// The key.
+        key_id: KeyId,
+    },
+}
+
+/// A record read back from a store, for [`InMemoryProvider::from_records`].
+#[derive(Clone, Copy)]
+pub struct StoredRecord<'a> {
+    /// What the record describes.
+    pub kind: RecordKind,
+    /// Its body.
+    pub body: &'a [u8],
+    /// For a version, how many times it has sealed (the store keeps the count beside the
+    /// body); ignored for the other kinds.
+    pub seals: u64,
+}
+
+impl fmt::Debug for StoredRecord<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredRecord")
+            .field("kind", &self.kind)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("seals", &self.seals)
+            .finish()
+    }
+}
+
+/// The name of the alias record for `alias` in `account` and `region`: `account:region:alias`
+/// (accounts and regions hold no `:`, so the name is unambiguous).
+pub fn alias_record_name(account: &str, region: &str, alias: &str) -> String {
+    let mut name = String::with_capacity(account.len() + region.len() + alias.len() + 2);
+    name.push_str(account);
+    name.push(':');
+    name.push_str(region);
+    name.push(':');
+    name.push_str(alias);
+    name
+}
+
+/// Builds a body: counts its bytes, then writes it into a buffer of exactly that size, which
+/// never grows, so no copy of material is freed without being zeroized.
+fn body(write: impl Fn(&mut Writer) -> Result<(), Error>) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let mut count = Writer { buf: None, len: 0 };
+    write(&mut count)?;
+    let mut w = Writer {
+        buf: Some(Zeroizing::new(Vec::with_capacity(count.len))),
+        len: 0,
+    };
+    write(&mut w)?;
+    w.buf.ok_or(Error::InternalFailure(Internal::Provider))
+}
+
+/// A key's fields, borrowed from a key or from a change.
+struct KeyFields<'a> {
+    key_id: KeyId,
+    account: &'a str,
+    region: &'a str,
+    spec: MasterKeySpec,
+    usage: KeyUsage,
+    origin: KeyOrigin,
+    state: KeyState,
+    unavailable: bool,
+    description: &'a str,
+    created: Duration,
+    delete_at: Option<Duration>,
+    primary: KeyVersionId,
+    policy: &'a [(Box<str>, PermissionSet)],
+}
+
+impl<'a> KeyFields<'a> {
+    fn of(key: &'a Key) -> Self {
+        Self {
+            key_id: key.key_id,
+            account: &key.account,
+            region: &key.region,
+            spec: key.spec,
+            usage: key.usage,
+            origin: key.origin,
+            state: key.state,
+            unavailable: key.unavailable,
+            description: &key.description,
+            created: key.created,
+            delete_at: key.delete_at,
+            primary: key.versions[key.primary].id,
+            policy: &key.policy,
+        }
+    }
+
+    fn record(&self) -> Result<Record, Error> {
+        Ok(Record {
+            kind: RecordKind::Key,
+            name: self.key_id.as_str().into(),
+            key_id: self.key_id,
+            body: body(|w| {
+                w.str(self.key_id.as_str(), 1)?;
+                w.str(self.account, 4)?;
+                w.str(self.region, 4)?;
+                write_kind(w, self.spec, self.usage, self.origin, self.state);
+                w.u8(u8::from(self.unavailable));
+                w.str(self.description, 4)?;
+                w.time(self.created);
+                match self.delete_at {
+                    Some(at) => {
+                        w.u8(1);
+                        w.time(at);
+                    }
+                    None => w.u8(0),
+                }
+                w.bytes(self.primary.as_bytes());
+                w.len(self.policy.len(), 2)?;
+                for (account, permissions) in self.policy {
+                    w.str(account, 4)?;
+                    w.u8(permissions.0);
+                }
+                Ok(())
+            })?,
+        })
+    }
+}
+
+fn version_record(
+    key_id: KeyId,
+    id: KeyVersionId,
+    material: Option<&MasterKeyMaterial>,
+    created: Duration,
+) -> Result<Record, Error> {
+    Ok(Record {
+        kind: RecordKind::Version,
+        name: id.as_str().into(),
+        key_id,
+        body: body(|w| {
+            w.bytes(id.as_bytes());
+            w.str(key_id.as_str(), 1)?;
+            let material = material.map_or(&[][..], |m| m.expose());
+            w.len(material.len(), 1)?;
+            w.bytes(material);
+            w.time(created);
+            Ok(())
+        })?,
+    })
+}
+
+fn alias_record(account: &str, region: &str, alias: &str, key_id: KeyId) -> Result<Record, Error> {
+    Ok(Record {
+        kind: RecordKind::Alias,
+        name: alias_record_name(account, region, alias),
+        key_id,
+        body: body(|w| {
+            w.str(account, 4)?;
+            w.str(region, 4)?;
+            w.str(alias, 2)?;
+            w.str(key_id.as_str(), 1)?;
+            Ok(())
+        })?,
+    })
+}
+
+fn store_failed(_: Error) -> CommitError {
+    CommitError::Store(ProviderError::Internal)
+}
+
+impl InMemoryProvider {
+    /// What committing `change` would do to the records, computed from the provider as it is
+    /// now: the records to write and to remove, for a store to make durable before the change
+    /// is committed. The change is checked as [`KeyStore::commit`] checks it, so a change
+    /// whose records were written will commit, provided nothing else commits in between.
+    ///
+    /// # Errors
+    /// [`CommitError::Conflict`] when the change would not commit (staged against another
+    /// generation, or no longer fitting the provider); [`CommitError::Store`] when a field is
+    /// too long for the format, which the provider's own checks prevent.
+    pub fn record_changes(&self, change: &StagedChange) -> Result<Vec<RecordChange>, CommitError> {
+        if change.based_on != self.generation() {
+            return Err(CommitError::Conflict);
+        }
+        self.check(&change.mutation)?;
+        let key = |key_id: &KeyId| {
+            self.by_id
+                .get(key_id)
+                .and_then(|&i| self.slot(i))
+                .ok_or(CommitError::Conflict)
+        };
+        let mut out = Vec::new();
+        match &change.mutation {
+            Mutation::CreateKey { key, material } => {
+                let fields = KeyFields {
+                    key_id: key.key_id,
+                    account: &key.account,
+                    region: &key.region,
+                    spec: key.spec,
+                    usage: key.usage,
+                    origin: key.origin,
+                    state: key.stored_state,
+                    unavailable: false,
+                    description: &key.description,
+                    created: key.created,
+                    delete_at: key.delete_at,
+                    primary: key.primary,
+                    policy: &[],
+                };
+                out.push(RecordChange::Put(fields.record().map_err(store_failed)?));
+                for v in &key.versions {
+                    let material = material
+                        .as_ref()
+                        .filter(|_| v.key_version_id == key.primary);
+                    let record = version_record(key.key_id, v.key_version_id, material, v.created);
+                    out.push(RecordChange::Put(record.map_err(store_failed)?));
+                }
+            }
+            Mutation::SetLifecycle {
+                key_id,
+                state,
+                delete_at,
+            } => {
+                let fields = KeyFields {
+                    state: *state,
+                    delete_at: *delete_at,
+                    ..KeyFields::of(key(key_id)?)
+                };
+                out.push(RecordChange::Put(fields.record().map_err(store_failed)?));
+            }
+            Mutation::AddVersion {
+                key_id,
+                version,
+                material,
+            } => {
+                let record = version_record(
+                    *key_id,
+                    version.key_version_id,
+                    Some(material),
+                    version.created,
+                );
+                out.push(RecordChange::Put(record.map_err(store_failed)?));
+                let fields = KeyFields {
+                    primary: version.key_version_id,
+                    ..KeyFields::of(key(key_id)?)
+                };
+                out.push(RecordChange::Put(fields.record().map_err(store_failed)?));
+            }
+            Mutation::ImportMaterial { key_id, material } => {
+                let current = key(key_id)?;
+                let primary = &current.versions[current.primary];
+                let record = version_record(*key_id, primary.id, Some(material), primary.created);
+                out.push(RecordChange::Put(record.map_err(store_failed)?));
+                let fields = KeyFields {
+                    state: KeyState::Enabled,
+                    ..KeyFields::of(current)
+                };
+                out.push(RecordChange::Put(fields.record().map_err(store_failed)?));
+            }
+            Mutation::PutAlias {
+                account,
+                region,
+                alias,
+                key_id,
+            } => {
+                let record = alias_record(account, region, alias, *key_id);
+                out.push(RecordChange::Put(record.map_err(store_failed)?));
+            }
+            Mutation::DeleteAlias {
+                account,
+                region,
+                alias,
+            } => out.push(RecordChange::DeleteAlias {
+                name: alias_record_name(account, region, alias),
+            }),
+            Mutation::DeleteKeys { key_ids } => {
+                out.extend(
+                    key_ids
+                        .iter()
+                        .map(|&key_id| RecordChange::DeleteKey { key_id }),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every record: the keys in creation order, then every key's versions oldest first, then
+    /// the aliases. For export into an empty store.
+    ///
+    /// # Errors
+    /// [`Error::InternalFailure`] when a field is too long for the format, which the
+    /// provider's own checks prevent.
+    pub fn records(&self) -> Result<Vec<Record>, Error> {
+        let mut out = Vec::new();
+        let keys = || self.keys.iter().flatten();
+        for key in keys() {
+            out.push(KeyFields::of(key).record()?);
+        }
+        for key in keys() {
+            for v in &key.versions {
+                let material = v.cipher.as_ref().map(|c| c.material());
+                out.push(version_record(key.key_id, v.id, material, v.created)?);
+            }
+        }
+        for (alias, &index) in &self.aliases {
+            let key = self.slot(index).ok_or(Error::KeyNotFound)?;
+            out.push(alias_record(
+                &alias.account,
+                &alias.region,
+                &alias.alias,
+                key.key_id,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Calls `visit` with every version and how many times it has sealed.
+    pub fn visit_seal_counts(&self, visit: &mut dyn FnMut(&KeyVersionId, u64)) {
+        for key in self.keys.iter().flatten() {
+            for v in &key.versions {
+                visit(&v.id, v.budget.used());
+            }
+        }
+    }
+
+    /// Builds a provider from records made by [`record_changes`](Self::record_changes) and
+    /// [`records`](Self::records), in any order except that keys keep the order they are
+    /// given in (their creation order) and a key's versions the order they are given in
+    /// (oldest first). All or nothing.
+    ///
+    /// # Errors
+    /// [`SnapshotError::Malformed`] for a body that does not parse, a duplicate, a version or
+    /// alias of a key that is not there, a key without its primary version, or material of the
+    /// wrong length for its key.
+    pub fn from_records<'a>(
+        seal_limit: u64,
+        records: impl IntoIterator<Item = StoredRecord<'a>>,
+    ) -> Result<InMemoryProvider, SnapshotError> {
+        let malformed = SnapshotError::Malformed;
+        let mut provider = InMemoryProvider::new().with_seal_limit(seal_limit);
+        if provider.seal_limit != seal_limit {
+            return Err(malformed);
+        }
+        let mut keys: Vec<(Key, KeyVersionId)> = Vec::new();
+        let mut index: HashMap<KeyId, usize> = HashMap::new();
+        let mut versions: Vec<(KeyId, Version)> = Vec::new();
+        let mut aliases: Vec<(&str, &str, &str, KeyId)> = Vec::new();
+        for record in records {
+            let mut r = Reader { bytes: record.body };
+            match record.kind {
+                RecordKind::Key => {
+                    let (key, primary) = parse_key(&mut r)?;
+                    if index.insert(key.key_id, keys.len()).is_some() {
+                        return Err(malformed);
+                    }
+                    keys.push((key, primary));
+                }
+                RecordKind::Version => {
+                    let id = KeyVersionId::parse(r.take(36)?).ok_or(malformed)?;
+                    let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
+                    let len = usize::from(r.u8()?);
+                    let cipher = match len {
+                        0 => None,
+                        _ => {
+                            let material =
+                                MasterKeyMaterial::from_slice(r.take(len)?).ok_or(malformed)?;
+                            Some(Box::new(VersionCipher::new(material)))
+                        }
+                    };
+                    let created = r.time()?;
+                    versions.push((
+                        key_id,
+                        Version {
+                            id,
+                            cipher,
+                            budget: SealBudget::new(seal_limit, record.seals),
+                            created,
+                        },
+                    ));
+                }
+                RecordKind::Alias => {
+                    let account = r.str(4)?;
+                    let region = r.str(4)?;
+                    let alias = r.str(2)?;
+                    let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
+                    aliases.push((account, region, alias, key_id));
+                }
+            }
+            if !r.bytes.is_empty() {
+                return Err(malformed);
+            }
+        }
+        for (key_id, version) in versions {
+            let (key, _) = &mut keys[*index.get(&key_id).ok_or(malformed)?];
+            let fits = version
+                .cipher
+                .as_ref()
+                .is_none_or(|c| c.material().spec() == key.spec);
+            if !fits || key.versions.iter().any(|v| v.id == version.id) {
+                return Err(malformed);
+            }
+            key.versions.push(version);
+        }
+        provider.reserve(keys.len());
+        for (mut key, primary) in keys {
+            key.primary = key
+                .versions
+                .iter()
+                .position(|v| v.id == primary)
+                .ok_or(malformed)?;
+            if key
+                .versions
+                .iter()
+                .any(|v| provider.by_version.contains_key(&v.id))
+            {
+                return Err(malformed);
+            }
+            provider.insert_key(key);
+        }
+        for (account, region, alias, key_id) in aliases {
+            let slot = *provider.by_id.get(&key_id).ok_or(malformed)?;
+            let key = provider.slot(slot).ok_or(malformed)?;
+            let taken = provider.aliases.contains_key(&super::AliasQuery {
+                account,
+                region,
+                alias,
+            });
+            if *key.account != *account
+                || *key.region != *region
+                || taken
+                || crate::management::check_alias_name(alias).is_err()
+            {
+                return Err(malformed);
+            }
+            provider.bind_alias(account.into(), region.into(), alias, slot);
+        }
+        Ok(provider)
+    }
+}
+
+/// A key body: the key without versions, and the ID of its primary version.
+fn parse_key(r: &mut Reader<'_>) -> Result<(Key, KeyVersionId), SnapshotError> {
+    let malformed = SnapshotError::Malformed;
+    let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
+    let account: Box<str> = r.str(4)?.into();
+    let region: Box<str> = r.str(4)?.into();
+    let (spec, usage, origin, state) = parse_kind(r)?;
+    let unavailable = r.flag()?;
+    let description: Box<str> = r.str(4)?.into();
+    let created = r.time()?;
+    let delete_at = if r.flag()? { Some(r.time()?) } else { None };
+    let primary = KeyVersionId::parse(r.take(36)?).ok_or(malformed)?;
+    let policies = r.count(false, 5)?;
+    let mut policy = Vec::with_capacity(policies);
+    for _ in 0..policies {
+        let account: Box<str> = r.str(4)?.into();
+        policy.push((account, PermissionSet(r.u8()?)));
+    }
+    Ok((
+        Key {
+            key_id,
+            account,
+            region,
+            spec,
+            usage,
+            origin,
+            state,
+            unavailable,
+            versions: Vec::new(),
+            primary: 0,
+            policy,
+            description,
+            created,
+            delete_at,
+        },
+        primary,
+    ))
+}

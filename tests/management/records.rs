@@ -1,0 +1,396 @@
+//! Records (`kms_core::in_memory::records`): what `record_changes` says a staged change does
+//! to the records, applied to a plain model of a row store, always rebuilds (with
+//! `from_records`) the provider the commits made: the same records, the same order of keys,
+//! the same seal counts, and blobs sealed before still open. Bodies that break the format, and
+//! record sets that do not hang together, are refused.
+
+use std::time::Duration;
+
+use base64ct::Encoding;
+use kms_core::in_memory::records::{Record, RecordChange, RecordKind, StoredRecord};
+use kms_core::management::{self, CommitError, CreateKey, KeyStore, Staged};
+use kms_core::ops::{self, DecryptRequest, GenerateDataKeyRequest};
+use kms_core::snapshot::SnapshotError;
+use kms_core::{Caller, InMemoryProvider, KeyId, KeyOrigin, KeyReference};
+use proptest::prelude::*;
+
+use crate::support::*;
+use crate::testkit::*;
+
+/// A row store as a frontend would keep it: keys in creation order (a rewritten key keeps its
+/// place), versions in the order written, aliases by name.
+#[derive(Default)]
+struct Rows {
+    keys: Vec<(String, Vec<u8>)>,
+    versions: Vec<(String, KeyId, Vec<u8>)>,
+    aliases: Vec<(String, KeyId, Vec<u8>)>,
+}
+
+impl Rows {
+    fn put(&mut self, record: &Record) {
+        let body = record.body.to_vec();
+        let (name, key_id) = (record.name.clone(), record.key_id);
+        match record.kind {
+            RecordKind::Key => match self.keys.iter_mut().find(|(n, _)| *n == name) {
+                Some(row) => row.1 = body,
+                None => self.keys.push((name, body)),
+            },
+            RecordKind::Version => match self.versions.iter_mut().find(|(n, ..)| *n == name) {
+                Some(row) => row.2 = body,
+                None => self.versions.push((name, key_id, body)),
+            },
+            RecordKind::Alias => match self.aliases.iter_mut().find(|(n, ..)| *n == name) {
+                Some(row) => *row = (name, key_id, body),
+                None => self.aliases.push((name, key_id, body)),
+            },
+        }
+    }
+
+    fn apply(&mut self, changes: &[RecordChange]) {
+        for change in changes {
+            match change {
+                RecordChange::Put(record) => self.put(record),
+                RecordChange::DeleteAlias { name } => self.aliases.retain(|(n, ..)| n != name),
+                RecordChange::DeleteKey { key_id } => {
+                    self.keys.retain(|(n, _)| n != key_id.as_str());
+                    self.versions.retain(|(_, k, _)| k != key_id);
+                    self.aliases.retain(|(_, k, _)| k != key_id);
+                }
+            }
+        }
+    }
+
+    fn load(&self, provider: &InMemoryProvider) -> Result<InMemoryProvider, SnapshotError> {
+        let seals = |name: &str| {
+            kms_core::KeyVersionId::parse(name.as_bytes())
+                .and_then(|v| provider.seal_count(&v).ok())
+                .unwrap_or(0)
+        };
+        let records = self
+            .aliases
+            .iter()
+            .map(|(_, _, b)| StoredRecord {
+                kind: RecordKind::Alias,
+                body: b,
+                seals: 0,
+            })
+            .chain(self.keys.iter().map(|(_, b)| StoredRecord {
+                kind: RecordKind::Key,
+                body: b,
+                seals: 0,
+            }))
+            .chain(self.versions.iter().map(|(n, _, b)| StoredRecord {
+                kind: RecordKind::Version,
+                body: b,
+                seals: seals(n),
+            }));
+        InMemoryProvider::from_records(provider.seal_limit(), records)
+    }
+}
+
+/// The records of a provider, aliases sorted (their order carries no meaning).
+fn fingerprint(p: &InMemoryProvider) -> Vec<(RecordKind, String, Vec<u8>)> {
+    let records = p.records().expect("records");
+    let mut aliases: Vec<_> = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Alias)
+        .map(|r| (r.kind, r.name.clone(), r.body.to_vec()))
+        .collect();
+    aliases.sort();
+    let mut out: Vec<_> = records
+        .iter()
+        .filter(|r| r.kind != RecordKind::Alias)
+        .map(|r| (r.kind, r.name.clone(), r.body.to_vec()))
+        .collect();
+    out.extend(aliases);
+    let mut seals = Vec::new();
+    p.visit_seal_counts(&mut |v, n| seals.push((v.as_str().to_owned(), n)));
+    out.extend(
+        seals
+            .into_iter()
+            .map(|(v, n)| (RecordKind::Version, v, n.to_be_bytes().to_vec())),
+    );
+    out
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Create,
+    CreateExternal,
+    Version(usize),
+    Disable(usize),
+    Enable(usize),
+    Schedule(usize),
+    Cancel(usize),
+    Import(usize),
+    Alias(usize, u8),
+    Repoint(usize, u8),
+    Unalias(u8),
+    Seal(usize),
+    Pass(u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => Just(Op::Create),
+        1 => Just(Op::CreateExternal),
+        2 => any::<usize>().prop_map(Op::Version),
+        1 => any::<usize>().prop_map(Op::Disable),
+        1 => any::<usize>().prop_map(Op::Enable),
+        1 => any::<usize>().prop_map(Op::Schedule),
+        1 => any::<usize>().prop_map(Op::Cancel),
+        1 => any::<usize>().prop_map(Op::Import),
+        2 => (any::<usize>(), 0u8..4).prop_map(|(k, a)| Op::Alias(k, a)),
+        1 => (any::<usize>(), 0u8..4).prop_map(|(k, a)| Op::Repoint(k, a)),
+        1 => (0u8..4).prop_map(Op::Unalias),
+        3 => any::<usize>().prop_map(Op::Seal),
+        1 => (1u8..10).prop_map(Op::Pass),
+    ]
+}
+
+struct World {
+    provider: InMemoryProvider,
+    rows: Rows,
+    keys: Vec<KeyId>,
+    now: Duration,
+    rng: rand_chacha::ChaCha20Rng,
+    /// (blob, plaintext) sealed along the way.
+    blobs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl World {
+    /// Writes the staged change's records, then commits it: the order a durable store uses.
+    fn commit<T>(&mut self, staged: Result<Staged<T>, kms_core::Error>) {
+        let Ok(staged) = staged else { return };
+        let changes = self
+            .provider
+            .record_changes(staged.change())
+            .expect("a change staged against the current generation has records");
+        self.rows.apply(&changes);
+        self.provider.apply(staged).expect("commit");
+    }
+
+    fn pick(&self, i: usize) -> Option<KeyId> {
+        (!self.keys.is_empty()).then(|| self.keys[i % self.keys.len()])
+    }
+
+    fn run(&mut self, op: &Op) {
+        let caller = Caller::new(ACCOUNT, REGION);
+        let now = self.now;
+        let alias = |a: u8| format!("alias/records-{a}");
+        match *op {
+            Op::Create | Op::CreateExternal => {
+                let mut request = CreateKey::new().with_description("records");
+                if matches!(op, Op::CreateExternal) {
+                    request = request.with_origin(KeyOrigin::External);
+                }
+                let staged =
+                    management::create_key(&self.provider, &caller, &request, &mut self.rng, now);
+                if let Ok(s) = &staged {
+                    self.keys.push(s.output().key_id);
+                }
+                self.commit(staged);
+            }
+            Op::Version(i) => {
+                if let Some(k) = self.pick(i) {
+                    let r = KeyReference::Id(k);
+                    let staged = management::create_key_version(
+                        &self.provider,
+                        &caller,
+                        &r,
+                        &mut self.rng,
+                        now,
+                    );
+                    self.commit(staged);
+                }
+            }
+            Op::Disable(i) | Op::Enable(i) | Op::Schedule(i) | Op::Cancel(i) | Op::Import(i) => {
+                let Some(k) = self.pick(i) else { return };
+                let r = KeyReference::Id(k);
+                let p = &self.provider;
+                match op {
+                    Op::Disable(_) => self.commit(management::disable_key(p, &caller, &r, now)),
+                    Op::Enable(_) => self.commit(management::enable_key(p, &caller, &r, now)),
+                    Op::Schedule(_) => {
+                        self.commit(management::schedule_key_deletion(p, &caller, &r, 7, now))
+                    }
+                    Op::Cancel(_) => {
+                        self.commit(management::cancel_key_deletion(p, &caller, &r, now))
+                    }
+                    _ => {
+                        let m = material(&[7; 32]);
+                        self.commit(management::import_key_material(p, &caller, &r, m, now))
+                    }
+                }
+            }
+            Op::Alias(i, a) | Op::Repoint(i, a) => {
+                let Some(k) = self.pick(i) else { return };
+                let r = KeyReference::Id(k);
+                let name = alias(a);
+                let p = &self.provider;
+                if matches!(op, Op::Alias(..)) {
+                    self.commit(management::create_alias(p, &caller, &name, &r, now));
+                } else {
+                    self.commit(management::update_alias(p, &caller, &name, &r, now));
+                }
+            }
+            Op::Unalias(a) => {
+                let name = alias(a);
+                self.commit(management::delete_alias(
+                    &self.provider,
+                    &caller,
+                    &name,
+                    now,
+                ));
+            }
+            Op::Seal(i) => {
+                let Some(k) = self.pick(i) else { return };
+                let request = GenerateDataKeyRequest::new(KeyReference::Id(k));
+                if let Ok(ops::Outcome::Done(out)) =
+                    ops::generate_data_key(&self.provider, &caller, &request, &mut self.rng)
+                {
+                    let key = out.data_key.expose().to_vec();
+                    self.blobs
+                        .push((out.ciphertext_blob.as_bytes().to_vec(), key));
+                }
+            }
+            Op::Pass(days) => {
+                self.now += secs(u64::from(days) * DAY_SECS);
+                let staged = management::delete_due_keys(&self.provider, self.now);
+                if let Ok(Some(staged)) = staged {
+                    self.commit(Ok(staged));
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn record_changes_rebuild_what_the_commits_made(ops in proptest::collection::vec(op(), 1..60)) {
+        let mut w = World {
+            provider: InMemoryProvider::new(),
+            rows: Rows::default(),
+            keys: Vec::new(),
+            now: T0,
+            rng: rng(7),
+            blobs: Vec::new(),
+        };
+        for op in &ops {
+            w.run(op);
+        }
+        let rebuilt = w.rows.load(&w.provider).expect("the rows load");
+        prop_assert_eq!(fingerprint(&rebuilt), fingerprint(&w.provider));
+        prop_assert_eq!(rebuilt.generation().0, 0);
+        // Every blob that the original still opens, the rebuilt provider opens too.
+        let caller = Caller::new(ACCOUNT, REGION);
+        for (blob, plaintext) in &w.blobs {
+            let original = decrypt(&w.provider, &caller, blob);
+            prop_assert_eq!(&decrypt(&rebuilt, &caller, blob), &original);
+            if let Some(opened) = original {
+                prop_assert_eq!(&opened, plaintext);
+            }
+        }
+    }
+}
+
+fn decrypt(p: &InMemoryProvider, caller: &Caller<'_>, blob: &[u8]) -> Option<Vec<u8>> {
+    let blob = kms_core::blob::BlobBuf::from_bytes(blob).ok()?;
+    match ops::decrypt(p, caller, &DecryptRequest::new(&blob), &mut rng(1)).ok()? {
+        ops::Outcome::Done(out) => base64ct::Base64::decode_vec(out.plaintext.expose()).ok(),
+        ops::Outcome::DryRun(_) => None,
+    }
+}
+
+#[test]
+fn a_change_staged_against_another_generation_has_no_records() {
+    let mut p = InMemoryProvider::new();
+    let caller = Caller::new(ACCOUNT, REGION);
+    let staged =
+        management::create_key(&p, &caller, &CreateKey::new(), &mut rng(1), T0).expect("stage");
+    let other =
+        management::create_key(&p, &caller, &CreateKey::new(), &mut rng(2), T0).expect("stage");
+    p.apply(other).expect("commit");
+    assert_eq!(
+        p.record_changes(staged.change()).map(|_| ()),
+        Err(CommitError::Conflict)
+    );
+}
+
+#[test]
+fn records_that_do_not_hang_together_are_refused() {
+    let mut p = InMemoryProvider::new();
+    let caller = Caller::new(ACCOUNT, REGION);
+    let staged =
+        management::create_key(&p, &caller, &CreateKey::new(), &mut rng(1), T0).expect("stage");
+    let key_id = staged.output().key_id;
+    p.apply(staged).expect("commit");
+    let alias = management::create_alias(&p, &caller, "alias/r", &KeyReference::Id(key_id), T0)
+        .expect("stage");
+    p.apply(alias).expect("commit");
+    let records = p.records().expect("records");
+    let all: Vec<StoredRecord<'_>> = records
+        .iter()
+        .map(|r| StoredRecord {
+            kind: r.kind,
+            body: &r.body,
+            seals: 3,
+        })
+        .collect();
+    let ok = InMemoryProvider::from_records(p.seal_limit(), all.iter().copied()).expect("loads");
+    assert_eq!(ok.len(), 1);
+    let load = |set: Vec<StoredRecord<'_>>| {
+        InMemoryProvider::from_records(p.seal_limit(), set).map(|_| ())
+    };
+    let of = |kind| all.iter().copied().filter(move |r| r.kind == kind);
+    // Without its key, a version (and an alias) is an orphan.
+    assert_eq!(
+        load(
+            of(RecordKind::Version)
+                .chain(of(RecordKind::Alias))
+                .collect()
+        ),
+        Err(SnapshotError::Malformed)
+    );
+    // A key without its primary version.
+    assert_eq!(
+        load(of(RecordKind::Key).collect()),
+        Err(SnapshotError::Malformed)
+    );
+    // A duplicate key, a duplicate version, a duplicate alias.
+    for kind in [RecordKind::Key, RecordKind::Version, RecordKind::Alias] {
+        let twice: Vec<_> = all.iter().copied().chain(of(kind)).collect();
+        assert_eq!(load(twice), Err(SnapshotError::Malformed), "{kind:?}");
+    }
+    // Every truncation of every body, and a byte too many.
+    for (i, record) in records.iter().enumerate() {
+        for len in 0..record.body.len() {
+            let mut set = all.clone();
+            set[i].body = &record.body[..len];
+            assert_eq!(
+                load(set),
+                Err(SnapshotError::Malformed),
+                "{:?} cut to {len}",
+                record.kind
+            );
+        }
+        let mut longer = record.body.to_vec();
+        longer.push(0);
+        let mut set = all.clone();
+        set[i].body = &longer;
+        assert_eq!(
+            load(set),
+            Err(SnapshotError::Malformed),
+            "{:?} + 1",
+            record.kind
+        );
+    }
+    // Debug never shows a body.
+    let version = records
+        .iter()
+        .find(|r| r.kind == RecordKind::Version)
+        .expect("a version");
+    assert!(format!("{version:?}").contains("bytes>"));
+}
