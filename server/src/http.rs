@@ -11,9 +11,11 @@ use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{FromRequest, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -35,42 +37,96 @@ struct Frontend {
     body_timeout: Duration,
 }
 
-/// The router with the default [`Limits`]: every method and path goes to the service, which
-/// answers unknown ones with an error body.
+/// The router with the default [`Limits`]: see [`router_with`].
 pub fn router(service: Arc<Service>) -> Router {
     router_with(service, &Limits::default())
 }
 
-/// The router, reading request bodies within `limits.body_timeout`.
+/// The router: `GET` and `POST` on `/` go to the service; any other method on `/` is answered
+/// `405 MethodNotAllowed`, any other path `404 InvalidAction.NotFound` (`405` for a method other
+/// than `GET` and `POST`), in the service's error body. Every request's body is read first, within
+/// the per-request limits (the `bound_body` layer): at most [`MAX_BODY`] bytes, by
+/// `limits.body_timeout`.
 pub fn router_with(service: Arc<Service>, limits: &Limits) -> Router {
+    let frontend = Frontend {
+        service,
+        body_timeout: limits.body_timeout,
+    };
     Router::new()
-        .fallback(handle)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Frontend {
-            service,
-            body_timeout: limits.body_timeout,
-        })
+        .route(
+            "/",
+            get(api)
+                .post(api)
+                .head(method_not_allowed)
+                .fallback(method_not_allowed),
+        )
+        .fallback(path_not_found)
+        .layer(middleware::map_request_with_state(
+            frontend.clone(),
+            bound_body,
+        ))
+        .with_state(frontend)
 }
 
-fn to_response(reply: Reply) -> Response {
-    let mut response = (
-        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        reply.body,
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(reply.content_type),
-    );
-    if let Ok(v) = HeaderValue::from_str(&reply.request_id) {
-        headers.insert("x-acs-request-id", v);
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = (
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            self.body,
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        if let Ok(v) = HeaderValue::from_str(&self.request_id) {
+            headers.insert("x-acs-request-id", v);
+        }
+        if let Some(ms) = self.retry_after_ms {
+            headers.insert("x-acs-retry-after", HeaderValue::from(ms));
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(ms.div_ceil(1000)));
+        }
+        response
     }
-    if let Some(ms) = reply.retry_after_ms {
-        headers.insert("x-acs-retry-after", HeaderValue::from(ms));
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(ms.div_ceil(1000)));
+}
+
+/// An error answered before the service sees the request, in the service's error body.
+#[derive(Debug)]
+pub struct Refusal {
+    reply: Reply,
+    /// Close the connection after the answer (the rest of the body is never read).
+    close: bool,
+    /// For 405: the methods served.
+    allow: bool,
+}
+
+impl Refusal {
+    fn new(service: &Service, error: &ApiError) -> Self {
+        Self {
+            reply: service.error_reply(error),
+            close: false,
+            allow: error.status == 405,
+        }
     }
-    response
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = self.reply.into_response();
+        if self.close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if self.allow {
+            // RFC 9110 §15.5.6. (Set here, axum's method router leaves it as it is.)
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+        }
+        response
+    }
 }
 
 /// The error for a body that did not arrive within `limit`: `408 RequestTimeout`.
@@ -85,86 +141,230 @@ fn body_timed_out(limit: Duration) -> ApiError {
     )
 }
 
-async fn handle(
-    State(Frontend {
-        service,
-        body_timeout,
-    }): State<Frontend>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let too_large = headers
+/// A body whose deadline passed before it ended.
+#[derive(Debug)]
+struct BodyDeadline;
+
+impl std::fmt::Display for BodyDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body did not end before its deadline")
+    }
+}
+
+impl std::error::Error for BodyDeadline {}
+
+/// A request body that fails with [`BodyDeadline`] once `deadline` passes: one deadline for
+/// the whole body, which a client sending a byte now and then does not extend (tower-http's
+/// body timeout starts again at every frame).
+struct DeadlineBody<B> {
+    inner: B,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> hyper::body::Body for DeadlineBody<B>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyDeadline)))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The per-request limits, as a layer: a body announced (`Content-Length`) larger than
+/// [`MAX_BODY`] is refused with `413` before it is read; any other body is bounded to
+/// [`MAX_BODY`] bytes and given its deadline, which [`ApiRequest`] reports.
+async fn bound_body(
+    State(frontend): State<Frontend>,
+    request: Request<Body>,
+) -> Result<Request<Body>, Refusal> {
+    let too_large = request
+        .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|n| n > MAX_BODY as u64);
-    let body: Result<Bytes, ApiError> = if too_large {
-        Err(ApiError::too_large(MAX_BODY))
-    } else {
-        // One deadline for the whole body (a client that sends a byte now and then does not
-        // extend it).
-        match tokio::time::timeout(body_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
-            Ok(read) => read.map_err(|_| ApiError::too_large(MAX_BODY)),
-            Err(_) => {
-                // The rest of the body is never read: answer, then close the connection.
-                let mut response = to_response(service.error_reply(&body_timed_out(body_timeout)));
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                return response;
-            }
-        }
-    };
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => {
-            // Answer through the service's renderer so the body has the usual shape.
-            return to_response(service.error_reply(&e));
-        }
-    };
-    let service2 = Arc::clone(&service);
-    let reply = if runs_inline(&headers, uri.query(), &body) {
-        let request = RawRequest {
-            method: method.as_str(),
-            path: uri.path(),
-            query: uri.query(),
-            headers: &headers,
-            body: &body,
-        };
-        service.handle(&request, SystemTime::now())
-    } else {
-        // Key management waits for the mutex that serialises it and for the provider's write
-        // lock: on the blocking pool, so that a request that waits never holds up a runtime
-        // worker, and with it the other connections and the timers.
-        let service = Arc::clone(&service);
-        let handled = tokio::task::spawn_blocking(move || {
-            let request = RawRequest {
-                method: method.as_str(),
-                path: uri.path(),
-                query: uri.query(),
-                headers: &headers,
-                body: &body,
-            };
-            service.handle(&request, SystemTime::now())
+    if too_large {
+        return Err(Refusal::new(
+            &frontend.service,
+            &ApiError::too_large(MAX_BODY),
+        ));
+    }
+    let deadline = Box::pin(tokio::time::sleep(frontend.body_timeout));
+    Ok(request.map(|body| {
+        Body::new(DeadlineBody {
+            inner: http_body_util::Limited::new(body, MAX_BODY),
+            deadline,
         })
-        .await;
-        match handled {
-            Ok(reply) => reply,
-            Err(_) => return to_response(service2.error_reply(&ApiError::internal())),
-        }
-    };
-    to_response(reply)
+    }))
 }
 
-/// Whether a request runs on the runtime worker that received it: a data-key operation, which
-/// waits for nothing but a read lock held for the length of a seal (or, once per 2^32 seals
-/// of a version, for a rotation). Everything else, including requests that name no operation
-/// this can read (percent-encoded names, say), goes to the blocking pool. This decides only
-/// where the service runs, never what it answers: the service parses and authenticates the
-/// request itself.
-fn runs_inline(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> bool {
+/// A request as the service reads it: method, URI, headers and the whole body, read within
+/// the limits the `bound_body` layer set. Refused with `413 RequestEntityTooLarge` (over [`MAX_BODY`],
+/// or a body that could not be read) or `408 RequestTimeout` (past the deadline; the connection
+/// is then closed).
+#[derive(Debug)]
+pub struct ApiRequest {
+    /// The method.
+    pub method: Method,
+    /// The URI (path and query).
+    pub uri: Uri,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl ApiRequest {
+    /// The request as the service takes it.
+    pub fn raw(&self) -> RawRequest<'_> {
+        RawRequest {
+            method: self.method.as_str(),
+            path: self.uri.path(),
+            query: self.uri.query(),
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
+}
+
+impl FromRequest<Frontend> for ApiRequest {
+    type Rejection = Refusal;
+
+    async fn from_request(request: Request<Body>, frontend: &Frontend) -> Result<Self, Refusal> {
+        let (parts, body) = request.into_parts();
+        match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(body) => Ok(Self {
+                method: parts.method,
+                uri: parts.uri,
+                headers: parts.headers,
+                body,
+            }),
+            Err(e) => {
+                // The deadline's error arrives wrapped (axum's body, the length limit).
+                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+                let mut timed_out = false;
+                while let Some(error) = cause {
+                    timed_out |= error.is::<BodyDeadline>();
+                    cause = error.source();
+                }
+                if timed_out {
+                    let mut refusal =
+                        Refusal::new(&frontend.service, &body_timed_out(frontend.body_timeout));
+                    refusal.close = true;
+                    Err(refusal)
+                } else {
+                    Err(Refusal::new(
+                        &frontend.service,
+                        &ApiError::too_large(MAX_BODY),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// `GET` or `POST` on `/`: the service's answer, from the worker that received the request or
+/// from the blocking pool, as [`OPERATIONS`] says.
+async fn api(State(frontend): State<Frontend>, request: ApiRequest) -> Response {
+    let service = frontend.service;
+    let runs = placement(&request.headers, request.uri.query(), &request.body);
+    match runs {
+        Runs::Inline => service
+            .handle(&request.raw(), SystemTime::now())
+            .into_response(),
+        Runs::BlockingPool => {
+            let pool_service = Arc::clone(&service);
+            let handled = tokio::task::spawn_blocking(move || {
+                pool_service.handle(&request.raw(), SystemTime::now())
+            })
+            .await;
+            match handled {
+                Ok(reply) => reply.into_response(),
+                Err(_) => Refusal::new(&service, &ApiError::internal()).into_response(),
+            }
+        }
+    }
+}
+
+/// Any method but `GET` and `POST` on `/` (the body read first, as for every request).
+async fn method_not_allowed(State(frontend): State<Frontend>, _request: ApiRequest) -> Refusal {
+    Refusal::new(&frontend.service, &ApiError::method_not_allowed())
+}
+
+/// Any other path: `404 InvalidAction.NotFound`, or `405` for a method the server does not
+/// serve on any path (the method is checked first, as the service does).
+async fn path_not_found(State(frontend): State<Frontend>, request: ApiRequest) -> Refusal {
+    let error = if request.method == Method::GET || request.method == Method::POST {
+        ApiError::path_not_found()
+    } else {
+        ApiError::method_not_allowed()
+    };
+    Refusal::new(&frontend.service, &error)
+}
+
+/// Where a request runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Runs {
+    /// On the runtime worker that received it.
+    Inline,
+    /// On tokio's blocking pool.
+    BlockingPool,
+}
+
+/// The operation table: where each operation runs. The data-key operations wait for nothing
+/// but a read lock held for the length of a seal (or, once per 2^32 seals of a version, for a
+/// rotation): on the worker that received them. Key management waits for the mutex that
+/// serialises it and for the provider's write lock: on the blocking pool, so that a request
+/// that waits never holds up a runtime worker, and with it the other connections and the
+/// timers.
+const OPERATIONS: [(Operation, Runs); 17] = [
+    (Operation::GenerateDataKey, Runs::Inline),
+    (Operation::GenerateDataKeyWithoutPlaintext, Runs::Inline),
+    (Operation::Encrypt, Runs::Inline),
+    (Operation::Decrypt, Runs::Inline),
+    (Operation::ReEncrypt, Runs::Inline),
+    (Operation::CreateKey, Runs::BlockingPool),
+    (Operation::DescribeKey, Runs::BlockingPool),
+    (Operation::ListKeys, Runs::BlockingPool),
+    (Operation::CreateAlias, Runs::BlockingPool),
+    (Operation::UpdateAlias, Runs::BlockingPool),
+    (Operation::DeleteAlias, Runs::BlockingPool),
+    (Operation::ListAliases, Runs::BlockingPool),
+    (Operation::EnableKey, Runs::BlockingPool),
+    (Operation::DisableKey, Runs::BlockingPool),
+    (Operation::ScheduleKeyDeletion, Runs::BlockingPool),
+    (Operation::CancelKeyDeletion, Runs::BlockingPool),
+    (Operation::CreateKeyVersion, Runs::BlockingPool),
+];
+
+/// Where a request runs: its operation's entry in [`OPERATIONS`], found by the name in
+/// `x-acs-action` (V3) or the first `Action=` of the query or the body (V1). A request that
+/// names no operation this can read (an unknown or percent-encoded name, say) runs on the
+/// blocking pool. This decides only where the service runs, never what it answers: the
+/// service parses and authenticates the request itself.
+fn placement(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Runs {
     fn action_in(pairs: &str) -> Option<&str> {
         pairs
             .split('&')
@@ -177,8 +377,8 @@ fn runs_inline(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> bool {
             .or_else(|| std::str::from_utf8(body).ok().and_then(action_in)),
     };
     named
-        .and_then(Operation::from_name)
-        .is_some_and(Operation::is_data_key)
+        .and_then(|name| OPERATIONS.iter().find(|(op, _)| op.name() == name))
+        .map_or(Runs::BlockingPool, |(_, runs)| *runs)
 }
 
 /// How [`serve_with`] serves: the connection limits, and TLS if any.
@@ -431,6 +631,19 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn runs_inline(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> bool {
+        placement(headers, query, body) == Runs::Inline
+    }
+
+    #[test]
+    fn the_operation_table_lists_every_operation_once() {
+        for op in Operation::ALL {
+            let entries = OPERATIONS.iter().filter(|(o, _)| *o == op).count();
+            assert_eq!(entries, 1, "{op:?}");
+        }
+        assert_eq!(OPERATIONS.len(), Operation::ALL.len());
+    }
 
     fn v3(action: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
