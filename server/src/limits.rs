@@ -25,8 +25,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-/// The largest request head (request line and headers) read, in bytes: hyper's buffer for a
-/// connection never grows past it. As large as the largest body ([`crate::service::MAX_BODY`]),
+/// The largest request head (request line and headers) read, in bytes (hyper's `max_buf_size`:
+/// it stops filling a connection's read buffer there). As large as the largest body
+/// ([`crate::service::MAX_BODY`]),
 /// since a signature V3 request carries its parameters in the query string.
 pub const MAX_HEAD: usize = crate::service::MAX_BODY;
 
