@@ -28,7 +28,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::error::ApiError;
 use crate::limits::{Activity, Limits, MAX_HEAD, Tracked};
 use crate::operation::Operation;
-use crate::service::{MAX_BODY, RawRequest, Reply, Service};
+use crate::service::{Admitted, MAX_BODY, RawRequest, Reply, Service};
 
 /// The router's state: the service, and how long a request body may take.
 #[derive(Clone, Debug)]
@@ -285,26 +285,45 @@ impl FromRequest<Frontend> for ApiRequest {
     }
 }
 
-/// `GET` or `POST` on `/`: the service's answer, from the worker that received the request or
-/// from the blocking pool, as [`OPERATIONS`] says.
-async fn api(State(frontend): State<Frontend>, request: ApiRequest) -> Response {
+/// `GET` or `POST` on `/`, admitted ([`Caller`]): the operation runs on the worker that received
+/// the request or on the blocking pool, as [`OPERATIONS`] says.
+async fn api(State(frontend): State<Frontend>, Caller(admitted): Caller) -> Response {
     let service = frontend.service;
-    let runs = placement(&request.headers, request.uri.query(), &request.body);
-    match runs {
-        Runs::Inline => service
-            .handle(&request.raw(), SystemTime::now())
-            .into_response(),
+    match runs(admitted.operation()) {
+        Runs::Inline => service.run(&admitted, SystemTime::now()).into_response(),
         Runs::BlockingPool => {
             let pool_service = Arc::clone(&service);
-            let handled = tokio::task::spawn_blocking(move || {
-                pool_service.handle(&request.raw(), SystemTime::now())
-            })
-            .await;
+            let handled =
+                tokio::task::spawn_blocking(move || pool_service.run(&admitted, SystemTime::now()))
+                    .await;
             match handled {
                 Ok(reply) => reply.into_response(),
                 Err(_) => Refusal::new(&service, &ApiError::internal()).into_response(),
             }
         }
+    }
+}
+
+/// The extractor of an admitted request: the request read within the per-request limits
+/// ([`ApiRequest`]), then parsed, authenticated and admitted by [`Service::admit`] (signature,
+/// timestamp, replay cache, rate limit). It yields the authenticated caller's account, the
+/// operation, the parameters and the `Format`, in an [`Admitted`]; a request refused on the way
+/// is answered with the service's error body.
+#[derive(Debug)]
+pub struct Caller(pub Admitted);
+
+impl FromRequest<Frontend> for Caller {
+    type Rejection = Response;
+
+    async fn from_request(request: Request<Body>, frontend: &Frontend) -> Result<Self, Response> {
+        let request = ApiRequest::from_request(request, frontend)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        frontend
+            .service
+            .admit(&request.raw(), SystemTime::now())
+            .map(Caller)
+            .map_err(IntoResponse::into_response)
     }
 }
 
@@ -359,25 +378,12 @@ const OPERATIONS: [(Operation, Runs); 17] = [
     (Operation::CreateKeyVersion, Runs::BlockingPool),
 ];
 
-/// Where a request runs: its operation's entry in [`OPERATIONS`], found by the name in
-/// `x-acs-action` (V3) or the first `Action=` of the query or the body (V1). A request that
-/// names no operation this can read (an unknown or percent-encoded name, say) runs on the
-/// blocking pool. This decides only where the service runs, never what it answers: the
-/// service parses and authenticates the request itself.
-fn placement(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Runs {
-    fn action_in(pairs: &str) -> Option<&str> {
-        pairs
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("Action="))
-    }
-    let named = match headers.get("x-acs-action") {
-        Some(value) => value.to_str().ok(),
-        None => query
-            .and_then(action_in)
-            .or_else(|| std::str::from_utf8(body).ok().and_then(action_in)),
-    };
-    named
-        .and_then(|name| OPERATIONS.iter().find(|(op, _)| op.name() == name))
+/// Where an operation runs: its entry in [`OPERATIONS`] (the blocking pool for one not listed,
+/// which the table's test rules out).
+fn runs(operation: Operation) -> Runs {
+    OPERATIONS
+        .iter()
+        .find(|(op, _)| *op == operation)
         .map_or(Runs::BlockingPool, |(_, runs)| *runs)
 }
 
@@ -632,10 +638,6 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
 mod tests {
     use super::*;
 
-    fn runs_inline(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> bool {
-        placement(headers, query, body) == Runs::Inline
-    }
-
     #[test]
     fn the_operation_table_lists_every_operation_once() {
         for op in Operation::ALL {
@@ -645,44 +647,10 @@ mod tests {
         assert_eq!(OPERATIONS.len(), Operation::ALL.len());
     }
 
-    fn v3(action: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-acs-action", HeaderValue::from_str(action).unwrap());
-        headers
-    }
-
     #[test]
     fn data_key_operations_run_inline_and_the_rest_on_the_blocking_pool() {
         for op in Operation::ALL {
-            let name = op.name();
-            let query = format!("Version=2016-01-20&Action={name}");
-            let body = format!("Action={name}&KeyId=x");
-            assert_eq!(
-                runs_inline(&v3(name), None, b""),
-                op.is_data_key(),
-                "{name} (V3)"
-            );
-            assert_eq!(
-                runs_inline(&HeaderMap::new(), Some(&query), b""),
-                op.is_data_key(),
-                "{name} (V1, query)"
-            );
-            assert_eq!(
-                runs_inline(&HeaderMap::new(), None, body.as_bytes()),
-                op.is_data_key(),
-                "{name} (V1, body)"
-            );
+            assert_eq!(runs(op) == Runs::Inline, op.is_data_key(), "{op:?}");
         }
-        // Nothing readable, an unknown name, a percent-encoded one: the blocking pool.
-        assert!(!runs_inline(&HeaderMap::new(), None, b""));
-        assert!(!runs_inline(&v3("Nope"), None, b""));
-        assert!(!runs_inline(
-            &HeaderMap::new(),
-            Some("Action=Gen%65rateDataKey"),
-            b""
-        ));
-        // The header, when present, decides; a request that disagrees with itself only runs
-        // somewhere else, the service still reads it as its signature version says.
-        assert!(!runs_inline(&v3("DisableKey"), Some("Action=Decrypt"), b""));
     }
 }

@@ -86,6 +86,48 @@ pub struct Reply {
     pub request_id: String,
 }
 
+/// A request admitted by [`Service::admit`]: parsed, authenticated, its operation known and
+/// let through by the replay cache and the rate limit. Only `admit` makes one; run it with
+/// [`Service::run`].
+pub struct Admitted {
+    operation: Operation,
+    account: String,
+    params: Params,
+    format: Format,
+    request_id: RequestId,
+    request_id_text: String,
+}
+
+impl Admitted {
+    /// The operation it asks for.
+    pub fn operation(&self) -> Operation {
+        self.operation
+    }
+
+    /// The caller's account (its AccessKey's).
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The `Format` its answer is written in.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+}
+
+/// Shows the operation, the account, the format and the request ID; never the parameters
+/// (an Encrypt's `Plaintext` is among them).
+impl std::fmt::Debug for Admitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admitted")
+            .field("operation", &self.operation)
+            .field("account", &self.account)
+            .field("format", &self.format)
+            .field("request_id", &self.request_id_text)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The state of a running server.
 pub struct Service {
     region: String,
@@ -366,43 +408,89 @@ impl Service {
         }
     }
 
-    /// Handles one request at time `now`.
+    /// Handles one request at time `now`: [`admit`](Self::admit), then [`run`](Self::run).
     pub fn handle(&self, request: &RawRequest<'_>, now: SystemTime) -> Reply {
+        match self.admit(request, now) {
+            Ok(admitted) => self.run(&admitted, now),
+            Err(refused) => refused,
+        }
+    }
+
+    /// Everything before the operation runs, at time `now`: the method and path, the body's
+    /// type, the parameters and `Format`, the signature (V1 or V3), the timestamp, the
+    /// `Action` and `Version`, and admission (the replay cache and the rate limit). Quick and
+    /// never waits for key management: the HTTP frontend's extractor runs it on the worker
+    /// that received the request.
+    ///
+    /// # Errors
+    /// The reply that refuses the request, in the `Format` it asked for when that was read.
+    pub fn admit(&self, request: &RawRequest<'_>, now: SystemTime) -> Result<Admitted, Reply> {
         let request_id = RequestId::random(&mut kms_core::OsRng);
         let request_id_text = request_id.as_ref().map_or_else(
             |_| "00000000-0000-4000-8000-000000000000".to_owned(),
             RequestId::to_string,
         );
         let mut format = Format::Json;
-        let result = match request_id {
-            Ok(id) => self.handle_inner(request, now, id, &mut format),
+        let admitted = match request_id {
+            Ok(request_id) => {
+                self.admit_inner(request, now, &mut format)
+                    .map(|(operation, account, params)| Admitted {
+                        operation,
+                        account,
+                        params,
+                        format,
+                        request_id,
+                        request_id_text: request_id_text.clone(),
+                    })
+            }
             Err(e) => Err(ApiError::from(kms_core::Error::from(e))),
         };
+        admitted.map_err(|error| self.refusal(format, request_id_text, &error))
+    }
+
+    /// Runs an admitted request's operation at time `now` and renders its answer. A key
+    /// management operation may wait for the others (they are serialised) and for the
+    /// store's write: the HTTP frontend runs those on the blocking pool.
+    pub fn run(&self, admitted: &Admitted, now: SystemTime) -> Reply {
+        let caller = Caller::new(&admitted.account, &self.region);
+        let result = self.dispatch(
+            admitted.operation,
+            &caller,
+            &admitted.params,
+            admitted.request_id,
+            now,
+            admitted.format,
+        );
         match result {
             Ok(body) => Reply {
                 status: 200,
-                content_type: format.content_type(),
+                content_type: admitted.format.content_type(),
                 body,
                 retry_after_ms: None,
-                request_id: request_id_text,
+                request_id: admitted.request_id_text.clone(),
             },
-            Err(error) => Reply {
-                status: error.status,
-                content_type: format.content_type(),
-                body: wire::render_error(format, &request_id_text, &self.host_id, &error),
-                retry_after_ms: error.retry_after_ms,
-                request_id: request_id_text,
-            },
+            Err(error) => self.refusal(admitted.format, admitted.request_id_text.clone(), &error),
         }
     }
 
-    fn handle_inner(
+    fn refusal(&self, format: Format, request_id: String, error: &ApiError) -> Reply {
+        Reply {
+            status: error.status,
+            content_type: format.content_type(),
+            body: wire::render_error(format, &request_id, &self.host_id, error),
+            retry_after_ms: error.retry_after_ms,
+            request_id,
+        }
+    }
+
+    /// [`admit`](Self::admit)'s checks: the operation, the caller's account and the
+    /// parameters, or the error.
+    fn admit_inner(
         &self,
         request: &RawRequest<'_>,
         now: SystemTime,
-        request_id: RequestId,
         format: &mut Format,
-    ) -> Outcome {
+    ) -> Result<(Operation, String, Params), ApiError> {
         if request.method != "GET" && request.method != "POST" {
             return Err(ApiError::method_not_allowed());
         }
@@ -447,15 +535,14 @@ impl Service {
             return Err(ApiError::invalid_version());
         }
         let operation = Operation::from_name(action).ok_or_else(ApiError::unknown_action)?;
-        self.admit(&caller, operation, now)?;
-        let core_caller = Caller::new(&caller.key.account, &self.region);
-        self.dispatch(operation, &core_caller, &params, request_id, now, *format)
+        self.admit_caller(&caller, operation, now)?;
+        Ok((operation, caller.key.account.clone(), params))
     }
 
     /// Verifies the request's signature and timestamp, and the nonce's form; returns the
     /// caller's AccessKey, the timestamp and nonce, and the action and version the request
     /// names. The nonce is checked against the replay cache and recorded only at admission
-    /// ([`Service::admit`]).
+    /// ([`Service::admit_caller`]).
     fn authenticate(
         &self,
         request: &RawRequest<'_>,
@@ -502,7 +589,7 @@ impl Service {
     /// only when the request is admitted, and the AccessKey's cache stays locked from the
     /// check to the record, so two identical requests cannot both pass. A refused request
     /// spends no nonce, and a replay no token of the rate limit.
-    fn admit(
+    fn admit_caller(
         &self,
         caller: &Authenticated<'_>,
         operation: Operation,
@@ -726,7 +813,15 @@ impl Service {
         // request; each change on disk before it is committed.
         let _serial = lock(&self.management);
         self.delete_due_keys(epoch)?;
-        self.manage(operation, caller, params, request_id, epoch, format, &root)
+        let request = Manage {
+            caller,
+            params,
+            request_id,
+            now: epoch,
+            format,
+            root: &root,
+        };
+        self.manage(operation, &request)
     }
 
     /// A data-key operation, under the provider's read lock.
@@ -818,129 +913,184 @@ impl Service {
         Ok(true)
     }
 
-    /// A key management operation: its parameters parsed in the order the API checks them,
-    /// the operation staged under the read lock and committed under the write lock. Callers
-    /// hold the management lock.
-    #[allow(clippy::too_many_arguments)]
-    fn manage(
-        &self,
-        operation: Operation,
-        caller: &Caller<'_>,
-        params: &Params,
-        request_id: RequestId,
-        now: Duration,
-        format: Format,
-        root: &str,
-    ) -> Result<Vec<u8>, ApiError> {
-        let p = |name: &str| params.get(name);
-        let rng = &mut kms_core::OsRng;
-        let done = EmptyResponse { request_id };
-        match operation {
-            Operation::CreateKey => {
-                let request = mparams::create_key(
-                    p("KeySpec"),
-                    p("KeyUsage"),
-                    p("Origin"),
-                    p("Description"),
-                )?;
-                let staged = {
-                    let provider = read(&self.provider);
-                    if provider.key_count(caller.account, caller.region) >= self.key_quota {
-                        return Err(ApiError::key_quota_exceeded(self.key_quota));
-                    }
-                    management::create_key(&*provider, caller, &request, rng, now)?
-                };
-                let key = self.commit(staged)?;
-                wire::render(format, root, &KeyMetadataResponse::new(&key, request_id))
+    /// A key management operation, through [`MANAGEMENT`]: its parameters parsed in the
+    /// order the API checks them, the operation staged under the read lock, written to the
+    /// store and committed under the write lock. Callers hold the management lock.
+    fn manage(&self, operation: Operation, request: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let (_, handler) = MANAGEMENT
+            .iter()
+            .find(|(op, _)| *op == operation)
+            .ok_or_else(ApiError::internal)?;
+        handler(self, request)
+    }
+
+    fn create_key(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let request = mparams::create_key(
+            m.get("KeySpec"),
+            m.get("KeyUsage"),
+            m.get("Origin"),
+            m.get("Description"),
+        )?;
+        let staged = {
+            let provider = read(&self.provider);
+            if provider.key_count(m.caller.account, m.caller.region) >= self.key_quota {
+                return Err(ApiError::key_quota_exceeded(self.key_quota));
             }
-            Operation::DescribeKey => {
-                let key = mparams::key_id(p("KeyId"))?;
-                let key = management::describe_key(&*read(&self.provider), caller, &key, now)?;
-                wire::render(format, root, &KeyMetadataResponse::new(&key, request_id))
-            }
-            Operation::ListKeys => {
-                let page = mparams::page(p("PageNumber"), p("PageSize"))?;
-                let listing = management::list_keys(&*read(&self.provider), caller, page, now)?;
-                let response = ListKeysResponse::new(caller, &listing, request_id);
-                wire::render(format, root, &response)
-            }
-            Operation::ListAliases => {
-                let page = mparams::page(p("PageNumber"), p("PageSize"))?;
-                let listing = management::list_aliases(&*read(&self.provider), caller, page, now)?;
-                let response = ListAliasesResponse::new(caller, &listing, request_id);
-                wire::render(format, root, &response)
-            }
-            Operation::CreateAlias | Operation::UpdateAlias => {
-                let alias = mparams::alias_name(p("AliasName"))?;
-                let key = mparams::key_id(p("KeyId"))?;
-                let staged = {
-                    let provider = read(&self.provider);
-                    if operation == Operation::CreateAlias {
-                        management::create_alias(&*provider, caller, alias, &key, now)?
-                    } else {
-                        management::update_alias(&*provider, caller, alias, &key, now)?
-                    }
-                };
-                self.commit(staged)?;
-                wire::render(format, root, &done)
-            }
-            Operation::DeleteAlias => {
-                let alias = mparams::alias_name(p("AliasName"))?;
-                let staged = management::delete_alias(&*read(&self.provider), caller, alias, now)?;
-                self.commit(staged)?;
-                wire::render(format, root, &done)
-            }
-            Operation::EnableKey | Operation::DisableKey | Operation::CancelKeyDeletion => {
-                let key = mparams::key_id(p("KeyId"))?;
-                let staged = {
-                    let provider = read(&self.provider);
-                    match operation {
-                        Operation::EnableKey => {
-                            management::enable_key(&*provider, caller, &key, now)?
-                        }
-                        Operation::DisableKey => {
-                            management::disable_key(&*provider, caller, &key, now)?
-                        }
-                        _ => management::cancel_key_deletion(&*provider, caller, &key, now)?,
-                    }
-                };
-                self.commit(staged)?;
-                wire::render(format, root, &done)
-            }
-            Operation::ScheduleKeyDeletion => {
-                let key = mparams::key_id(p("KeyId"))?;
-                let days = mparams::pending_window_in_days(p("PendingWindowInDays"))?;
-                let staged = management::schedule_key_deletion(
-                    &*read(&self.provider),
-                    caller,
-                    &key,
-                    days,
-                    now,
-                )?;
-                self.commit(staged)?;
-                wire::render(format, root, &done)
-            }
-            Operation::CreateKeyVersion => {
-                let key = mparams::key_id(p("KeyId"))?;
-                let (key_id, staged) = {
-                    let provider = read(&self.provider);
-                    // The response names the key by its canonical ID, also when the request
-                    // named an alias or an ARN: DescribeKey's resolution and ownership check
-                    // are the ones CreateKeyVersion runs, under the same lock.
-                    let key_id = management::describe_key(&*provider, caller, &key, now)?.key_id;
-                    let staged =
-                        management::create_key_version(&*provider, caller, &key, rng, now)?;
-                    (key_id, staged)
-                };
-                let version = self.commit(staged)?;
-                let response = CreateKeyVersionResponse::new(key_id, &version, request_id);
-                wire::render(format, root, &response)
-            }
-            // The data-key operations are not management.
-            _ => Err(ApiError::internal()),
-        }
+            management::create_key(&*provider, m.caller, &request, &mut kms_core::OsRng, m.now)?
+        };
+        let key = self.commit(staged)?;
+        m.render(&KeyMetadataResponse::new(&key, m.request_id))
+    }
+
+    fn describe_key(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let key = mparams::key_id(m.get("KeyId"))?;
+        let key = management::describe_key(&*read(&self.provider), m.caller, &key, m.now)?;
+        m.render(&KeyMetadataResponse::new(&key, m.request_id))
+    }
+
+    fn list_keys(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let page = mparams::page(m.get("PageNumber"), m.get("PageSize"))?;
+        let listing = management::list_keys(&*read(&self.provider), m.caller, page, m.now)?;
+        m.render(&ListKeysResponse::new(m.caller, &listing, m.request_id))
+    }
+
+    fn list_aliases(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let page = mparams::page(m.get("PageNumber"), m.get("PageSize"))?;
+        let listing = management::list_aliases(&*read(&self.provider), m.caller, page, m.now)?;
+        m.render(&ListAliasesResponse::new(m.caller, &listing, m.request_id))
+    }
+
+    fn create_alias(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let alias = mparams::alias_name(m.get("AliasName"))?;
+        let key = mparams::key_id(m.get("KeyId"))?;
+        let staged =
+            management::create_alias(&*read(&self.provider), m.caller, alias, &key, m.now)?;
+        self.commit(staged)?;
+        m.done()
+    }
+
+    fn update_alias(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let alias = mparams::alias_name(m.get("AliasName"))?;
+        let key = mparams::key_id(m.get("KeyId"))?;
+        let staged =
+            management::update_alias(&*read(&self.provider), m.caller, alias, &key, m.now)?;
+        self.commit(staged)?;
+        m.done()
+    }
+
+    fn delete_alias(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let alias = mparams::alias_name(m.get("AliasName"))?;
+        let staged = management::delete_alias(&*read(&self.provider), m.caller, alias, m.now)?;
+        self.commit(staged)?;
+        m.done()
+    }
+
+    fn enable_key(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let key = mparams::key_id(m.get("KeyId"))?;
+        let staged = management::enable_key(&*read(&self.provider), m.caller, &key, m.now)?;
+        self.commit(staged)?;
+        m.done()
+    }
+
+    fn disable_key(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let key = mparams::key_id(m.get("KeyId"))?;
+        let staged = management::disable_key(&*read(&self.provider), m.caller, &key, m.now)?;
+        self.commit(staged)?;
+        m.done()
+    }
+
+    fn cancel_key_deletion(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let key = mparams::key_id(m.get("KeyId"))?;
+        let staged =
+            management::cancel_key_deletion(&*read(&self.provider), m.caller, &key, m.now)?;
+        self.commit(staged)?;
+        m.done()
+    }
+
+    fn schedule_key_deletion(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let key = mparams::key_id(m.get("KeyId"))?;
+        let days = mparams::pending_window_in_days(m.get("PendingWindowInDays"))?;
+        let staged =
+            management::schedule_key_deletion(&*read(&self.provider), m.caller, &key, days, m.now)?;
+        self.commit(staged)?;
+        m.done()
+    }
+
+    fn create_key_version(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let key = mparams::key_id(m.get("KeyId"))?;
+        let (key_id, staged) = {
+            let provider = read(&self.provider);
+            // The response names the key by its canonical ID, also when the request named an
+            // alias or an ARN: DescribeKey's resolution and ownership check are the ones
+            // CreateKeyVersion runs, under the same lock.
+            let key_id = management::describe_key(&*provider, m.caller, &key, m.now)?.key_id;
+            let staged = management::create_key_version(
+                &*provider,
+                m.caller,
+                &key,
+                &mut kms_core::OsRng,
+                m.now,
+            )?;
+            (key_id, staged)
+        };
+        let version = self.commit(staged)?;
+        m.render(&CreateKeyVersionResponse::new(
+            key_id,
+            &version,
+            m.request_id,
+        ))
     }
 }
+
+/// What a key management operation is given: the caller, the parameters, and how to answer.
+struct Manage<'a> {
+    caller: &'a Caller<'a>,
+    params: &'a Params,
+    request_id: RequestId,
+    now: Duration,
+    format: Format,
+    root: &'a str,
+}
+
+impl Manage<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.params.get(name)
+    }
+
+    fn render<T: serde::Serialize>(&self, response: &T) -> Result<Vec<u8>, ApiError> {
+        wire::render(self.format, self.root, response)
+    }
+
+    /// The answer of an operation that returns only its request ID.
+    fn done(&self) -> Result<Vec<u8>, ApiError> {
+        self.render(&EmptyResponse {
+            request_id: self.request_id,
+        })
+    }
+}
+
+/// A key management operation's handler.
+type Handler = fn(&Service, &Manage<'_>) -> Result<Vec<u8>, ApiError>;
+
+/// The key management operations and their handlers (the data-key operations run through the
+/// core's wire layer, [`run_data_key`]).
+const MANAGEMENT: [(Operation, Handler); 12] = [
+    (Operation::CreateKey, Service::create_key),
+    (Operation::DescribeKey, Service::describe_key),
+    (Operation::ListKeys, Service::list_keys),
+    (Operation::CreateAlias, Service::create_alias),
+    (Operation::UpdateAlias, Service::update_alias),
+    (Operation::DeleteAlias, Service::delete_alias),
+    (Operation::ListAliases, Service::list_aliases),
+    (Operation::EnableKey, Service::enable_key),
+    (Operation::DisableKey, Service::disable_key),
+    (
+        Operation::ScheduleKeyDeletion,
+        Service::schedule_key_deletion,
+    ),
+    (Operation::CancelKeyDeletion, Service::cancel_key_deletion),
+    (Operation::CreateKeyVersion, Service::create_key_version),
+];
 
 /// What a data-key operation answers: the core's wire responses, which serialize with the
 /// wire's PascalCase names.
@@ -1024,4 +1174,18 @@ fn sealing_key(
     let reference = KeyReference::parse(params.get(parameter.name())?, parameter).ok()?;
     let record = kms_core::ops::resolve_key(provider, caller, &reference).ok()?;
     Some((record.key_id, record.primary_version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_management_table_has_every_management_operation_once() {
+        for op in Operation::ALL {
+            let entries = MANAGEMENT.iter().filter(|(o, _)| *o == op).count();
+            let expected = usize::from(!op.is_data_key());
+            assert_eq!(entries, expected, "{op:?}");
+        }
+    }
 }
