@@ -36,7 +36,9 @@ use core::time::Duration;
 use hashbrown::HashMap;
 use zeroize::Zeroizing;
 
-use super::snapshot::{Reader, SnapshotError, Writer, parse_kind, write_kind};
+use super::snapshot::{
+    Reader, SnapshotError, Writer, parse_key_head, parse_policy, write_key_head, write_policy,
+};
 use super::{InMemoryProvider, Key, PermissionSet, Version};
 use crate::management::{CommitError, KeyStore, Mutation, StagedChange};
 use crate::provider::{ProviderError, SealBudget, VersionCipher};
@@ -188,27 +190,19 @@ impl<'a> KeyFields<'a> {
             name: self.key_id.as_str().into(),
             key_id: self.key_id,
             body: body(|w| {
-                w.str(self.key_id.as_str(), 1)?;
-                w.str(self.account, 4)?;
-                w.str(self.region, 4)?;
-                write_kind(w, self.spec, self.usage, self.origin, self.state);
-                w.u8(u8::from(self.unavailable));
-                w.str(self.description, 4)?;
-                w.time(self.created);
-                match self.delete_at {
-                    Some(at) => {
-                        w.u8(1);
-                        w.time(at);
-                    }
-                    None => w.u8(0),
-                }
+                write_key_head(
+                    w,
+                    &self.key_id,
+                    self.account,
+                    self.region,
+                    (self.spec, self.usage, self.origin, self.state),
+                    self.unavailable,
+                    self.description,
+                    self.created,
+                    self.delete_at,
+                )?;
                 w.bytes(self.primary.as_bytes());
-                w.len(self.policy.len(), 2)?;
-                for (account, permissions) in self.policy {
-                    w.str(account, 4)?;
-                    w.u8(permissions.0);
-                }
-                Ok(())
+                write_policy(w, self.policy)
             })?,
         })
     }
@@ -527,39 +521,8 @@ impl InMemoryProvider {
 
 /// A key body: the key without versions, and the ID of its primary version.
 fn parse_key(r: &mut Reader<'_>) -> Result<(Key, KeyVersionId), SnapshotError> {
-    let malformed = SnapshotError::Malformed;
-    let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
-    let account: Box<str> = r.str(4)?.into();
-    let region: Box<str> = r.str(4)?.into();
-    let (spec, usage, origin, state) = parse_kind(r)?;
-    let unavailable = r.flag()?;
-    let description: Box<str> = r.str(4)?.into();
-    let created = r.time()?;
-    let delete_at = if r.flag()? { Some(r.time()?) } else { None };
-    let primary = KeyVersionId::parse(r.take(36)?).ok_or(malformed)?;
-    let policies = r.count(false, 5)?;
-    let mut policy = Vec::with_capacity(policies);
-    for _ in 0..policies {
-        let account: Box<str> = r.str(4)?.into();
-        policy.push((account, PermissionSet(r.u8()?)));
-    }
-    Ok((
-        Key {
-            key_id,
-            account,
-            region,
-            spec,
-            usage,
-            origin,
-            state,
-            unavailable,
-            versions: Vec::new(),
-            primary: 0,
-            policy,
-            description,
-            created,
-            delete_at,
-        },
-        primary,
-    ))
+    let mut key = parse_key_head(r)?;
+    let primary = KeyVersionId::parse(r.take(36)?).ok_or(SnapshotError::Malformed)?;
+    key.policy = parse_policy(r)?;
+    Ok((key, primary))
 }

@@ -292,27 +292,105 @@ impl InMemoryProvider {
     }
 }
 
-fn write_key(w: &mut Writer, key: &Key) -> Result<(), Error> {
-    w.str(key.key_id.as_str(), 1)?;
-    w.str(&key.account, 4)?;
-    w.str(&key.region, 4)?;
-    write_kind(w, key.spec, key.usage, key.origin, key.state);
-    w.u8(u8::from(key.unavailable));
-    w.str(&key.description, 4)?;
-    w.time(key.created);
-    match key.delete_at {
+/// Writes a key's fields from its ID to its deletion date: the head both formats share (the
+/// snapshot's keys and [`super::records`]' key records).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_key_head(
+    w: &mut Writer,
+    key_id: &KeyId,
+    account: &str,
+    region: &str,
+    (spec, usage, origin, state): (MasterKeySpec, KeyUsage, KeyOrigin, KeyState),
+    unavailable: bool,
+    description: &str,
+    created: Duration,
+    delete_at: Option<Duration>,
+) -> Result<(), Error> {
+    w.str(key_id.as_str(), 1)?;
+    w.str(account, 4)?;
+    w.str(region, 4)?;
+    write_kind(w, spec, usage, origin, state);
+    w.u8(u8::from(unavailable));
+    w.str(description, 4)?;
+    w.time(created);
+    match delete_at {
         Some(at) => {
             w.u8(1);
             w.time(at);
         }
         None => w.u8(0),
     }
-    w.len(key.primary, 4)?;
-    w.len(key.policy.len(), 2)?;
-    for (account, permissions) in &key.policy {
+    Ok(())
+}
+
+/// Writes a key's policy: both formats share it.
+pub(super) fn write_policy(
+    w: &mut Writer,
+    policy: &[(Box<str>, PermissionSet)],
+) -> Result<(), Error> {
+    w.len(policy.len(), 2)?;
+    for (account, permissions) in policy {
         w.str(account, 4)?;
         w.u8(permissions.0);
     }
+    Ok(())
+}
+
+/// Reads what [`write_key_head`] writes, into a key with no versions and no policy yet.
+pub(super) fn parse_key_head(r: &mut Reader<'_>) -> Result<Key, SnapshotError> {
+    let key_id = KeyId::parse(r.str(1)?).ok_or(SnapshotError::Malformed)?;
+    let account: Box<str> = r.str(4)?.into();
+    let region: Box<str> = r.str(4)?.into();
+    let (spec, usage, origin, state) = parse_kind(r)?;
+    let unavailable = r.flag()?;
+    let description: Box<str> = r.str(4)?.into();
+    let created = r.time()?;
+    let delete_at = if r.flag()? { Some(r.time()?) } else { None };
+    Ok(Key {
+        key_id,
+        account,
+        region,
+        spec,
+        usage,
+        origin,
+        state,
+        unavailable,
+        versions: Vec::new(),
+        primary: 0,
+        policy: Vec::new(),
+        description,
+        created,
+        delete_at,
+    })
+}
+
+/// Reads what [`write_policy`] writes.
+pub(super) fn parse_policy(
+    r: &mut Reader<'_>,
+) -> Result<Vec<(Box<str>, PermissionSet)>, SnapshotError> {
+    let policies = r.count(false, 5)?;
+    let mut policy = Vec::with_capacity(policies);
+    for _ in 0..policies {
+        let account: Box<str> = r.str(4)?.into();
+        policy.push((account, PermissionSet(r.u8()?)));
+    }
+    Ok(policy)
+}
+
+fn write_key(w: &mut Writer, key: &Key) -> Result<(), Error> {
+    write_key_head(
+        w,
+        &key.key_id,
+        &key.account,
+        &key.region,
+        (key.spec, key.usage, key.origin, key.state),
+        key.unavailable,
+        &key.description,
+        key.created,
+        key.delete_at,
+    )?;
+    w.len(key.primary, 4)?;
+    write_policy(w, &key.policy)?;
     w.len(key.versions.len(), 4)?;
     for version in &key.versions {
         w.bytes(version.id.as_bytes());
@@ -434,21 +512,10 @@ pub(super) fn write_kind(
 
 fn parse_key(r: &mut Reader<'_>, seal_limit: u64) -> Result<Key, SnapshotError> {
     let malformed = SnapshotError::Malformed;
-    let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
-    let account: Box<str> = r.str(4)?.into();
-    let region: Box<str> = r.str(4)?.into();
-    let (spec, usage, origin, state) = parse_kind(r)?;
-    let unavailable = r.flag()?;
-    let description: Box<str> = r.str(4)?.into();
-    let created = r.time()?;
-    let delete_at = if r.flag()? { Some(r.time()?) } else { None };
+    let mut key = parse_key_head(r)?;
     let primary = r.u32()? as usize;
-    let policies = r.count(false, 5)?;
-    let mut policy = Vec::with_capacity(policies);
-    for _ in 0..policies {
-        let account: Box<str> = r.str(4)?.into();
-        policy.push((account, PermissionSet(r.u8()?)));
-    }
+    key.policy = parse_policy(r)?;
+    let spec = key.spec;
     let count = r.count(true, 36 + 1 + 8 + 12)?;
     let mut versions = Vec::with_capacity(count);
     for _ in 0..count {
@@ -479,22 +546,9 @@ fn parse_key(r: &mut Reader<'_>, seal_limit: u64) -> Result<Key, SnapshotError> 
     if primary >= versions.len() {
         return Err(malformed);
     }
-    Ok(Key {
-        key_id,
-        account,
-        region,
-        spec,
-        usage,
-        origin,
-        state,
-        unavailable,
-        versions,
-        primary,
-        policy,
-        description,
-        created,
-        delete_at,
-    })
+    key.versions = versions;
+    key.primary = primary;
+    Ok(key)
 }
 
 #[cfg(test)]
