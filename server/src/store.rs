@@ -702,19 +702,16 @@ impl Store {
         let mut inner = self.lock();
         let key = &self.key;
         self.with_connection(&mut inner, |conn| {
-            let mut statement = conn.prepare("SELECT access_key_id, body FROM replay_floors")?;
-            let mut rows = statement.query([])?;
             let mut out = HashMap::new();
-            while let Some(row) = rows.next()? {
-                let id: String = row.get(0)?;
-                let sealed: Vec<u8> = row.get(1)?;
-                let body = open_row(key, FLOOR, &id, &sealed)?;
+            let sql = "SELECT access_key_id, body, 0 FROM replay_floors";
+            for_each_opened(conn, key, FLOOR, sql, |id, body, _| {
                 let secs: [u8; 8] = body
                     .as_slice()
                     .try_into()
                     .map_err(|_| StoreError::Sealed("a replay floor"))?;
                 out.insert(id, u64::from_be_bytes(secs));
-            }
+                Ok(())
+            })?;
             Ok(out)
         })
     }
@@ -859,15 +856,10 @@ fn load_provider(
             "SELECT name, body, 0 FROM aliases",
         ),
     ] {
-        let mut statement = conn.prepare(sql)?;
-        let mut rows = statement.query([])?;
-        while let Some(row) = rows.next()? {
-            let name: String = row.get(0)?;
-            let sealed: Vec<u8> = row.get(1)?;
-            let seals: i64 = row.get(2)?;
-            let body = open_row(key, magic, &name, &sealed)?;
+        for_each_opened(conn, key, magic, sql, |_, body, seals| {
             bodies.push((kind, body, u64::try_from(seals).unwrap_or(0)));
-        }
+            Ok(())
+        })?;
     }
     InMemoryProvider::from_records(
         seal_limit,
@@ -880,18 +872,36 @@ fn load_provider(
     .map_err(|_| StoreError::Sealed("the records do not hang together"))
 }
 
-fn load_access_keys(conn: &Connection, key: &[u8; 32]) -> Result<Vec<AccessKey>, StoreError> {
-    let mut statement = conn.prepare("SELECT id, body FROM access_keys ORDER BY id")?;
+/// Runs `sql`, which selects (name, sealed body, a number), and calls `visit` with each row's
+/// name, its body opened as a row of the table `magic`, and the number.
+fn for_each_opened(
+    conn: &Connection,
+    key: &[u8; 32],
+    magic: &[u8; 8],
+    sql: &str,
+    mut visit: impl FnMut(String, Zeroizing<Vec<u8>>, i64) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(sql)?;
     let mut rows = statement.query([])?;
-    let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        let id: String = row.get(0)?;
+        let name: String = row.get(0)?;
         let sealed: Vec<u8> = row.get(1)?;
-        let json = open_row(key, ACCESS_KEY, &id, &sealed)?;
+        let number: i64 = row.get(2)?;
+        let body = open_row(key, magic, &name, &sealed)?;
+        visit(name, body, number)?;
+    }
+    Ok(())
+}
+
+fn load_access_keys(conn: &Connection, key: &[u8; 32]) -> Result<Vec<AccessKey>, StoreError> {
+    let mut out = Vec::new();
+    let sql = "SELECT id, body, 0 FROM access_keys ORDER BY id";
+    for_each_opened(conn, key, ACCESS_KEY, sql, |_, json, _| {
         let stored: StoredAccessKey =
             serde_json::from_slice(&json).map_err(|_| StoreError::Sealed("an AccessKey"))?;
         out.push(stored.into_access_key());
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
