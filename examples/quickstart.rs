@@ -14,10 +14,11 @@ use kms_core::management::{self, KeyStore};
 use kms_core::ops::{self, DecryptRequest, GenerateDataKeyRequest};
 use kms_core::rand_core::TryRng;
 use kms_core::wire::{self, GenerateDataKeyParams};
-use kms_core::{Caller, InMemoryProvider, KeyOptions, KeyReference, OsRng};
+use kms_core::{Caller, DefaultRng, InMemoryProvider, KeyOptions, KeyReference};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut rng = OsRng;
+    // ChaCha20 seeded from the operating system, reseeded every 64 KiB and after fork.
+    let mut rng = DefaultRng::new()?;
     let caller = Caller::new("1234567890123456", "cn-hangzhou");
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
 

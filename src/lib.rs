@@ -5,6 +5,8 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
 
 mod authorize;
 mod backend;
@@ -27,6 +29,8 @@ pub mod provider;
 #[cfg(feature = "alloc")]
 pub mod rate_limit;
 pub mod reference;
+#[cfg(feature = "getrandom")]
+pub mod rng;
 mod secret;
 pub mod time;
 pub mod wire;
@@ -55,6 +59,8 @@ pub use secret::{SecretBytesBuf, SecretTextBuf};
 /// core itself never reaches for it; every operation takes its RNG as an argument.
 #[cfg(feature = "getrandom")]
 pub use getrandom::SysRng as OsRng;
+#[cfg(feature = "getrandom")]
+pub use rng::DefaultRng;
 
 /// The RNG traits the operations take, re-exported so callers need not depend on `rand_core`.
 pub use rand_core;

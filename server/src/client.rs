@@ -93,7 +93,7 @@ impl CallOptions {
 /// Never: the RNG's failure gives a nonce from the clock instead.
 pub fn fresh_nonce() -> String {
     let mut raw = [0u8; 16];
-    if kms_core::OsRng.try_fill_bytes(&mut raw).is_err() {
+    if crate::random::ThreadRng.try_fill_bytes(&mut raw).is_err() {
         let t = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()

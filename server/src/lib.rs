@@ -35,6 +35,7 @@ pub mod keyring;
 pub mod limits;
 pub mod operation;
 pub mod params;
+pub mod random;
 pub mod service;
 pub mod store;
 pub mod tls;

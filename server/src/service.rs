@@ -47,6 +47,7 @@ use crate::dto::{
 use crate::error::ApiError;
 use crate::operation::Operation;
 use crate::params::Params;
+use crate::random::ThreadRng;
 use crate::store::{Store, StoreError};
 use crate::wire::{self, Format};
 
@@ -395,7 +396,7 @@ impl Service {
 
     /// A reply carrying `error` in JSON, for failures found before the request could be read.
     pub fn error_reply(&self, error: &ApiError) -> Reply {
-        let request_id = RequestId::random(&mut kms_core::OsRng).map_or_else(
+        let request_id = RequestId::random(&mut ThreadRng).map_or_else(
             |_| "00000000-0000-4000-8000-000000000000".to_owned(),
             |id| id.to_string(),
         );
@@ -425,7 +426,7 @@ impl Service {
     /// # Errors
     /// The reply that refuses the request, in the `Format` it asked for when that was read.
     pub fn admit(&self, request: &RawRequest<'_>, now: SystemTime) -> Result<Admitted, Reply> {
-        let request_id = RequestId::random(&mut kms_core::OsRng);
+        let request_id = RequestId::random(&mut ThreadRng);
         let request_id_text = request_id.as_ref().map_or_else(
             |_| "00000000-0000-4000-8000-000000000000".to_owned(),
             RequestId::to_string,
@@ -1123,7 +1124,7 @@ fn run_data_key(
     request_id: RequestId,
 ) -> Result<DataKeyReply, kms_core::Error> {
     let get = |p: Parameter| params.get(p.name());
-    let rng = &mut kms_core::OsRng;
+    let rng = &mut ThreadRng;
     Ok(match operation {
         Operation::GenerateDataKey => {
             let params = GenerateDataKeyParams::from_fn(get).request_id(request_id);
