@@ -492,6 +492,25 @@ fn threads(c: &mut Criterion) {
     let request = GenerateDataKeyParams::new().key_id(&key);
     let mut g = c.benchmark_group("threads");
     for threads in [1u64, 2] {
+        // The floor from the same threads: no shared state at all, so its ratio is what the
+        // machine's two cores give (shared caches, turbo, the hypervisor).
+        g.bench_with_input(BenchmarkId::new("floor", threads), &threads, |b, &n| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                std::thread::scope(|s| {
+                    for t in 0..n {
+                        s.spawn(move || {
+                            let mut rng = ChaCha20Rng::seed_from_u64(t);
+                            let mut floor = SealFloor::new(32);
+                            for _ in 0..iters / n {
+                                floor.run(&mut rng, black_box(&[0u8; 38]));
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
         g.bench_with_input(BenchmarkId::new("generate", threads), &threads, |b, &n| {
             b.iter_custom(|iters| {
                 let start = std::time::Instant::now();

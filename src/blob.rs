@@ -7,10 +7,10 @@
 
 use core::fmt;
 
-use base64ct::{Base64, Encoding};
-
 use crate::KeyVersionId;
 use crate::id::UUID_TEXT_LEN;
+
+mod base64;
 
 /// Length of the key version ID prefix.
 pub const VERSION_ID_LEN: usize = UUID_TEXT_LEN;
@@ -95,7 +95,7 @@ impl<'b> Blob<'b> {
         if !(base64_len(MIN_BLOB_LEN)..=MAX_BLOB_BASE64_LEN).contains(&text.len()) {
             return Err(InvalidBlob);
         }
-        let bytes = Base64::decode(text, buf).map_err(|_| InvalidBlob)?;
+        let bytes = base64::decode(text.as_bytes(), buf).map_err(|_| InvalidBlob)?;
         Self::from_bytes(bytes)
     }
 
@@ -151,13 +151,18 @@ impl<'b> Blob<'b> {
     /// [`InvalidBlob`] when `out` is too short.
     #[inline]
     pub fn encode_base64<'o>(&self, out: &'o mut [u8]) -> Result<&'o str, InvalidBlob> {
-        Base64::encode(self.bytes, out).map_err(|_| InvalidBlob)
+        base64::encode(self.bytes, out).map_err(|_| InvalidBlob)
     }
 
     /// The blob's Base64 text, the CiphertextBlob (with `alloc`).
     #[cfg(feature = "alloc")]
     pub fn to_base64(&self) -> alloc::string::String {
-        Base64::encode_string(self.bytes)
+        let mut text = alloc::vec![0u8; self.base64_len()];
+        match base64::encode(self.bytes, &mut text) {
+            Ok(_) => alloc::string::String::from_utf8(text).unwrap_or_default(),
+            // Unreachable: the buffer has the exact length.
+            Err(_) => alloc::string::String::new(),
+        }
     }
 
     /// An owned copy (with `alloc`).

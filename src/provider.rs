@@ -282,10 +282,26 @@ impl<D: MaybeSendSync, C: KeyCipher> KeyCipher for Composite<D, C> {
 }
 
 /// How many times a key version may still seal (spec §10: at most 2^32 with random IVs),
-/// counted with an atomic, so a cipher that takes `&self` can count. A seal takes one unit
+/// counted with atomics, so a cipher that takes `&self` can count. A seal takes one unit
 /// before it runs; none is ever given back.
+///
+/// The budget is split into [`SealBudget::SHARDS`] counters, each on its own cache line, and a
+/// seal takes from the one its `hint` names (a random IV byte), moving on to the next only when
+/// that one is spent: two threads sealing under one version then write the same line on a
+/// quarter of their seals instead of on every one. Measured on the project's 2-core machine
+/// (BENCHMARKS.md, "Scaling"), GenerateDataKey from two threads against one from one thread:
+/// 1.52 times the throughput with a single counter, 1.79 with four shards, 1.89 with eight,
+/// 1.98 with no counting at all; four is the compromise with memory (256 bytes a version). The
+/// sum never passes the limit, and a seal is refused only when every shard is spent.
 #[derive(Debug)]
 pub struct SealBudget {
+    shards: [BudgetShard; SealBudget::SHARDS],
+}
+
+/// One counter of a [`SealBudget`], alone on its cache line.
+#[derive(Debug)]
+#[repr(align(64))]
+struct BudgetShard {
     used: AtomicU64,
     limit: u64,
 }
@@ -294,43 +310,77 @@ impl SealBudget {
     /// The NIST SP 800-38D limit for random 96-bit IVs: 2^32 seals per key.
     pub const MAX: u64 = 1 << 32;
 
+    /// The number of counters the budget is split into.
+    pub const SHARDS: usize = 4;
+
     /// A budget of `limit` seals (at most [`MAX`](Self::MAX)), `used` of them spent already
     /// (for instance restored from storage).
     pub const fn new(limit: u64, used: u64) -> Self {
         let limit = if limit > Self::MAX { Self::MAX } else { limit };
-        Self {
-            used: AtomicU64::new(used),
-            limit,
+        let shards = Self::SHARDS as u64;
+        let mut unspent_used = used;
+        let mut out = [const {
+            BudgetShard {
+                used: AtomicU64::new(0),
+                limit: 0,
+            }
+        }; Self::SHARDS];
+        let mut i = 0;
+        while i < Self::SHARDS {
+            let share = limit / shards + ((i as u64) < limit % shards) as u64;
+            let spent = if unspent_used < share {
+                unspent_used
+            } else {
+                share
+            };
+            unspent_used -= spent;
+            out[i] = BudgetShard {
+                used: AtomicU64::new(spent),
+                limit: share,
+            };
+            i += 1;
         }
+        Self { shards: out }
     }
 
-    /// Takes one seal from the budget.
+    /// Takes one seal from the budget, starting at the shard `hint` names (any value: a random
+    /// one spreads concurrent seals over the shards).
     ///
     /// # Errors
     /// [`ProviderError::SealLimitReached`] when none is left.
     #[inline]
-    pub fn take(&self) -> Result<(), ProviderError> {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                (used < self.limit).then_some(used + 1)
-            })
-            .map(drop)
-            .map_err(|_| ProviderError::SealLimitReached)
+    pub fn take(&self, hint: u8) -> Result<(), ProviderError> {
+        let first = usize::from(hint) % Self::SHARDS;
+        for k in 0..Self::SHARDS {
+            let shard = &self.shards[(first + k) % Self::SHARDS];
+            let taken = shard
+                .used
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                    (used < shard.limit).then_some(used + 1)
+                });
+            if taken.is_ok() {
+                return Ok(());
+            }
+        }
+        Err(ProviderError::SealLimitReached)
     }
 
     /// The seals spent.
     pub fn used(&self) -> u64 {
-        self.used.load(Ordering::Acquire)
+        self.shards
+            .iter()
+            .map(|s| s.used.load(Ordering::Acquire))
+            .sum()
     }
 
     /// The most seals allowed.
     pub fn limit(&self) -> u64 {
-        self.limit
+        self.shards.iter().map(|s| s.limit).sum()
     }
 
     /// Whether no seal is left.
     pub fn is_exhausted(&self) -> bool {
-        self.used() >= self.limit
+        self.used() >= self.limit()
     }
 }
 
@@ -394,7 +444,7 @@ impl VersionCipher {
     ) -> Result<(Iv, Tag), ProviderError> {
         let mut iv = Iv([0; crate::blob::IV_LEN]);
         rng.fill(&mut iv.0)?;
-        budget.take()?;
+        budget.take(iv.0[0])?;
         Ok((iv, self.seal(&iv, aad, in_out)?))
     }
 
@@ -509,4 +559,44 @@ mod nonblocking {
     pub trait AsyncKeyProvider: AsyncKeyDirectory + AsyncKeyCipher {}
 
     impl<T: AsyncKeyDirectory + AsyncKeyCipher + ?Sized> AsyncKeyProvider for T {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shards_together_allow_exactly_the_limit() {
+        for (limit, used) in [
+            (0, 0),
+            (1, 0),
+            (3, 0),
+            (10, 3),
+            (10, 10),
+            (10, 25),
+            (1001, 999),
+        ] {
+            let budget = SealBudget::new(limit, used);
+            assert_eq!(budget.limit(), limit);
+            assert_eq!(budget.used(), used.min(limit));
+            let mut taken = 0;
+            // Hints that keep landing on the same shard: the others must still be used.
+            while budget.take(3).is_ok() {
+                taken += 1;
+                assert!(taken <= limit, "took past the limit");
+            }
+            assert_eq!(taken, limit - used.min(limit), "limit {limit}, used {used}");
+            assert!(budget.is_exhausted());
+            for hint in 0..=255 {
+                assert_eq!(budget.take(hint), Err(ProviderError::SealLimitReached));
+            }
+            assert_eq!(budget.used(), limit);
+        }
+    }
+
+    #[test]
+    fn the_limit_is_capped_at_two_to_the_32() {
+        let budget = SealBudget::new(u64::MAX, 0);
+        assert_eq!(budget.limit(), SealBudget::MAX);
+    }
 }

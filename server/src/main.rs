@@ -96,6 +96,10 @@ struct Cli {
     #[arg(long, env = "KMS_SERVER_MAX_CONNECTIONS", default_value_t = Limits::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
 
+    /// Threads that run requests (tokio's worker threads); 0 means one per core.
+    #[arg(long, env = "KMS_SERVER_WORKER_THREADS", default_value_t = 0)]
+    worker_threads: usize,
+
     /// Time allowed for a request's head (request line and headers), counted from when the
     /// server waits for it: also the keep-alive idle limit and the TLS handshake's limit.
     #[arg(long, env = "KMS_SERVER_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -375,9 +379,19 @@ async fn shutdown_signal() {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if cli.worker_threads > 0 {
+        runtime.worker_threads(cli.worker_threads);
+    }
+    match runtime.enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(e) => fail(format!("cannot start the runtime: {e}")),
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let limits = match limits(&cli) {
         Ok(l) => l,
         Err(e) => return fail(e),

@@ -197,7 +197,7 @@ impl KeyCipher for HsmModule {
         let (cipher, budget) = slots
             .get(&(key.handle().0, key.version()))
             .ok_or(ProviderError::Internal)?;
-        budget.take()?;
+        budget.take(self.module_id[0])?;
         let n = self.invocations.fetch_add(1, Ordering::SeqCst);
         let mut iv = [0u8; 12];
         iv[..4].copy_from_slice(&self.module_id);
