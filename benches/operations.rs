@@ -12,13 +12,17 @@ use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64ct::{Base64, Encoding};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use kms_core::blob::Iv;
 use kms_core::rand_core::{SeedableRng, TryCryptoRng, TryRng};
 use kms_core::wire::{
     DecryptParams, EncryptParams, GenerateDataKeyParams, ReEncryptParams, decrypt, decrypt_in,
     encrypt_in, generate_data_key, generate_data_key_in, generate_data_key_without_plaintext_in,
     re_encrypt_in,
 };
-use kms_core::{Caller, InMemoryProvider, KeyDirectory, KeyId, KeyOptions, OsRng, ops};
+use kms_core::{
+    AeadEngine, Caller, DefaultRng, InMemoryProvider, KeyDirectory, KeyId, KeyOptions,
+    MasterKeyMaterial, OsRng, VersionCipher, ops,
+};
 use rand_chacha::ChaCha20Rng;
 
 const ACCOUNT: &str = "1234567890123456";
@@ -166,6 +170,38 @@ fn generate(c: &mut Criterion) {
     g.bench_function("owned/os", |b| {
         b.iter(|| generate_data_key(&provider, &caller, black_box(&request), &mut OsRng).unwrap())
     });
+    // What the quickstart and kms-server use.
+    let mut default_rng = DefaultRng::new().unwrap();
+    g.bench_function("owned/default", |b| {
+        b.iter(|| {
+            generate_data_key(&provider, &caller, black_box(&request), &mut default_rng).unwrap()
+        })
+    });
+    // The same provider with `ring`'s AES-GCM behind the seam.
+    #[cfg(feature = "ring")]
+    {
+        let mut ring_provider = provider_with(0, &mut rng).0;
+        let ring_key = ring_provider
+            .create_key(&mut rng, &KeyOptions::new(ACCOUNT, REGION))
+            .unwrap()
+            .to_string();
+        ring_provider.set_engine(AeadEngine::Ring);
+        let request = GenerateDataKeyParams::new().key_id(&ring_key);
+        g.bench_function("in/chacha/ring_engine", |b| {
+            b.iter(|| generate_once(&ring_provider, &caller, &request, &mut rng, &mut workspace))
+        });
+        g.bench_function("owned/default/ring_engine", |b| {
+            b.iter(|| {
+                generate_data_key(
+                    &ring_provider,
+                    &caller,
+                    black_box(&request),
+                    &mut default_rng,
+                )
+                .unwrap()
+            })
+        });
+    }
     let request10 = GenerateDataKeyParams::new()
         .key_id(&key)
         .encryption_context(ctx10.as_deref().unwrap());
@@ -533,6 +569,15 @@ fn threads(c: &mut Criterion) {
     g.finish();
 }
 
+/// The AES-GCM engines this build has, by name.
+fn engines() -> Vec<(&'static str, AeadEngine)> {
+    vec![
+        ("aes_gcm", AeadEngine::RustCrypto),
+        #[cfg(feature = "ring")]
+        ("ring", AeadEngine::Ring),
+    ]
+}
+
 /// AES-256-GCM alone, with a cached key: `aes-gcm` as the core builds it, against `ring` and
 /// `aws-lc-rs`, for a data key's 32 bytes and for 1 MiB.
 fn aead(c: &mut Criterion) {
@@ -573,6 +618,14 @@ fn aead(c: &mut Criterion) {
                     .as_ref()[0]
             })
         });
+        // The provider seam's engine, `VersionCipher`, on each AES-GCM implementation it has.
+        for (name, engine) in engines() {
+            let cipher =
+                VersionCipher::with_engine(MasterKeyMaterial::from_slice(&key).unwrap(), engine);
+            g.bench_function(format!("version_cipher/{name}"), |b| {
+                b.iter(|| cipher.seal(&Iv(iv), black_box(&aad), &mut buf).unwrap().0[0])
+            });
+        }
         g.bench_function("aws_lc_rs", |b| {
             b.iter(|| {
                 aws_key

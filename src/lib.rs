@@ -47,7 +47,9 @@ pub use in_memory::snapshot;
 #[cfg(feature = "alloc")]
 pub use in_memory::{InMemoryProvider, KeyOptions};
 pub use key::{KeyHandle, KeyOrigin, KeyRecord, KeyState, KeyUsage, MasterKeySpec, Permission};
-pub use provider::{KeyCipher, KeyDirectory, KeyProvider, ProviderError, VersionCipher};
+pub use provider::{
+    AeadEngine, KeyCipher, KeyDirectory, KeyProvider, ProviderError, VersionCipher,
+};
 #[cfg(feature = "alloc")]
 pub use rate_limit::{RateLimit, RateLimiter};
 pub use reference::{Caller, KeyReference};

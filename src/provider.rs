@@ -384,29 +384,99 @@ impl SealBudget {
     }
 }
 
+/// Which AES-GCM implementation a [`VersionCipher`] runs on. Both produce the same bytes (the
+/// golden vectors and Wycheproof run through either).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AeadEngine {
+    /// RustCrypto's `aes-gcm`: pure Rust, `no_std`, its key schedule zeroized on drop. It
+    /// picks AES-NI and CLMUL at run time, which costs it about twice `ring`'s time on a
+    /// data key's seal (BENCHMARKS.md, "AES-GCM").
+    RustCrypto,
+    /// `ring`'s AES-GCM (feature `ring`): assembly, for hosted targets. Its key schedule lives
+    /// inside `ring`'s key type, which does **not** zeroize it on drop (the schedule of an
+    /// AES key begins with the key: `tests/management/zeroize.rs` finds the material in freed
+    /// memory with this engine); the material this crate holds still is zeroized. Never the
+    /// default: a frontend asks for it ([`InMemoryProvider::set_engine`](crate::InMemoryProvider::set_engine)) when it
+    /// wants the speed and accepts that.
+    #[cfg(feature = "ring")]
+    Ring,
+}
+
+impl AeadEngine {
+    /// The engine [`VersionCipher::new`] uses, and so the bundled providers unless told
+    /// otherwise: `aes-gcm`, whatever the features, because only it zeroizes its schedule.
+    pub const DEFAULT: Self = Self::RustCrypto;
+}
+
 // The two schedules differ in size by a few hundred bytes; boxing would add a pointer chase to
 // every seal for no real saving.
 #[allow(clippy::large_enum_variant)]
 enum Aead {
     Aes128(Aes128Gcm),
     Aes256(Aes256Gcm),
+    #[cfg(feature = "ring")]
+    Ring(ring::aead::LessSafeKey),
+}
+
+impl Aead {
+    fn new(material: &MasterKeyMaterial, engine: AeadEngine) -> Self {
+        match engine {
+            AeadEngine::RustCrypto => match material {
+                MasterKeyMaterial::Aes128(k) => Aead::Aes128(Aes128Gcm::new((&**k).into())),
+                MasterKeyMaterial::Aes256(k) => Aead::Aes256(Aes256Gcm::new((&**k).into())),
+            },
+            #[cfg(feature = "ring")]
+            AeadEngine::Ring => {
+                let (algorithm, key): (_, &[u8]) = match material {
+                    MasterKeyMaterial::Aes128(k) => (&ring::aead::AES_128_GCM, &k[..]),
+                    MasterKeyMaterial::Aes256(k) => (&ring::aead::AES_256_GCM, &k[..]),
+                };
+                match ring::aead::UnboundKey::new(algorithm, key) {
+                    Ok(key) => Aead::Ring(ring::aead::LessSafeKey::new(key)),
+                    // ring refuses only a key of the wrong length, which the material's type
+                    // rules out; stay correct anyway.
+                    Err(_) => Self::new(material, AeadEngine::RustCrypto),
+                }
+            }
+        }
+    }
 }
 
 /// One master key version's material with its AES key schedule built once, ready to seal and
-/// open. Both are zeroized on drop.
+/// open. The material is zeroized on drop, and so is the schedule on the default engine (see
+/// [`AeadEngine`]).
 pub struct VersionCipher {
     material: MasterKeyMaterial,
     aead: Aead,
 }
 
 impl VersionCipher {
-    /// Builds the key schedule for `material`.
+    /// Builds the key schedule for `material` on [`AeadEngine::DEFAULT`] (`aes-gcm`).
     pub fn new(material: MasterKeyMaterial) -> Self {
-        let aead = match &material {
-            MasterKeyMaterial::Aes128(k) => Aead::Aes128(Aes128Gcm::new((&**k).into())),
-            MasterKeyMaterial::Aes256(k) => Aead::Aes256(Aes256Gcm::new((&**k).into())),
-        };
+        Self::with_engine(material, AeadEngine::DEFAULT)
+    }
+
+    /// Builds the key schedule for `material` on `engine`.
+    pub fn with_engine(material: MasterKeyMaterial, engine: AeadEngine) -> Self {
+        let aead = Aead::new(&material, engine);
         Self { material, aead }
+    }
+
+    /// Rebuilds the key schedule on `engine`.
+    pub fn set_engine(&mut self, engine: AeadEngine) {
+        if self.engine() != engine {
+            self.aead = Aead::new(&self.material, engine);
+        }
+    }
+
+    /// The engine this cipher runs on.
+    pub fn engine(&self) -> AeadEngine {
+        match self.aead {
+            Aead::Aes128(_) | Aead::Aes256(_) => AeadEngine::RustCrypto,
+            #[cfg(feature = "ring")]
+            Aead::Ring(_) => AeadEngine::Ring,
+        }
     }
 
     /// The material.
@@ -420,12 +490,25 @@ impl VersionCipher {
     /// [`ProviderError::Internal`] when AES-GCM refuses the lengths.
     #[inline]
     pub fn seal(&self, iv: &Iv, aad: &[u8], in_out: &mut [u8]) -> Result<Tag, ProviderError> {
-        let tag = match &self.aead {
-            Aead::Aes128(c) => c.encrypt_inout_detached((&iv.0).into(), aad, in_out.into()),
-            Aead::Aes256(c) => c.encrypt_inout_detached((&iv.0).into(), aad, in_out.into()),
+        let tag: [u8; crate::blob::TAG_LEN] = match &self.aead {
+            Aead::Aes128(c) => c
+                .encrypt_inout_detached((&iv.0).into(), aad, in_out.into())
+                .map(Into::into),
+            Aead::Aes256(c) => c
+                .encrypt_inout_detached((&iv.0).into(), aad, in_out.into())
+                .map(Into::into),
+            #[cfg(feature = "ring")]
+            Aead::Ring(k) => k
+                .seal_in_place_separate_tag(
+                    ring::aead::Nonce::assume_unique_for_key(iv.0),
+                    ring::aead::Aad::from(aad),
+                    in_out,
+                )
+                .map_err(|_| aes_gcm::Error)
+                .and_then(|tag| tag.as_ref().try_into().map_err(|_| aes_gcm::Error)),
         }
         .map_err(|_| ProviderError::Internal)?;
-        Ok(Tag(tag.into()))
+        Ok(Tag(tag))
     }
 
     /// What a cipher that takes its IVs from the caller's RNG does: draws a random IV from
@@ -448,7 +531,7 @@ impl VersionCipher {
         Ok((iv, self.seal(&iv, aad, in_out)?))
     }
 
-    /// Opens `in_out` in place, checking `tag`.
+    /// Opens `in_out` in place, checking `tag`. On failure `in_out` holds no plaintext.
     ///
     /// # Errors
     /// [`ProviderError::AuthenticationFailed`] when the tag does not verify.
@@ -465,6 +548,23 @@ impl VersionCipher {
             }
             Aead::Aes256(c) => {
                 c.decrypt_inout_detached((&iv.0).into(), aad, in_out.into(), (&tag.0).into())
+            }
+            #[cfg(feature = "ring")]
+            Aead::Ring(k) => {
+                let opened = k
+                    .open_in_place_separate_tag(
+                        ring::aead::Nonce::assume_unique_for_key(iv.0),
+                        ring::aead::Aad::from(aad),
+                        ring::aead::Tag::from(tag.0),
+                        in_out,
+                        0..,
+                    )
+                    .is_ok();
+                if !opened {
+                    // ring leaves the buffer unspecified on failure: wipe it.
+                    zeroize::Zeroize::zeroize(in_out);
+                }
+                opened.then_some(()).ok_or(aes_gcm::Error)
             }
         }
         .map_err(|_| ProviderError::AuthenticationFailed)

@@ -96,6 +96,12 @@ struct Cli {
     #[arg(long, env = "KMS_SERVER_MAX_CONNECTIONS", default_value_t = Limits::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
 
+    /// The AES-GCM implementation of the keys: `aes-gcm` (pure Rust, its key schedule zeroized
+    /// on drop) or, in a build with the `ring` feature, `ring` (faster; its key schedule is
+    /// not zeroized on drop).
+    #[arg(long, env = "KMS_SERVER_AEAD_ENGINE", default_value = "aes-gcm", value_parser = parse_engine)]
+    aead_engine: kms_core::AeadEngine,
+
     /// Threads that run requests (tokio's worker threads); 0 means one per core.
     #[arg(long, env = "KMS_SERVER_WORKER_THREADS", default_value_t = 0)]
     worker_threads: usize,
@@ -131,6 +137,18 @@ struct Cli {
     /// trust DIR/ca.pem. The certificate is for 127.0.0.1, ::1 and localhost.
     #[arg(long, env = "KMS_SERVER_TLS_SELF_SIGNED", value_name = "DIR")]
     tls_self_signed: Option<PathBuf>,
+}
+
+/// `--aead-engine`.
+fn parse_engine(name: &str) -> Result<kms_core::AeadEngine, String> {
+    match name {
+        "aes-gcm" => Ok(kms_core::AeadEngine::RustCrypto),
+        #[cfg(feature = "ring")]
+        "ring" => Ok(kms_core::AeadEngine::Ring),
+        #[cfg(not(feature = "ring"))]
+        "ring" => Err("this build has no `ring` engine (build with --features ring)".into()),
+        other => Err(format!("unknown AES-GCM engine {other:?}: aes-gcm or ring")),
+    }
 }
 
 /// The connection limits the flags ask for.
@@ -409,6 +427,7 @@ async fn run(cli: Cli) -> ExitCode {
         Ok(opened) => opened,
         Err(e) => return fail(e),
     };
+    provider.set_engine(cli.aead_engine);
     if cli.export.is_some() || cli.import.is_some() {
         let Some(store) = &store else {
             return fail("--export and --import need --store");

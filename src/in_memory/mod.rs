@@ -19,7 +19,7 @@ use rand_core::TryCryptoRng;
 use crate::blob::{Iv, Tag};
 use crate::management::{self, CommitError, Generation, KeyMeta, KeyStore, Mutation};
 use crate::management::{StagedChange, VersionMeta};
-use crate::provider::VersionCipher;
+use crate::provider::{AeadEngine, VersionCipher};
 use crate::provider::{KeyCipher, KeyDirectory, ProviderError, SealBudget, SecureRandom};
 use crate::{
     AuthorizedKey, Caller, Error, KeyHandle, KeyId, KeyOrigin, KeyRecord, KeyState, KeyUsage,
@@ -286,6 +286,7 @@ pub struct InMemoryProvider {
     live: usize,
     seal_limit: u64,
     generation: u64,
+    engine: AeadEngine,
 }
 
 impl Default for InMemoryProvider {
@@ -318,7 +319,26 @@ impl InMemoryProvider {
             live: 0,
             seal_limit: SealBudget::MAX,
             generation: 0,
+            engine: AeadEngine::DEFAULT,
         }
+    }
+
+    /// Runs every version's AES-GCM on `engine` from now on: the ciphers there are rebuilt from
+    /// their material, and those made later use it too. Blobs are the same bytes either way.
+    pub fn set_engine(&mut self, engine: AeadEngine) {
+        self.engine = engine;
+        for key in self.keys.iter_mut().flatten() {
+            for version in &mut key.versions {
+                if let Some(cipher) = version.cipher.as_mut() {
+                    cipher.set_engine(engine);
+                }
+            }
+        }
+    }
+
+    /// The engine the versions' AES-GCM runs on.
+    pub fn engine(&self) -> AeadEngine {
+        self.engine
     }
 
     /// Sets the seal limit of versions made from now on (at most 2^32; 0 is raised to 1). At
@@ -623,7 +643,8 @@ impl InMemoryProvider {
     fn apply_mutation(&mut self, mutation: Mutation) -> Result<(), Error> {
         match mutation {
             Mutation::CreateKey { key, material } => {
-                let mut cipher = material.map(|m| Box::new(VersionCipher::new(m)));
+                let mut cipher =
+                    material.map(|m| Box::new(VersionCipher::with_engine(m, self.engine)));
                 let versions = key
                     .versions
                     .iter()
@@ -682,10 +703,11 @@ impl InMemoryProvider {
             } => {
                 let index = self.index(&key_id)?;
                 let budget = self.version_budget();
+                let engine = self.engine;
                 let key = self.key_mut(&key_id)?;
                 key.versions.push(Version {
                     id: version.key_version_id,
-                    cipher: Some(Box::new(VersionCipher::new(material))),
+                    cipher: Some(Box::new(VersionCipher::with_engine(material, engine))),
                     budget,
                     created: version.created,
                 });
@@ -695,9 +717,11 @@ impl InMemoryProvider {
                     .insert(version.key_version_id, (index, primary));
             }
             Mutation::ImportMaterial { key_id, material } => {
+                let engine = self.engine;
                 let key = self.key_mut(&key_id)?;
                 let primary = key.primary;
-                key.versions[primary].cipher = Some(Box::new(VersionCipher::new(material)));
+                key.versions[primary].cipher =
+                    Some(Box::new(VersionCipher::with_engine(material, engine)));
                 key.state = KeyState::Enabled;
             }
             Mutation::PutAlias {

