@@ -11,6 +11,17 @@
 /// The standard alphabet.
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// The two characters of every 12-bit value: two lookups encode three bytes.
+static PAIRS: [[u8; 2]; 4096] = {
+    let mut table = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        table[i] = [ALPHABET[i >> 6], ALPHABET[i & 63]];
+        i += 1;
+    }
+    table
+};
+
 /// Marks a byte that is not in the alphabet (padding included).
 const INVALID: u8 = 0xFF;
 
@@ -38,11 +49,10 @@ pub(crate) fn encode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o str, Inval
     let mut quads = out.chunks_exact_mut(4);
     let mut triples = src.chunks_exact(3);
     for (t, q) in (&mut triples).zip(&mut quads) {
-        let v = u32::from(t[0]) << 16 | u32::from(t[1]) << 8 | u32::from(t[2]);
-        q[0] = ALPHABET[(v >> 18) as usize & 63];
-        q[1] = ALPHABET[(v >> 12) as usize & 63];
-        q[2] = ALPHABET[(v >> 6) as usize & 63];
-        q[3] = ALPHABET[v as usize & 63];
+        let v = usize::from(t[0]) << 16 | usize::from(t[1]) << 8 | usize::from(t[2]);
+        let [a, b] = PAIRS[v >> 12];
+        let [c, d] = PAIRS[v & 0xFFF];
+        q.copy_from_slice(&[a, b, c, d]);
     }
     match (triples.remainder(), quads.next()) {
         ([a], Some(q)) => {
