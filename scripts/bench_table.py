@@ -28,6 +28,7 @@ ROWS = [
     ("GenerateDataKey, 10-pair context, ChaCha", "generate_data_key/in_chacha_ctx10", "generate_data_key/floor_chacha_ctx10"),
     ("GenerateDataKey, owned, OS RNG", "generate_data_key/owned_os", "generate_data_key/floor_os"),
     ("ring: data key + seal, OS RNG", "generate_data_key/ring_os", "generate_data_key/floor_os"),
+    ("GenerateDataKey, caller buffer, ChaCha, ring engine", "generate_data_key/in_chacha_ring_engine", "generate_data_key/floor_chacha"),
     ("Decrypt, caller buffer", "decrypt/in_chacha", "decrypt/floor"),
     ("Decrypt, owned", "decrypt/owned_chacha", "decrypt/floor"),
     ("ring: open", "decrypt/ring", "decrypt/floor"),
@@ -46,6 +47,43 @@ re = median("re_encrypt/in_chacha")
 d, e = median("decrypt/floor"), median("encrypt/floor_chacha")
 if re and d and e:
     print(f"| ReEncrypt, caller buffer | {fmt(re)} | {fmt(d + e)} (Decrypt + Encrypt floors) | {re / (d + e):.2f}× |")
+
+print()
+print("| against what a user would write instead | median | ring: data key + seal, OS RNG | ratio |")
+print("|---|---:|---:|---:|")
+ring = median("generate_data_key/ring_os")
+for label, bench in (
+    ("GenerateDataKey, owned, `DefaultRng`", "generate_data_key/owned_default"),
+    ("GenerateDataKey, owned, `DefaultRng`, ring engine", "generate_data_key/owned_default_ring_engine"),
+    ("GenerateDataKey, owned, OS RNG", "generate_data_key/owned_os"),
+):
+    m = median(bench)
+    if m and ring:
+        print(f"| {label} | {fmt(m)} | {fmt(ring)} | {m / ring:.2f}× |")
+
+print()
+print("| AES-256-GCM seal, cached key | 32 bytes | vs ring | 1 MiB | vs ring |")
+print("|---|---:|---:|---:|---:|")
+r32, r1m = median("aes_gcm_32/ring"), median("aes_gcm_1048576/ring")
+for label, bench in (
+    ("`aes-gcm` (default build)", "aes_gcm"),
+    ("`VersionCipher`, aes-gcm engine", "version_cipher_aes_gcm"),
+    ("`VersionCipher`, ring engine", "version_cipher_ring"),
+    ("ring", "ring"),
+    ("aws-lc-rs", "aws_lc_rs"),
+):
+    a, b = median(f"aes_gcm_32/{bench}"), median(f"aes_gcm_1048576/{bench}")
+    if a and b and r32 and r1m:
+        gib = (1 << 20) / b  # bytes per ns = GB/s
+        print(f"| {label} | {fmt(a)} | {a / r32:.2f}× | {gib * 1e9 / (1 << 30):.1f} GiB/s | {b / r1m:.2f}× |")
+
+print()
+print("| from two threads, one provider | 1 thread | 2 threads | throughput, 2 vs 1 |")
+print("|---|---:|---:|---:|")
+for label, bench in (("GenerateDataKey, caller buffer", "generate"), ("floor (no shared state)", "floor")):
+    one, two = median(f"threads/{bench}/1"), median(f"threads/{bench}/2")
+    if one and two:
+        print(f"| {label} | {fmt(one)} per call | {fmt(two)} per call | {one / two:.2f}× |")
 
 print()
 print("| NumberOfBytes | GenerateDataKey | floor | ratio |")

@@ -7,14 +7,24 @@
 //! KMS_LOAD_ACCESS_KEY_ID=... KMS_LOAD_ACCESS_KEY_SECRET=... \
 //!   cargo run --release -p kms-server --bin kms-load -- --target 127.0.0.1:8089 --key-id alias/demo
 //! ```
+//!
+//! With `--protocol aws` it speaks AWS KMS's JSON protocol instead (`X-Amz-Target`, unsigned),
+//! to load `moto_server`, the mock most users run, the same way: it creates a key at start and
+//! asks for data keys under it (or decrypts one blob made at start).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
+use axum::http::Request;
 use clap::Parser;
-use kms_server::client::{CallOptions, Client, Credentials, SignatureVersion};
+use http_body_util::Full;
+use kms_server::client::{
+    CallOptions, Client, ClientError, ClientResponse, Credentials, SignatureVersion,
+};
+use serde_json::json;
 
 /// Load generator for kms-server (loopback only).
 #[derive(Parser, Debug)]
@@ -41,23 +51,95 @@ struct Cli {
     /// Sign with V1 instead of V3.
     #[arg(long)]
     v1: bool,
+    /// The protocol: `alibaba` (kms-server) or `aws` (AWS KMS's JSON protocol, for moto).
+    #[arg(long, default_value = "alibaba")]
+    protocol: String,
     /// The AccessKeyId.
-    #[arg(long, env = "KMS_LOAD_ACCESS_KEY_ID")]
+    #[arg(long, env = "KMS_LOAD_ACCESS_KEY_ID", default_value = "")]
     access_key_id: String,
 }
 
-#[derive(Default)]
+/// Latencies in a histogram of 1 µs buckets up to [`Tally::BUCKETS`] µs (longer ones kept
+/// one by one), so a run of any length takes fixed memory.
 struct Tally {
-    latencies_us: Vec<u32>,
+    buckets: Vec<u64>,
+    slow_us: Vec<u32>,
+    ok: u64,
     errors: BTreeMap<String, u64>,
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            buckets: vec![0; Self::BUCKETS],
+            slow_us: Vec::new(),
+            ok: 0,
+            errors: BTreeMap::new(),
+        }
     }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
+}
+
+impl Tally {
+    const BUCKETS: usize = 50_000;
+
+    fn record(&mut self, us: u128) {
+        self.ok += 1;
+        match usize::try_from(us) {
+            Ok(us) if us < Self::BUCKETS => self.buckets[us] += 1,
+            _ => self.slow_us.push(u32::try_from(us).unwrap_or(u32::MAX)),
+        }
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.ok += other.ok;
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets) {
+            *a += b;
+        }
+        self.slow_us.extend(other.slow_us);
+        for (k, v) in other.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+    }
+
+    /// The `p`th percentile, in milliseconds.
+    fn percentile(&mut self, p: f64) -> f64 {
+        if self.ok == 0 {
+            return 0.0;
+        }
+        let rank = (((p / 100.0) * self.ok as f64).ceil() as u64).clamp(1, self.ok);
+        let mut seen = 0;
+        for (us, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return us as f64 / 1000.0;
+            }
+        }
+        self.slow_us.sort_unstable();
+        let i = usize::try_from(rank - seen).unwrap_or(usize::MAX);
+        f64::from(self.slow_us[i.clamp(1, self.slow_us.len()) - 1]) / 1000.0
+    }
+}
+
+/// One request in AWS KMS's JSON protocol, to `moto_server` (which does not check signatures,
+/// so none is made; the Authorization header only names an account).
+async fn aws_call(
+    client: &Client,
+    action: &str,
+    body: &serde_json::Value,
+) -> Result<ClientResponse, ClientError> {
+    let request = Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header("X-Amz-Target", format!("TrentService.{action}"))
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261130/us-east-1/kms/aws4_request, \
+             SignedHeaders=host;x-amz-target, Signature=0",
+        )
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| ClientError(e.to_string()))?;
+    client.send(request).await
 }
 
 #[tokio::main]
@@ -67,7 +149,19 @@ async fn main() -> ExitCode {
         eprintln!("kms-load: only loopback targets are allowed");
         return ExitCode::FAILURE;
     }
-    let Ok(access_key_secret) = std::env::var("KMS_LOAD_ACCESS_KEY_SECRET") else {
+    let aws = match cli.protocol.as_str() {
+        "alibaba" => false,
+        "aws" => true,
+        other => {
+            eprintln!("kms-load: unknown protocol {other:?} (alibaba or aws)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let access_key_secret = if aws {
+        String::new()
+    } else if let Ok(secret) = std::env::var("KMS_LOAD_ACCESS_KEY_SECRET") {
+        secret
+    } else {
         eprintln!(
             "kms-load: set KMS_LOAD_ACCESS_KEY_SECRET (secrets never go on the command line)"
         );
@@ -89,8 +183,43 @@ async fn main() -> ExitCode {
         },
         ..CallOptions::default()
     };
+    // With AWS's protocol: a key made now (moto starts empty), and for Decrypt one blob.
+    let (key_id, blob) = if aws {
+        let made = aws_call(&client, "CreateKey", &json!({})).await;
+        let key_id = match made {
+            Ok(r) if r.status == 200 => r.json()["KeyMetadata"]["KeyId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            Ok(r) => {
+                eprintln!("kms-load: CreateKey failed: {} {}", r.status, r.text());
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("kms-load: CreateKey failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let request = json!({"KeyId": key_id, "KeySpec": "AES_256"});
+        let blob = match aws_call(&client, "GenerateDataKey", &request).await {
+            Ok(r) if r.status == 200 => r.field("CiphertextBlob"),
+            Ok(r) => {
+                eprintln!("kms-load: setup failed: {} {}", r.status, r.text());
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("kms-load: setup failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        (key_id, blob)
+    } else {
+        (cli.key_id.clone(), String::new())
+    };
     // For Decrypt: one blob, made now.
-    let blob = if cli.action == "Decrypt" {
+    let blob = if aws {
+        blob
+    } else if cli.action == "Decrypt" {
         match client
             .call_with("GenerateDataKey", &[("KeyId", &cli.key_id)], &options)
             .await
@@ -115,9 +244,10 @@ async fn main() -> ExitCode {
     let mut tasks = Vec::with_capacity(cli.connections);
     for _ in 0..cli.connections.max(1) {
         let client = client.clone();
+        let aws = aws;
         let options = options.clone();
         let action = cli.action.clone();
-        let key_id = cli.key_id.clone();
+        let key_id = key_id.clone();
         let blob = blob.clone();
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
@@ -126,23 +256,27 @@ async fn main() -> ExitCode {
                 if sent >= end {
                     break;
                 }
-                let params: Vec<(&str, &str)> = if action == "Decrypt" {
-                    vec![("CiphertextBlob", blob.as_str())]
+                let result = if aws {
+                    let body = if action == "Decrypt" {
+                        json!({"CiphertextBlob": blob})
+                    } else {
+                        json!({"KeyId": key_id, "KeySpec": "AES_256"})
+                    };
+                    aws_call(&client, &action, &body).await
                 } else {
-                    vec![("KeyId", key_id.as_str())]
+                    let params: Vec<(&str, &str)> = if action == "Decrypt" {
+                        vec![("CiphertextBlob", blob.as_str())]
+                    } else {
+                        vec![("KeyId", key_id.as_str())]
+                    };
+                    client.call_with(&action, &params, &options).await
                 };
-                let result = client.call_with(&action, &params, &options).await;
                 let done = Instant::now();
                 if sent < measure_from {
                     continue;
                 }
                 match result {
-                    Ok(r) if r.status == 200 => {
-                        let us = done.duration_since(sent).as_micros();
-                        tally
-                            .latencies_us
-                            .push(u32::try_from(us).unwrap_or(u32::MAX));
-                    }
+                    Ok(r) if r.status == 200 => tally.record(done.duration_since(sent).as_micros()),
                     Ok(r) => {
                         *tally
                             .errors
@@ -158,32 +292,32 @@ async fn main() -> ExitCode {
     let mut all = Tally::default();
     for t in tasks {
         match t.await {
-            Ok(t) => {
-                all.latencies_us.extend(t.latencies_us);
-                for (k, v) in t.errors {
-                    *all.errors.entry(k).or_default() += v;
-                }
-            }
+            Ok(t) => all.merge(t),
             Err(e) => *all.errors.entry(format!("task: {e}")).or_default() += 1,
         }
     }
-    all.latencies_us.sort_unstable();
-    let ok = all.latencies_us.len() as u64;
+    let ok = all.ok;
     let errors: u64 = all.errors.values().sum();
     let rps = ok as f64 / seconds as f64;
     println!(
-        "kms-load: {} {}, {} connections, {seconds} s (after {} s warm-up), signature {}",
+        "kms-load: {} {}, {} connections, {seconds} s (after {} s warm-up), {}",
         cli.action,
-        cli.key_id,
+        key_id,
         cli.connections,
         cli.warmup,
-        if cli.v1 { "V1" } else { "V3" }
+        match (aws, cli.v1) {
+            (true, _) => "AWS JSON protocol",
+            (false, true) => "signature V1",
+            (false, false) => "signature V3",
+        }
+    );
+    let (p50, p99, max) = (
+        all.percentile(50.0),
+        all.percentile(99.0),
+        all.percentile(100.0),
     );
     println!(
-        "kms-load: {ok} ok, {errors} errors, {rps:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(&all.latencies_us, 50.0),
-        percentile(&all.latencies_us, 99.0),
-        percentile(&all.latencies_us, 100.0),
+        "kms-load: {ok} ok, {errors} errors, {rps:.0} requests/s, p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms"
     );
     for (what, n) in &all.errors {
         println!("kms-load: error {what}: {n}");
