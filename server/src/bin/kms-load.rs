@@ -244,7 +244,6 @@ async fn main() -> ExitCode {
     let mut tasks = Vec::with_capacity(cli.connections);
     for _ in 0..cli.connections.max(1) {
         let client = client.clone();
-        let aws = aws;
         let options = options.clone();
         let action = cli.action.clone();
         let key_id = key_id.clone();
