@@ -394,11 +394,11 @@ pub enum AeadEngine {
     /// data key's seal (BENCHMARKS.md, "AES-GCM").
     RustCrypto,
     /// `ring`'s AES-GCM (feature `ring`): assembly, for hosted targets. Its key schedule lives
-    /// inside `ring`'s key type, which does **not** zeroize it on drop (the schedule of an
-    /// AES key begins with the key: `tests/management/zeroize.rs` finds the material in freed
-    /// memory with this engine); the material this crate holds still is zeroized. Never the
-    /// default: a frontend asks for it ([`InMemoryProvider::set_engine`](crate::InMemoryProvider::set_engine)) when it
-    /// wants the speed and accepts that.
+    /// inside `ring`'s key type, which does **not** zeroize it on drop, and the schedule of an
+    /// AES key begins with the key (made the default for a trial, this engine failed the tests
+    /// of `tests/management/zeroize.rs`, which search freed memory for master key material);
+    /// the material this crate holds is still zeroized. Never the default: a frontend asks for
+    /// it (`InMemoryProvider::set_engine`) when it wants the speed and accepts that.
     #[cfg(feature = "ring")]
     Ring,
 }
