@@ -120,6 +120,25 @@ impl Tally {
     }
 }
 
+/// The answer to a request made before the run, or `None` (said on stderr) when it failed.
+fn setup(what: &str, result: Result<ClientResponse, ClientError>) -> Option<ClientResponse> {
+    match result {
+        Ok(r) if r.status == 200 => Some(r),
+        Ok(r) => {
+            eprintln!(
+                "kms-load: {what} before the run failed: {} {}",
+                r.status,
+                r.text()
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("kms-load: {what} before the run failed: {e}");
+            None
+        }
+    }
+}
+
 /// One request in AWS KMS's JSON protocol, to `moto_server` (which does not check signatures,
 /// so none is made; the Authorization header only names an account).
 async fn aws_call(
@@ -183,59 +202,35 @@ async fn main() -> ExitCode {
         },
         ..CallOptions::default()
     };
-    // With AWS's protocol: a key made now (moto starts empty), and for Decrypt one blob.
-    let (key_id, blob) = if aws {
-        let made = aws_call(&client, "CreateKey", &json!({})).await;
-        let key_id = match made {
-            Ok(r) if r.status == 200 => r.json()["KeyMetadata"]["KeyId"]
+    // With AWS's protocol: a key made now (moto starts empty). For Decrypt: one blob, made now.
+    let key_id = if aws {
+        match setup(
+            "CreateKey",
+            aws_call(&client, "CreateKey", &json!({})).await,
+        ) {
+            Some(r) => r.json()["KeyMetadata"]["KeyId"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned(),
-            Ok(r) => {
-                eprintln!("kms-load: CreateKey failed: {} {}", r.status, r.text());
-                return ExitCode::FAILURE;
-            }
-            Err(e) => {
-                eprintln!("kms-load: CreateKey failed: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let request = json!({"KeyId": key_id, "KeySpec": "AES_256"});
-        let blob = match aws_call(&client, "GenerateDataKey", &request).await {
-            Ok(r) if r.status == 200 => r.field("CiphertextBlob"),
-            Ok(r) => {
-                eprintln!("kms-load: setup failed: {} {}", r.status, r.text());
-                return ExitCode::FAILURE;
-            }
-            Err(e) => {
-                eprintln!("kms-load: setup failed: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        (key_id, blob)
-    } else {
-        (cli.key_id.clone(), String::new())
-    };
-    // For Decrypt: one blob, made now.
-    let blob = if aws {
-        blob
-    } else if cli.action == "Decrypt" {
-        match client
-            .call_with("GenerateDataKey", &[("KeyId", &cli.key_id)], &options)
-            .await
-        {
-            Ok(r) if r.status == 200 => r.field("CiphertextBlob"),
-            Ok(r) => {
-                eprintln!("kms-load: setup failed: {} {}", r.status, r.text());
-                return ExitCode::FAILURE;
-            }
-            Err(e) => {
-                eprintln!("kms-load: setup failed: {e}");
-                return ExitCode::FAILURE;
-            }
+            None => return ExitCode::FAILURE,
         }
     } else {
+        cli.key_id.clone()
+    };
+    let blob = if cli.action != "Decrypt" {
         String::new()
+    } else {
+        let made = if aws {
+            let request = json!({"KeyId": key_id, "KeySpec": "AES_256"});
+            aws_call(&client, "GenerateDataKey", &request).await
+        } else {
+            let params = [("KeyId", key_id.as_str())];
+            client.call_with("GenerateDataKey", &params, &options).await
+        };
+        match setup("GenerateDataKey", made) {
+            Some(r) => r.field("CiphertextBlob"),
+            None => return ExitCode::FAILURE,
+        }
     };
 
     let start = Instant::now();
