@@ -7,7 +7,8 @@
 //! valgrind --tool=callgrind target/release/deps/instructions-… generate 2000
 //! ```
 //!
-//! Operations: `generate` (wire layer, caller buffer), `generate_owned`, `generate_default`
+//! Operations: `generate` (wire layer, caller buffer), `generate_typed` (typed layer),
+//! `generate_owned`, `generate_default`
 //! (owned, `DefaultRng`), `decrypt`, `decrypt_owned`, `seal32` (a bare `aes-gcm` seal of 32
 //! bytes with a cached key), `seal32_ring`. Without arguments (as `cargo bench` runs it) it does
 //! nothing.
@@ -45,6 +46,8 @@ fn main() {
     let provider = provider;
     let caller = Caller::new("1234567890123456", "cn-hangzhou");
     let request = GenerateDataKeyParams::new().key_id(&key);
+    let typed_request =
+        kms_core::ops::GenerateDataKeyRequest::new(kms_core::KeyId::parse(&key).unwrap());
     let made = generate_data_key(&provider, &caller, &request, &mut rng).unwrap();
     let blob = made.ciphertext_blob.clone();
     let decrypt_request = DecryptParams::new().ciphertext_blob(&blob);
@@ -64,6 +67,19 @@ fn main() {
                     .ciphertext_blob
                     .len()
             }
+            "generate_typed" => kms_core::ops::generate_data_key_in(
+                &provider,
+                &caller,
+                &typed_request,
+                &mut rng,
+                &mut workspace,
+            )
+            .unwrap()
+            .done()
+            .unwrap()
+            .ciphertext_blob
+            .as_bytes()
+            .len(),
             "generate_owned" => generate_data_key(&provider, &caller, &request, &mut rng)
                 .unwrap()
                 .ciphertext_blob
