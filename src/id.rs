@@ -13,31 +13,56 @@ use crate::RngError;
 /// Length of a UUID in its text form, `8-4-4-4-12` hex digits and hyphens.
 pub const UUID_TEXT_LEN: usize = 36;
 
-/// Which bytes are lowercase hex digits.
-const LOWER_HEX: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        t[c] = matches!(c as u8, b'0'..=b'9' | b'a'..=b'f');
-        c += 1;
-    }
-    t
-};
+/// Eight lanes of one byte, for the word-at-a-time check below.
+const LANES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every lane.
+const HIGH: u64 = LANES * 0x80;
+
+/// The lanes of `w` (bytes below 0x80) whose byte is in `lo..=hi`, as their high bits.
+const fn lanes_in(w: u64, lo: u8, hi: u8) -> u64 {
+    // Below 0x80, adding 0x80 - lo (or 0x7f - hi) never carries out of a lane: the high bit says
+    // whether the byte reached `lo` (or passed `hi`).
+    let reached = w.wrapping_add(LANES * (0x80 - lo as u64));
+    let passed = w.wrapping_add(LANES * (0x7f - hi as u64));
+    reached & !passed & HIGH
+}
+
+/// The high bit of lane `i`.
+const fn lane(i: u32) -> u64 {
+    0x80 << (8 * i)
+}
+
+/// Whether the eight bytes of `s` from `at` are lowercase hex digits, except the lanes in
+/// `hyphens` (high bits), which the caller checks.
+const fn hex_word(s: &[u8], at: usize, hyphens: u64) -> bool {
+    let w = u64::from_le_bytes([
+        s[at],
+        s[at + 1],
+        s[at + 2],
+        s[at + 3],
+        s[at + 4],
+        s[at + 5],
+        s[at + 6],
+        s[at + 7],
+    ]);
+    let hex = lanes_in(w, b'0', b'9') | lanes_in(w, b'a', b'f');
+    w & HIGH == 0 && (hex | hyphens) == HIGH
+}
 
 /// Whether `s` is a UUID in lowercase text form (`8-4-4-4-12` lowercase hex digits).
 /// The version and variant nibbles are not checked: any such text is accepted.
+#[inline]
 pub const fn is_lowercase_uuid(s: &[u8]) -> bool {
     if s.len() != UUID_TEXT_LEN || s[8] != b'-' || s[13] != b'-' || s[18] != b'-' || s[23] != b'-' {
         return false;
     }
-    let mut ok = true;
-    let mut i = 0;
-    while i < UUID_TEXT_LEN {
-        // Non-short-circuit: one pass without branches on the data.
-        ok &= LOWER_HEX[s[i] as usize] | matches!(i, 8 | 13 | 18 | 23);
-        i += 1;
-    }
-    ok
+    // Five words of eight bytes (the last overlaps the fourth); the hyphens at 8 and 13 are
+    // lanes 0 and 5 of the second word, those at 18 and 23 lanes 2 and 7 of the third.
+    hex_word(s, 0, 0)
+        & hex_word(s, 8, lane(0) | lane(5))
+        & hex_word(s, 16, lane(2) | lane(7))
+        & hex_word(s, 24, 0)
+        & hex_word(s, 28, 0)
 }
 
 /// Draws a random (version 4, RFC 9562 variant) UUID from `rng`, in lowercase text form.
@@ -60,11 +85,43 @@ fn ascii_str(bytes: &[u8]) -> &str {
     core::str::from_utf8(bytes).unwrap_or_default()
 }
 
+/// Whether `a` and `b` hold the same bytes, compared a word at a time: a derived comparison of
+/// an ID's 36 bytes calls `memcmp`. Not constant time: IDs are not secret.
+#[inline]
+fn same_bytes<const N: usize>(a: &[u8; N], b: &[u8; N]) -> bool {
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    let words = a_words.iter().zip(b_words).fold(0, |d, (x, y)| {
+        d | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y))
+    });
+    let rest = a_rest
+        .iter()
+        .zip(b_rest)
+        .fold(0, |d, (x, y)| d | u64::from(x ^ y));
+    words | rest == 0
+}
+
+// The IDs are aligned to eight bytes: they are copied between the operations' results many
+// times, and copies at matching word boundaries avoid store-forwarding stalls.
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Clone, Copy, Eq, PartialOrd, Ord)]
+        #[repr(align(8))]
         pub struct $name([u8; UUID_TEXT_LEN]);
+
+        impl PartialEq for $name {
+            #[inline]
+            fn eq(&self, other: &Self) -> bool {
+                same_bytes(&self.0, &other.0)
+            }
+        }
+
+        impl core::hash::Hash for $name {
+            fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+                self.0.hash(state);
+            }
+        }
 
         impl $name {
             /// Parses a lowercase UUID text (36 bytes); `None` for anything else.
@@ -192,31 +249,59 @@ impl serde::Serialize for RequestId {
 /// The longest key ID: a UUID.
 pub const KEY_ID_MAX_LEN: usize = UUID_TEXT_LEN;
 
+/// The length of a key ID of the `key-` form: `key-` and 21 lowercase letters and digits.
+const SHORT_KEY_ID_LEN: usize = 25;
+
 /// The canonical ID of a master key: a lowercase UUID (`1234abcd-12ab-34cd-56ef-123456789012`)
 /// or `key-` followed by 21 lowercase letters and digits (`key-hzz630494463ejqjx1234`).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Eq, PartialOrd, Ord)]
+#[repr(align(8))]
 pub struct KeyId {
     len: u8,
+    // Zero past `len`: equal IDs have equal arrays.
     bytes: [u8; KEY_ID_MAX_LEN],
+}
+
+impl PartialEq for KeyId {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && same_bytes(&self.bytes, &other.bytes)
+    }
+}
+
+impl core::hash::Hash for KeyId {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.len.hash(state);
+        self.bytes.hash(state);
+    }
 }
 
 impl KeyId {
     /// Parses a key ID in either form; `None` for anything else.
+    #[inline(always)]
     pub fn parse(text: &str) -> Option<Self> {
         let b = text.as_bytes();
-        let valid = is_lowercase_uuid(b)
-            || (b.len() == 25
-                && b.starts_with(b"key-")
-                && b[4..]
-                    .iter()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        // Both forms are copied at a fixed length (a copy of a variable length goes through
+        // `memcpy`, and reading the ID back then stalls on store forwarding).
+        if let Ok(uuid) = <[u8; UUID_TEXT_LEN]>::try_from(b) {
+            return is_lowercase_uuid(&uuid).then_some(Self {
+                len: UUID_TEXT_LEN as u8,
+                bytes: uuid,
+            });
+        }
+        let short: &[u8; SHORT_KEY_ID_LEN] = b.try_into().ok()?;
+        let valid = short.starts_with(b"key-")
+            && short[4..]
+                .iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if !valid {
             return None;
         }
         let mut bytes = [0u8; KEY_ID_MAX_LEN];
-        bytes[..b.len()].copy_from_slice(b);
+        let (head, _) = bytes.split_first_chunk_mut::<SHORT_KEY_ID_LEN>()?;
+        *head = *short;
         Some(Self {
-            len: b.len() as u8,
+            len: SHORT_KEY_ID_LEN as u8,
             bytes,
         })
     }
@@ -266,6 +351,36 @@ impl serde::Serialize for KeyId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The check as its definition reads, one byte at a time.
+    fn is_lowercase_uuid_bytewise(s: &[u8]) -> bool {
+        s.len() == UUID_TEXT_LEN
+            && s.iter().enumerate().all(|(i, &c)| match i {
+                8 | 13 | 18 | 23 => c == b'-',
+                _ => matches!(c, b'0'..=b'9' | b'a'..=b'f'),
+            })
+    }
+
+    #[test]
+    fn uuid_check_agrees_with_the_bytewise_one_for_every_byte_at_every_position() {
+        let valid = *b"0123abcd-ef45-6789-abcd-ef0123456789";
+        assert!(is_lowercase_uuid(&valid));
+        for at in 0..UUID_TEXT_LEN {
+            for c in 0..=255u8 {
+                let mut s = valid;
+                s[at] = c;
+                assert_eq!(
+                    is_lowercase_uuid(&s),
+                    is_lowercase_uuid_bytewise(&s),
+                    "byte {c:#04x} at {at}"
+                );
+            }
+        }
+        for len in [0, 35, 37] {
+            let s = [b'a'; 37];
+            assert!(!is_lowercase_uuid(&s[..len]));
+        }
+    }
 
     /// Yields 0, 1, 2, ... as bytes.
     struct Counting(u8);
