@@ -12,6 +12,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::key::MasterKeySpec;
 
+pub(crate) mod base64;
+
 /// Secret text borrowed from a caller's workspace: the Base64 plaintext of a data key, or a
 /// decrypted `Plaintext`. The borrowed bytes are zeroized when this value is dropped.
 ///

@@ -1,8 +1,6 @@
 //! GenerateDataKey and GenerateDataKeyWithoutPlaintext: a fresh random data key, sealed under
 //! the master key's primary version.
 
-use base64ct::{Base64, Encoding};
-
 use super::{DryRunPassed, Outcome, Sealed, Workspace};
 use crate::WorkspaceTooSmall;
 use crate::authorize::authorize_key;
@@ -190,9 +188,7 @@ where
         BlobMut::new(workspace.rest(), &key.version(), len.base64_len()).map_err(|_| too_small)?;
 
     rng.fill(data_key.expose_mut())?;
-    let text_len = Base64::encode(data_key.expose(), text)
-        .map_err(|_| too_small)?
-        .len();
+    let text_len = crate::secret::base64::encode(data_key.expose(), text).map_err(|_| too_small)?;
     let body = blob.body();
     body.copy_from_slice(&text[..text_len]);
     // Base64 is ASCII.
