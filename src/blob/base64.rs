@@ -1,7 +1,7 @@
 //! Standard, padded Base64 of the blob, table-driven: the blob is ciphertext, an IV, a tag and a
 //! version ID, none of it secret, so it need not pay for constant-time code. Secrets (data keys,
 //! plaintexts) are never encoded here: a table indexed by the data leaks it through the cache,
-//! and they go through `base64ct`.
+//! and the data key's text has its own constant-time encoder (`secret::base64`).
 //!
 //! Decoding is exactly as strict as `base64ct`'s `Base64::decode`: padded, a length that is a
 //! multiple of four, no whitespace, `=` only as the last one or two characters, and the unused
@@ -46,8 +46,22 @@ pub(crate) struct Invalid;
 pub(crate) fn encode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o str, Invalid> {
     let len = super::base64_len(src.len());
     let out = dst.get_mut(..len).ok_or(Invalid)?;
-    let mut quads = out.chunks_exact_mut(4);
-    let mut triples = src.chunks_exact(3);
+    // Six bytes at a time, read as a word from eight (the two after them are not used, so the
+    // last group that has them is the last one read this way), written as eight characters.
+    let words = src.len().saturating_sub(2) / 6;
+    let rest = &src[words * 6..];
+    let (body_out, rest_out) = out.split_at_mut(words * 8);
+    for (i, chars) in body_out.as_chunks_mut::<8>().0.iter_mut().enumerate() {
+        let Some(bytes) = src.get(i * 6..).and_then(|b| b.first_chunk::<8>()) else {
+            break;
+        };
+        let v = u64::from_be_bytes(*bytes);
+        let pair = |shift: u32| u64::from(u16::from_le_bytes(PAIRS[(v >> shift) as usize & 0xFFF]));
+        let text = pair(52) | (pair(40) << 16) | (pair(28) << 32) | (pair(16) << 48);
+        *chars = text.to_le_bytes();
+    }
+    let mut quads = rest_out.chunks_exact_mut(4);
+    let mut triples = rest.chunks_exact(3);
     for (t, q) in (&mut triples).zip(&mut quads) {
         let v = usize::from(t[0]) << 16 | usize::from(t[1]) << 8 | usize::from(t[2]);
         let [a, b] = PAIRS[v >> 12];
