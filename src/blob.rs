@@ -43,10 +43,12 @@ pub const fn decoded_len_bound(text_len: usize) -> usize {
 
 /// A 96-bit AES-GCM IV.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(align(4))]
 pub struct Iv(pub [u8; IV_LEN]);
 
 /// A 128-bit AES-GCM tag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(align(8))]
 pub struct Tag(pub [u8; TAG_LEN]);
 
 /// A blob that is not well-formed. Reported as `InvalidParameter CiphertextBlob`.
