@@ -54,7 +54,10 @@ pub(crate) enum Lookup<'a> {
 impl Lookup<'_> {
     /// Asks a blocking directory.
     #[inline]
-    fn ask<D: KeyDirectory + ?Sized>(self, d: &D) -> Result<Option<KeyRecord>, ProviderError> {
+    pub(crate) fn ask<D: KeyDirectory + ?Sized>(
+        self,
+        d: &D,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
         match self {
             Lookup::Key {
                 account,

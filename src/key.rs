@@ -145,6 +145,7 @@ pub struct KeyHandle(pub u64);
 /// [`KeyRecord::new`] and the `with_*` setters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[repr(C)]
 pub struct KeyRecord {
     /// The provider's handle for the key.
     pub handle: KeyHandle,

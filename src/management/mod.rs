@@ -54,8 +54,7 @@ use core::time::Duration;
 
 use rand_core::TryCryptoRng;
 
-use crate::authorize::Resolved;
-use crate::backend::{Blocking, run_ready};
+use crate::authorize::Resolving;
 use crate::lifecycle::{Change, Lifecycle, transition};
 use crate::provider::{KeyDirectory, ProviderError};
 use crate::reference::{is_reserved_alias, is_valid_alias};
@@ -388,8 +387,7 @@ fn owned<S: KeyStore + ?Sized>(
     reference: &KeyReference<'_>,
     now: Duration,
 ) -> Result<KeyMeta, Error> {
-    let backend = Blocking(store);
-    let resolved = run_ready(Resolved::key(&backend, caller, reference))?;
+    let resolved = Resolving::key(caller, reference).ask(store)?;
     let key = store
         .key(&resolved.record().key_id)?
         .ok_or(Error::KeyNotFound)?;

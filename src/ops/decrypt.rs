@@ -2,7 +2,7 @@
 
 use super::{DryRunPassed, Outcome, Workspace};
 use crate::WorkspaceTooSmall;
-use crate::authorize::authorize_version;
+use crate::authorize::{Resolving, authorize};
 use crate::backend::{Cipher, Directory};
 use crate::blob::Blob;
 use crate::context::{self, Context};
@@ -119,7 +119,8 @@ where
     let mut workspace = Workspace::new(workspace, needed)?;
     let blob = request.ciphertext_blob;
     let version = blob.version();
-    let key = authorize_version(backend, caller, &version, Permission::Decrypt).await?;
+    let resolving = Resolving::version(caller, &version);
+    let key = authorize!(backend, caller, resolving, Permission::Decrypt);
     if request.dry_run {
         return Ok(Outcome::DryRun(DryRunPassed {
             key_id: key.key_id(),

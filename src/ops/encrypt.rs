@@ -4,7 +4,7 @@
 use core::fmt;
 
 use super::{DryRunPassed, Outcome, Sealed, Workspace};
-use crate::authorize::authorize_key;
+use crate::authorize::{Resolving, authorize};
 use crate::backend::{Cipher, Directory};
 use crate::blob::{BlobMut, MAX_SEALED_LEN, MIN_SEALED_LEN, OVERHEAD};
 use crate::context::{self, Context};
@@ -103,7 +103,8 @@ where
 {
     let needed = request.workspace_len();
     let mut workspace = Workspace::new(workspace, needed)?;
-    let key = authorize_key(backend, caller, &request.key, Permission::Encrypt).await?;
+    let resolving = Resolving::key(caller, &request.key);
+    let key = authorize!(backend, caller, resolving, Permission::Encrypt);
     if request.dry_run {
         return Ok(Outcome::DryRun(DryRunPassed {
             key_id: key.key_id(),

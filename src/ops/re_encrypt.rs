@@ -3,7 +3,7 @@
 
 use super::decrypt::open;
 use super::{DryRunPassed, Outcome, Sealed, Workspace};
-use crate::authorize::Resolved;
+use crate::authorize::Resolving;
 use crate::backend::{Cipher, Directory};
 use crate::blob::{Blob, BlobMut, OVERHEAD};
 use crate::context::{self, Context};
@@ -93,12 +93,20 @@ where
     let needed = request.workspace_len();
     let mut workspace = Workspace::new(workspace, needed)?;
     let blob = request.ciphertext_blob;
-    let from = Resolved::version(backend, caller, &blob.version()).await?;
-    let to = Resolved::key(backend, caller, &request.destination).await?;
-    let from = from
-        .permit(backend, caller, Permission::ReEncryptFrom)
+    // Both keys are found before either permission is asked (spec §7's order).
+    let version = blob.version();
+    let from = Resolving::version(caller, &version);
+    let from = from.found(backend.lookup(from.lookup()).await?)?;
+    let to = Resolving::key(caller, &request.destination);
+    let to = to.found(backend.lookup(to.lookup()).await?)?;
+    let granted = backend
+        .permits(from.record(), caller, Permission::ReEncryptFrom)
         .await?;
-    let to = to.permit(backend, caller, Permission::ReEncryptTo).await?;
+    let from = from.permitted(granted, Permission::ReEncryptFrom)?;
+    let granted = backend
+        .permits(to.record(), caller, Permission::ReEncryptTo)
+        .await?;
+    let to = to.permitted(granted, Permission::ReEncryptTo)?;
     let (from, to) = (from.check_usable()?, to.check_usable()?);
     if request.dry_run {
         return Ok(Outcome::DryRun(DryRunPassed {
