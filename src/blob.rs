@@ -8,7 +8,7 @@
 use core::fmt;
 
 use crate::KeyVersionId;
-use crate::id::UUID_TEXT_LEN;
+use crate::id::{UUID_TEXT_LEN, is_lowercase_uuid};
 
 mod base64;
 
@@ -67,7 +67,8 @@ impl core::error::Error for InvalidBlob {}
 /// Whether it opens is for the key provider to find out.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Blob<'b> {
-    version: KeyVersionId,
+    // Checked when made: the version ID is read from here when asked for (so a blob is one
+    // slice wherever it is passed).
     bytes: &'b [u8],
 }
 
@@ -82,8 +83,10 @@ impl<'b> Blob<'b> {
         if !(MIN_BLOB_LEN..=MAX_BLOB_LEN).contains(&bytes.len()) {
             return Err(InvalidBlob);
         }
-        let version = KeyVersionId::parse(&bytes[..VERSION_ID_LEN]).ok_or(InvalidBlob)?;
-        Ok(Self { version, bytes })
+        if !is_lowercase_uuid(&bytes[..VERSION_ID_LEN]) {
+            return Err(InvalidBlob);
+        }
+        Ok(Self { bytes })
     }
 
     /// Decodes strict, canonical, padded standard Base64 into `buf` and checks the layout.
@@ -104,7 +107,11 @@ impl<'b> Blob<'b> {
     /// The key version that sealed this blob.
     #[inline]
     pub fn version(&self) -> KeyVersionId {
-        self.version
+        match self.bytes.first_chunk() {
+            Some(prefix) => KeyVersionId::from_checked(prefix),
+            // Unreachable: a blob is longer than its prefix.
+            None => KeyVersionId::from_checked(&[b'0'; VERSION_ID_LEN]),
+        }
     }
 
     /// The IV.
@@ -171,7 +178,7 @@ impl<'b> Blob<'b> {
     #[cfg(feature = "alloc")]
     pub fn to_owned(&self) -> BlobBuf {
         BlobBuf {
-            version: self.version,
+            version: self.version(),
             bytes: self.bytes.to_vec(),
         }
     }
@@ -180,7 +187,7 @@ impl<'b> Blob<'b> {
 impl fmt::Debug for Blob<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Blob")
-            .field("version", &self.version)
+            .field("version", &self.version())
             .field("sealed_len", &self.sealed_len())
             .finish()
     }
@@ -190,7 +197,6 @@ impl fmt::Debug for Blob<'_> {
 /// goes in when it is made, the text to seal into [`body`](Self::body) (sealed there in place),
 /// and the IV and tag the seal produced with [`finish`](Self::finish), which gives the [`Blob`].
 pub struct BlobMut<'b> {
-    version: KeyVersionId,
     bytes: &'b mut [u8],
 }
 
@@ -211,10 +217,7 @@ impl<'b> BlobMut<'b> {
         }
         let bytes = out.get_mut(..OVERHEAD + sealed_len).ok_or(InvalidBlob)?;
         bytes[..VERSION_ID_LEN].copy_from_slice(version.as_bytes());
-        Ok(Self {
-            version: *version,
-            bytes,
-        })
+        Ok(Self { bytes })
     }
 
     /// The body: where the text to seal goes, as long as the sealed text will be.
@@ -230,10 +233,7 @@ impl<'b> BlobMut<'b> {
         let end = self.bytes.len() - TAG_LEN;
         self.bytes[VERSION_ID_LEN..VERSION_ID_LEN + IV_LEN].copy_from_slice(&iv.0);
         self.bytes[end..].copy_from_slice(&tag.0);
-        Blob {
-            version: self.version,
-            bytes: self.bytes,
-        }
+        Blob { bytes: self.bytes }
     }
 }
 
@@ -293,10 +293,7 @@ impl BlobBuf {
     /// The borrowed view.
     pub fn as_blob(&self) -> Blob<'_> {
         // Every constructor checked the layout.
-        Blob {
-            version: self.version,
-            bytes: &self.bytes,
-        }
+        Blob { bytes: &self.bytes }
     }
 
     /// The key version that sealed this blob.

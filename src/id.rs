@@ -190,10 +190,21 @@ uuid_id! {
     KeyVersionId
 }
 
+impl KeyVersionId {
+    /// The ID in `bytes`, which were checked to be a lowercase UUID (a blob's prefix, checked
+    /// when the blob was).
+    #[inline]
+    pub(crate) fn from_checked(bytes: &[u8; UUID_TEXT_LEN]) -> Self {
+        debug_assert!(is_lowercase_uuid(bytes));
+        Self(*bytes)
+    }
+}
+
 /// The ID of one request: a UUID v4, drawn from the caller's RNG unless the frontend supplies
 /// one (spec §1). Held as its 16 bytes; written (`Display`, [`encode`](Self::encode), `serde`)
 /// as lowercase hyphenated text, when it is written.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(align(8))]
 pub struct RequestId(uuid::Uuid);
 
 impl RequestId {
