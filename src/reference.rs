@@ -184,7 +184,7 @@ impl<'a> KeyReference<'a> {
     ///
     /// # Errors
     /// `InvalidParameter {parameter}`.
-    #[inline]
+    #[inline(always)]
     pub fn parse(text: &'a str, parameter: Parameter) -> Result<Self, Error> {
         let invalid = Error::InvalidParameter(parameter);
         if text.is_empty() || text.len() > MAX_KEY_REFERENCE_LEN || !text.is_ascii() {

@@ -122,7 +122,7 @@ fn blob_decode_len(text: Option<&str>) -> usize {
 }
 
 /// The request's own ID, or a fresh one from `rng`.
-#[inline]
+#[inline(always)]
 fn request_id<R: TryCryptoRng + ?Sized>(
     supplied: Option<RequestId>,
     rng: &mut R,
@@ -543,7 +543,7 @@ impl<'a> KeyAndLength<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn parse(params: &GenerateDataKeyParams<'a>) -> Result<Self, Error> {
         let key = key_reference(params.key_id, Parameter::KeyId)?;
         let length = DataKeyLength::resolve(params.key_spec, params.number_of_bytes)?;
@@ -668,7 +668,7 @@ where
 }
 
 /// A blob's Base64 text, written into the workspace.
-#[inline]
+#[inline(always)]
 fn blob_text<'w>(blob: &Blob<'_>, workspace: &mut Workspace<'w>) -> Result<&'w str, Error> {
     let needed = blob.base64_len();
     let out = workspace.take(needed)?;

@@ -1,9 +1,9 @@
 //! GenerateDataKey and GenerateDataKeyWithoutPlaintext: a fresh random data key, sealed under
 //! the master key's primary version.
 
-use super::{DryRunPassed, Outcome, Sealed, Workspace};
+use super::{DryRunPassed, Outcome, Workspace};
 use crate::WorkspaceTooSmall;
-use crate::authorize::authorize_key;
+use crate::authorize::{Resolving, authorize};
 use crate::backend::{Cipher, Directory};
 use crate::blob::{Blob, BlobMut, OVERHEAD};
 use crate::context::{self, Context};
@@ -110,7 +110,9 @@ pub struct GeneratedDataKeyBuf {
     pub data_key: crate::SecretBytesBuf,
 }
 
-/// GenerateDataKey over any backend.
+/// GenerateDataKey over any backend (the nonblocking entry point; the blocking ones call
+/// [`generate`] directly).
+#[cfg(feature = "async")]
 pub(crate) async fn generate_data_key<'w, B, G>(
     backend: &B,
     caller: &Caller<'_>,
@@ -135,20 +137,21 @@ where
 
 /// GenerateDataKeyWithoutPlaintext over any backend: GenerateDataKey under its own permission,
 /// with the data key dropped (and so zeroized) before returning.
+#[cfg(feature = "async")]
 pub(crate) async fn generate_data_key_without_plaintext<'w, B, G>(
     backend: &B,
     caller: &Caller<'_>,
     request: &GenerateDataKeyRequest<'_>,
     rng: &mut G,
     workspace: &'w mut [u8],
-) -> Result<Outcome<Sealed<'w>>, Error>
+) -> Result<Outcome<super::Sealed<'w>>, Error>
 where
     B: Directory + Cipher<G>,
     G: SecureRandom,
 {
     let permission = Permission::GenerateDataKeyWithoutPlaintext;
     let outcome = generate(backend, caller, request, rng, workspace, permission).await?;
-    Ok(outcome.map(|out| Sealed {
+    Ok(outcome.map(|out| super::Sealed {
         key_id: out.key_id,
         key_version_id: out.key_version_id,
         ciphertext_blob: out.ciphertext_blob,
@@ -156,8 +159,8 @@ where
 }
 
 /// Steps 2 to 6 of GenerateDataKey under `permission` (also GenerateDataKeyWithoutPlaintext's,
-/// which the wire layer runs here directly and drops the data key, so its output is not moved
-/// twice).
+/// whose callers drop the data key). On the blocking path every form reaches it through
+/// [`super::generate_data_key_as_in`] alone.
 pub(crate) async fn generate<'w, B, G>(
     backend: &B,
     caller: &Caller<'_>,
@@ -172,7 +175,12 @@ where
 {
     let needed = request.workspace_len();
     let mut workspace = Workspace::new(workspace, needed)?;
-    let key = authorize_key(backend, caller, &request.key, permission).await?;
+    let key = authorize!(
+        backend,
+        caller,
+        Resolving::key(caller, &request.key),
+        permission
+    );
     if request.dry_run {
         return Ok(Outcome::DryRun(DryRunPassed {
             key_id: key.key_id(),

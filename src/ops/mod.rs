@@ -29,7 +29,7 @@ pub use generate_data_key::GeneratedDataKeyBuf;
 pub use generate_data_key::{GenerateDataKeyRequest, GeneratedDataKey};
 pub use re_encrypt::ReEncryptRequest;
 
-use crate::authorize::Resolved;
+use crate::authorize::Resolving;
 use crate::backend::{Blocking, run_ready};
 use crate::blob::Blob;
 use crate::provider::{CallerRng, KeyDirectory, KeyProvider};
@@ -49,8 +49,7 @@ pub fn resolve_key<D: KeyDirectory + ?Sized>(
     caller: &Caller<'_>,
     reference: &KeyReference<'_>,
 ) -> Result<KeyRecord, Error> {
-    let resolved = run_ready(Resolved::key(&Blocking(directory), caller, reference))?;
-    Ok(resolved.record())
+    Ok(*Resolving::key(caller, reference).ask(directory)?.record())
 }
 
 /// How an operation ended when it did not fail.
@@ -200,26 +199,39 @@ macro_rules! blocking_entry_points {
         $(#[$owned_doc:meta])* fn $name:ident,
         $request:ident, $output:ident, $output_buf:ident, $body:path
     ) => {
-        $(#[$in_doc])*
-        #[inline]
-        pub fn $name_in<'w, P, R>(
-            provider: &P,
-            caller: &Caller<'_>,
-            request: &$request<'_>,
-            rng: &mut R,
-            workspace: &'w mut [u8],
-        ) -> Result<Outcome<$output<'w>>, Error>
-        where
-            P: KeyProvider + ?Sized,
-            R: TryCryptoRng + ?Sized,
-        {
-            run_ready($body(
+        blocking_entry_points!(
+            $(#[$in_doc])* fn $name_in,
+            $(#[$owned_doc])* fn $name,
+            $request, $output, $output_buf,
+            |provider, caller, request, rng, workspace| run_ready($body(
                 &Blocking(provider),
                 caller,
                 request,
                 &mut CallerRng(rng),
                 workspace,
             ))
+        );
+    };
+    (
+        $(#[$in_doc:meta])* fn $name_in:ident,
+        $(#[$owned_doc:meta])* fn $name:ident,
+        $request:ident, $output:ident, $output_buf:ident,
+        |$provider:ident, $caller:ident, $req:ident, $rng:ident, $workspace:ident| $run:expr
+    ) => {
+        $(#[$in_doc])*
+        #[inline]
+        pub fn $name_in<'w, P, R>(
+            $provider: &P,
+            $caller: &Caller<'_>,
+            $req: &$request<'_>,
+            $rng: &mut R,
+            $workspace: &'w mut [u8],
+        ) -> Result<Outcome<$output<'w>>, Error>
+        where
+            P: KeyProvider + ?Sized,
+            R: TryCryptoRng + ?Sized,
+        {
+            $run
         }
 
         $(#[$owned_doc])*
@@ -241,9 +253,9 @@ macro_rules! blocking_entry_points {
     };
 }
 
-/// GenerateDataKey's steps under another permission, blocking: the wire layer's
-/// GenerateDataKeyWithoutPlaintext, which drops the data key itself.
-#[inline]
+/// GenerateDataKey's steps under `permission`, blocking: the one caller of their future on
+/// the blocking path (GenerateDataKey and GenerateDataKeyWithoutPlaintext, typed and wire, all
+/// come here), so the compiler can make it one function with no state handed through memory.
 pub(crate) fn generate_data_key_as_in<'w, P, R>(
     provider: &P,
     caller: &Caller<'_>,
@@ -286,7 +298,14 @@ blocking_entry_points!(
     /// As [`generate_data_key_in`].
     fn generate_data_key,
     GenerateDataKeyRequest, GeneratedDataKey, GeneratedDataKeyBuf,
-    generate_data_key::generate_data_key
+    |provider, caller, request, rng, workspace| generate_data_key_as_in(
+        provider,
+        caller,
+        request,
+        rng,
+        workspace,
+        crate::Permission::GenerateDataKey
+    )
 );
 
 blocking_entry_points!(
@@ -304,7 +323,17 @@ blocking_entry_points!(
     /// As [`generate_data_key_in`].
     fn generate_data_key_without_plaintext,
     GenerateDataKeyRequest, Sealed, SealedBuf,
-    generate_data_key::generate_data_key_without_plaintext
+    |provider, caller, request, rng, workspace| {
+        let permission = crate::Permission::GenerateDataKeyWithoutPlaintext;
+        let outcome =
+            generate_data_key_as_in(provider, caller, request, rng, workspace, permission)?;
+        // The data key is dropped (and so zeroized) here.
+        Ok(outcome.map(|out| Sealed {
+            key_id: out.key_id,
+            key_version_id: out.key_version_id,
+            ciphertext_blob: out.ciphertext_blob,
+        }))
+    }
 );
 
 blocking_entry_points!(
