@@ -8,6 +8,7 @@
 //! ```
 //!
 //! Operations: `generate` (wire layer, caller buffer), `generate_typed` (typed layer),
+//! `generate_floor` (the floor of `benches/operations.rs`, written out),
 //! `generate_owned`, `generate_default`
 //! (owned, `DefaultRng`), `decrypt`, `decrypt_owned`, `seal32` (a bare `aes-gcm` seal of 32
 //! bytes with a cached key), `seal32_ring`. Without arguments (as `cargo bench` runs it) it does
@@ -103,6 +104,27 @@ fn main() {
                 .plaintext
                 .expose()
                 .len(),
+            // The GenerateDataKey floor of benches/operations.rs: the same work, written out.
+            "generate_floor" => {
+                use base64ct::{Base64, Encoding};
+                use kms_core::rand_core::TryRng;
+                let (mut raw, mut text, mut blob, mut blob_text) =
+                    ([0u8; 32], [0u8; 44], [0u8; 108], [0u8; 144]);
+                rng.try_fill_bytes(&mut raw).unwrap();
+                Base64::encode(&raw, &mut text).unwrap();
+                rng.try_fill_bytes(&mut blob[36..48]).unwrap();
+                blob[48..92].copy_from_slice(&text);
+                let iv: [u8; 12] = blob[36..48].try_into().unwrap();
+                let tag = cipher
+                    .encrypt_inout_detached(
+                        &Nonce::from(iv),
+                        black_box(&aad),
+                        (&mut blob[48..92]).into(),
+                    )
+                    .unwrap();
+                blob[92..].copy_from_slice(&tag);
+                Base64::encode(&blob, &mut blob_text).unwrap().len()
+            }
             "seal32" => usize::from(
                 cipher
                     .encrypt_inout_detached(
