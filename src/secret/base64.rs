@@ -11,45 +11,33 @@
 const LANES: u64 = 0x0101_0101_0101_0101;
 /// The high bit of every lane.
 const HIGH: u64 = LANES * 0x80;
-/// The low seven bits of every lane.
-const LOW: u64 = LANES * 0x7f;
 
 /// The output is too short for the text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TooShort;
 
-/// The eight sextets of the 48-bit big-endian value in `v`, one per lane, first in lane 0.
+/// The eight sextets of the 48-bit big-endian value in `v`, one per lane, first in lane 0: the
+/// two halves into 32-bit lanes, each into two 12-bit halves in 16-bit lanes, each of those
+/// into two sextets.
 #[inline(always)]
 fn spread(v: u64) -> u64 {
-    let mut x = 0;
-    let mut lane = 0;
-    while lane < 8 {
-        x |= ((v >> (42 - 6 * lane)) & 63) << (8 * lane);
-        lane += 1;
-    }
-    x
+    let halves = ((v >> 24) & 0xFF_FFFF) | ((v & 0xFF_FFFF) << 32);
+    let quarters =
+        ((halves >> 12) & 0x0000_0FFF_0000_0FFF) | ((halves & 0x0000_0FFF_0000_0FFF) << 16);
+    ((quarters >> 6) & 0x003F_003F_003F_003F) | ((quarters & 0x003F_003F_003F_003F) << 8)
 }
 
 /// One lane's value (0..=63) to its Base64 character, for every lane at once.
 #[inline(always)]
 fn characters(x: u64) -> u64 {
-    // 0xff in the lanes at or above `from`, 0 in the others: below 0x40, adding 0x80 - from
-    // never carries out of a lane, and a lane's high bit minus its own shift is 0x7f.
-    let at_least = |from: u64| {
-        let high = (x + LANES * (0x80 - from)) & HIGH;
-        high | (high - (high >> 7))
-    };
-    // The offset from a lane's value to its character, by range: 'A' - 0 below 26, 'a' - 26
-    // below 52, '0' - 52 below 62, then '+' - 62 and '/' - 63 (negative offsets mod 256). The
-    // ranges nest, so each threshold flips the offset from the previous range's to its own.
-    let offset = (LANES * 65)
-        ^ (at_least(26) & (LANES * (65 ^ 71)))
-        ^ (at_least(52) & (LANES * (71 ^ 252)))
-        ^ (at_least(62) & (LANES * (252 ^ 237)))
-        ^ (at_least(63) & (LANES * (237 ^ 240)));
-    // Lane-wise addition mod 256: the lanes are below 0x40, so only the offset's high bit can
-    // carry, and it is added without carry.
-    (x + (offset & LOW)) ^ (offset & HIGH)
+    // 1 in the lanes at or above `from`, 0 in the others: below 0x40, adding 0x80 - from never
+    // carries out of a lane.
+    let at_least = |from: u64| ((x + LANES * (0x80 - from)) & HIGH) >> 7;
+    // The character is the value plus 'A' below 26, plus 'a' - 26 below 52, plus '0' - 52 below
+    // 62, '+' at 62 and '/' at 63: 65, then +6 from 26, -75 from 52, -15 from 62, +3 at 63. Each
+    // partial sum stays within a lane (at most 63 + 71 = 134, never below 43), so whole-word
+    // arithmetic adds lane by lane.
+    x + LANES * 65 + at_least(26) * 6 - at_least(52) * 75 - at_least(62) * 15 + at_least(63) * 3
 }
 
 /// The 48-bit big-endian value of a group of six bytes.
