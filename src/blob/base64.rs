@@ -46,19 +46,15 @@ pub(crate) struct Invalid;
 pub(crate) fn encode<'o>(src: &[u8], dst: &'o mut [u8]) -> Result<&'o str, Invalid> {
     let len = super::base64_len(src.len());
     let out = dst.get_mut(..len).ok_or(Invalid)?;
-    // Six bytes at a time, read as a word from eight (the two after them are not used, so the
-    // last group that has them is the last one read this way), written as eight characters.
-    let words = src.len().saturating_sub(2) / 6;
-    let rest = &src[words * 6..];
-    let (body_out, rest_out) = out.split_at_mut(words * 8);
-    for (i, chars) in body_out.as_chunks_mut::<8>().0.iter_mut().enumerate() {
-        let Some(bytes) = src.get(i * 6..).and_then(|b| b.first_chunk::<8>()) else {
-            break;
-        };
-        let v = u64::from_be_bytes(*bytes);
+    // Six bytes at a time, written as eight characters with one store.
+    let (groups, rest) = src.as_chunks::<6>();
+    let (body_out, rest_out) = out.split_at_mut(groups.len() * 8);
+    for (group, chars) in groups.iter().zip(body_out.as_chunks_mut::<8>().0) {
+        let [a, b, c, d, e, f] = *group;
+        let v = (u64::from(u16::from_be_bytes([a, b])) << 32)
+            | u64::from(u32::from_be_bytes([c, d, e, f]));
         let pair = |shift: u32| u64::from(u16::from_le_bytes(PAIRS[(v >> shift) as usize & 0xFFF]));
-        let text = pair(52) | (pair(40) << 16) | (pair(28) << 32) | (pair(16) << 48);
-        *chars = text.to_le_bytes();
+        *chars = (pair(36) | (pair(24) << 16) | (pair(12) << 32) | (pair(0) << 48)).to_le_bytes();
     }
     let mut quads = rest_out.chunks_exact_mut(4);
     let mut triples = rest.chunks_exact(3);
