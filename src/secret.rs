@@ -131,13 +131,17 @@ impl ConstantTimeEq for SecretBytes<'_> {
 /// An owned secret string (with `alloc`): the Base64 plaintext of a data key or a decrypted
 /// `Plaintext`. Zeroized on drop.
 #[cfg(feature = "alloc")]
-pub struct SecretTextBuf(Zeroizing<alloc::string::String>);
+pub struct SecretTextBuf(
+    // A boxed `str`, not a `String`: no spare capacity, and `zeroize` wipes a `str` in one
+    // fill, where it wipes a `String` one byte at a time.
+    Zeroizing<alloc::boxed::Box<str>>,
+);
 
 #[cfg(feature = "alloc")]
 impl SecretTextBuf {
     /// Copies `text` into a new holder.
     pub fn new(text: &str) -> Self {
-        Self(Zeroizing::new(alloc::string::String::from(text)))
+        Self(Zeroizing::new(alloc::boxed::Box::from(text)))
     }
 
     /// The secret text. Handle with care: copies are not zeroized for you.
