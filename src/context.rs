@@ -462,6 +462,10 @@ impl<'a> Context<'a> {
     /// [`InvalidContext`] on anything spec §4 rejects, or when `buf` is too short.
     #[inline]
     pub fn parse_json(text: Option<&str>, buf: &'a mut [u8]) -> Result<Self, InvalidContext> {
+        if text.is_none() {
+            // Absent: nothing to parse or write.
+            return Ok(Context::EMPTY);
+        }
         let len = write_canonical(text, buf)?;
         Ok(Self {
             canonical: &buf[..len],

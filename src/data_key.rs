@@ -46,6 +46,7 @@ impl DataKeyLength {
     ///
     /// # Errors
     /// `InvalidParameter NumberOfBytes` or `InvalidParameter KeySpec`.
+    #[inline]
     pub fn resolve(key_spec: Option<&str>, number_of_bytes: Option<&str>) -> Result<Self, Error> {
         match (number_of_bytes, key_spec) {
             (Some(n), _) => crate::wire::decimal_in(n, usize::MAX, 1..=MAX_DATA_KEY_LEN)
