@@ -168,7 +168,7 @@ impl<'w> Workspace<'w> {
 }
 
 /// Workspaces up to this size are on the stack in the owned forms (a 32-byte GenerateDataKey
-/// with an empty context needs about 270 bytes, a Decrypt of its blob about 400).
+/// with an empty context needs 368 bytes, a Decrypt of its blob 262).
 #[cfg(feature = "alloc")]
 const STACK_WORKSPACE: usize = 512;
 
