@@ -130,23 +130,46 @@ impl ConstantTimeEq for SecretBytes<'_> {
 
 /// An owned secret string (with `alloc`): the Base64 plaintext of a data key or a decrypted
 /// `Plaintext`. Zeroized on drop.
+///
+/// Like [`SecretText`], it holds bytes that are UTF-8 by construction and checks them again
+/// only when [`expose`](Self::expose) makes them a `&str`; [`expose_bytes`](Self::expose_bytes)
+/// never checks.
 #[cfg(feature = "alloc")]
 pub struct SecretTextBuf(
-    // A boxed `str`, not a `String`: no spare capacity, and `zeroize` wipes a `str` in one
-    // fill, where it wipes a `String` one byte at a time.
-    Zeroizing<alloc::boxed::Box<str>>,
+    // Boxed bytes: no spare capacity to wipe, and `zeroize` wipes a byte slice in one fill
+    // (where it wipes a `String` one byte at a time).
+    alloc::boxed::Box<[u8]>,
 );
 
 #[cfg(feature = "alloc")]
 impl SecretTextBuf {
     /// Copies `text` into a new holder.
     pub fn new(text: &str) -> Self {
-        Self(Zeroizing::new(alloc::boxed::Box::from(text)))
+        Self(text.as_bytes().into())
+    }
+
+    /// Copies a borrowed secret text into a new holder, without checking it again.
+    pub(crate) fn copy_of(text: &SecretText<'_>) -> Self {
+        Self(text.expose_bytes().into())
     }
 
     /// The secret text. Handle with care: copies are not zeroized for you.
     pub fn expose(&self) -> &str {
+        // Every constructor made sure of UTF-8.
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The secret text's bytes, without checking them again. Handle with care: copies are not
+    /// zeroized for you.
+    pub fn expose_bytes(&self) -> &[u8] {
         &self.0
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Drop for SecretTextBuf {
+    fn drop(&mut self) {
+        self.0.zeroize();
     }
 }
 
@@ -160,7 +183,7 @@ impl fmt::Debug for SecretTextBuf {
 #[cfg(feature = "alloc")]
 impl ConstantTimeEq for SecretTextBuf {
     fn ct_eq(&self, other: &Self) -> subtle::Choice {
-        self.0.as_bytes().ct_eq(other.0.as_bytes())
+        self.0.ct_eq(&other.0)
     }
 }
 
@@ -185,18 +208,28 @@ impl serde::Serialize for SecretTextBuf {
 
 /// Owned secret bytes (with `alloc`), for instance a data key decoded from its Base64 text.
 #[cfg(feature = "alloc")]
-pub struct SecretBytesBuf(Zeroizing<alloc::vec::Vec<u8>>);
+pub struct SecretBytesBuf(alloc::vec::Vec<u8>);
 
 #[cfg(feature = "alloc")]
 impl SecretBytesBuf {
     /// Takes ownership of `bytes`; they are zeroized when this value drops.
     pub fn new(bytes: alloc::vec::Vec<u8>) -> Self {
-        Self(Zeroizing::new(bytes))
+        Self(bytes)
     }
 
     /// The secret bytes.
     pub fn expose(&self) -> &[u8] {
         &self.0
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Drop for SecretBytesBuf {
+    fn drop(&mut self) {
+        // The bytes and the spare capacity, each in one fill (`Zeroizing<Vec<u8>>` wipes the
+        // bytes one at a time).
+        self.0.as_mut_slice().zeroize();
+        self.0.spare_capacity_mut().zeroize();
     }
 }
 

@@ -346,7 +346,7 @@ mod owned {
                 key_id: self.key_id,
                 key_version_id: self.key_version_id,
                 ciphertext_blob: self.ciphertext_blob.into(),
-                plaintext: SecretTextBuf::new(self.plaintext.expose()),
+                plaintext: SecretTextBuf::copy_of(&self.plaintext),
                 request_id: self.request_id,
             }
         }
@@ -402,7 +402,7 @@ mod owned {
             DecryptResponseBuf {
                 key_id: self.key_id,
                 key_version_id: self.key_version_id,
-                plaintext: SecretTextBuf::new(self.plaintext.expose()),
+                plaintext: SecretTextBuf::copy_of(&self.plaintext),
                 request_id: self.request_id,
             }
         }

@@ -73,7 +73,7 @@ impl Opened<'_> {
         OpenedBuf {
             key_id: self.key_id,
             key_version_id: self.key_version_id,
-            plaintext: crate::SecretTextBuf::new(self.plaintext.expose()),
+            plaintext: crate::SecretTextBuf::copy_of(&self.plaintext),
         }
     }
 }
