@@ -169,7 +169,8 @@ impl SecretTextBuf {
 #[cfg(feature = "alloc")]
 impl Drop for SecretTextBuf {
     fn drop(&mut self) {
-        self.0.zeroize();
+        // The slice's wipe (one fill), not `Box<[u8]>`'s (one byte at a time).
+        Zeroize::zeroize(&mut *self.0);
     }
 }
 
