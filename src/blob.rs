@@ -109,8 +109,8 @@ impl<'b> Blob<'b> {
     pub fn version(&self) -> KeyVersionId {
         match self.bytes.first_chunk() {
             Some(prefix) => KeyVersionId::from_checked(prefix),
-            // Unreachable: a blob is longer than its prefix.
-            None => KeyVersionId::from_checked(&[b'0'; VERSION_ID_LEN]),
+            // Unreachable: a blob is longer than its prefix. (Still a well-formed ID.)
+            None => KeyVersionId::from_checked(b"00000000-0000-0000-0000-000000000000"),
         }
     }
 
