@@ -143,7 +143,7 @@ fn body_timed_out(limit: Duration) -> ApiError {
 
 /// A body whose deadline passed before it ended.
 #[derive(Debug)]
-struct BodyDeadline;
+pub(crate) struct BodyDeadline;
 
 impl std::fmt::Display for BodyDeadline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -156,9 +156,9 @@ impl std::error::Error for BodyDeadline {}
 /// A request body that fails with [`BodyDeadline`] once `deadline` passes: one deadline for
 /// the whole body, which a client sending a byte now and then does not extend (tower-http's
 /// body timeout starts again at every frame).
-struct DeadlineBody<B> {
-    inner: B,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+pub(crate) struct DeadlineBody<B> {
+    pub(crate) inner: B,
+    pub(crate) deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<B> hyper::body::Body for DeadlineBody<B>
@@ -493,7 +493,7 @@ fn is_connection_error(e: &io::Error) -> bool {
 
 /// Accepts connections, one permit of the connection cap each, until `shutdown`; then waits
 /// for the open connections to finish.
-async fn accept_loop(
+pub(crate) async fn accept_loop(
     listener: TcpListener,
     app: Router,
     options: &ServeOptions,

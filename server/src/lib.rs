@@ -19,6 +19,7 @@
 //! | [`limits`] | the connection cap, the header, body and idle timeouts, the head size |
 //! | [`tls`] | HTTPS: certificate files, or a local CA made and kept in a directory |
 //! | [`client`] | a signing client (tests, load generator, scripts) |
+//! | [`instance`] | the KMS-instance API: protobuf, client keys, RSA request signatures, its listener |
 //!
 //! See `server/README.md` for how to run it and point the official SDK at it.
 
@@ -31,6 +32,7 @@ pub mod config;
 pub mod dto;
 pub mod error;
 pub mod http;
+pub mod instance;
 pub mod keyring;
 pub mod limits;
 pub mod operation;

@@ -12,6 +12,7 @@ use clap::Parser;
 use kms_core::management::{self, CreateKey, KeyStore, Staged};
 use kms_core::{Caller, InMemoryProvider};
 use kms_server::http::ServeOptions;
+use kms_server::instance::{self, InstanceApi, client_key, client_key::ClientKey};
 use kms_server::keyring::{Keyring, parse_wrapping_key};
 use kms_server::limits::Limits;
 use kms_server::store::Store;
@@ -137,6 +138,31 @@ struct Cli {
     /// trust DIR/ca.pem. The certificate is for 127.0.0.1, ::1 and localhost.
     #[arg(long, env = "KMS_SERVER_TLS_SELF_SIGNED", value_name = "DIR")]
     tls_self_signed: Option<PathBuf>,
+
+    /// Also serve the KMS-instance API (the instance SDK `alibabacloud-dkms-gcs`, protobuf,
+    /// client-key signatures) on this address, for one local instance (`kst-…`, printed):
+    /// HTTPS with the TLS options above, or plain HTTP with --instance-plain-http.
+    #[arg(long, env = "KMS_SERVER_INSTANCE_LISTEN")]
+    instance_listen: Option<SocketAddr>,
+
+    /// Serve the KMS-instance API over plain HTTP (clients: `Config(protocol="http")`).
+    #[arg(long, requires = "instance_listen")]
+    instance_plain_http: bool,
+
+    /// Where client keys of the KMS-instance API are written (`clientKey_{id}.json` and
+    /// `clientKey_{id}_Password.txt`, 0600, never overwritten): the one issued at the first
+    /// start that serves the instance API, and those issued with --issue-client-key.
+    #[arg(long, env = "KMS_SERVER_CLIENT_KEY_DIR", value_name = "DIR")]
+    client_key_dir: Option<PathBuf>,
+
+    /// Issue one more client key of the KMS-instance API into --client-key-dir, keep its
+    /// public key in the store, then exit (a running server accepts it after its next start).
+    #[arg(long, requires = "client_key_dir", conflicts_with_all = ["export", "import"])]
+    issue_client_key: bool,
+
+    /// The account the client keys issued act for (default: the first AccessKey's).
+    #[arg(long, env = "KMS_SERVER_CLIENT_KEY_ACCOUNT")]
+    client_key_account: Option<String>,
 }
 
 /// `--aead-engine`.
@@ -376,6 +402,69 @@ fn store_job(
     ExitCode::SUCCESS
 }
 
+/// The local KMS instance: its ID, kept in the store (made at the first start that needs
+/// it; without a store, a new one each run), and the client keys it holds.
+fn open_instance(store: Option<&Store>) -> Result<(String, Vec<ClientKey>), String> {
+    let Some(store) = store else {
+        let id =
+            instance::new_instance_id().map_err(|e| format!("cannot draw an instance ID: {e}"))?;
+        return Ok((id, Vec::new()));
+    };
+    let kept = store
+        .instance_id()
+        .map_err(|e| format!("cannot read the instance ID from the store: {e}"))?;
+    let id = match kept {
+        Some(id) => id,
+        None => {
+            let id = instance::new_instance_id()
+                .map_err(|e| format!("cannot draw an instance ID: {e}"))?;
+            store
+                .put_instance_id(&id)
+                .map_err(|e| format!("cannot write the instance ID to the store: {e}"))?;
+            id
+        }
+    };
+    let keys = store
+        .client_keys()
+        .map_err(|e| format!("cannot read the client keys from the store: {e}"))?;
+    let keys = keys.into_iter().filter(|k| k.instance == id).collect();
+    Ok((id, keys))
+}
+
+/// Issues a client key for `account` in `region` and `instance`: kept in the store first
+/// (durable), then its files written into `dir`, then announced.
+fn issue_client_key(
+    store: Option<&Store>,
+    dir: &std::path::Path,
+    account: &str,
+    region: &str,
+    instance: &str,
+) -> Result<ClientKey, String> {
+    let issued = client_key::issue(&mut kms_core::OsRng, account, region, instance)
+        .map_err(|e| format!("cannot issue a client key: {e}"))?;
+    if let Some(store) = store {
+        store
+            .put_client_key(&issued.key)
+            .map_err(|e| format!("cannot write the client key to the store: {e}"))?;
+    }
+    let files = client_key::write_files(dir, &issued).map_err(|e| {
+        format!(
+            "cannot write the client key files into {}: {e}",
+            dir.display()
+        )
+    })?;
+    println!(
+        "kms-server: client key: {} (account {account}, instance {instance})",
+        issued.key.key_id
+    );
+    println!("kms-server: client key file: {}", files.json.display());
+    println!(
+        "kms-server: client key password file: {}",
+        files.password.display()
+    );
+    Ok(issued.key.clone())
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -478,6 +567,10 @@ async fn run(cli: Cli) -> ExitCode {
         }
     }
 
+    let client_key_account = cli
+        .client_key_account
+        .clone()
+        .unwrap_or_else(|| first_account.clone());
     let mut config = Config::new(access_keys);
     config.region.clone_from(&cli.region);
     config.rate_limit = cli.rate_limit.max(1);
@@ -492,6 +585,67 @@ async fn run(cli: Cli) -> ExitCode {
         );
     }
 
+    // The KMS-instance API: its instance and client keys.
+    let instance_api = if cli.instance_listen.is_some() || cli.issue_client_key {
+        if cli.issue_client_key && service.store().is_none() {
+            return fail(
+                "--issue-client-key needs --store (the server keeps the key's public half there)",
+            );
+        }
+        let (instance, mut keys) = match open_instance(service.store()) {
+            Ok(opened) => opened,
+            Err(e) => return fail(e),
+        };
+        println!("kms-server: KMS instance: {instance}");
+        let must_issue = cli.issue_client_key || keys.is_empty();
+        if must_issue {
+            let Some(dir) = &cli.client_key_dir else {
+                return fail(
+                    "the KMS-instance API has no client key yet: give --client-key-dir DIR, where the server writes the one it issues",
+                );
+            };
+            match issue_client_key(
+                service.store(),
+                dir,
+                &client_key_account,
+                service.region(),
+                &instance,
+            ) {
+                Ok(key) => keys.push(key),
+                Err(e) => return fail(e),
+            }
+        }
+        if cli.issue_client_key {
+            return ExitCode::SUCCESS;
+        }
+        for key in &keys {
+            println!(
+                "kms-server: client key {} (account {})",
+                key.key_id, key.account
+            );
+        }
+        Some(Arc::new(InstanceApi::new(
+            Arc::clone(&service),
+            instance,
+            keys,
+            service.rate_limit(),
+        )))
+    } else {
+        None
+    };
+    let instance_tls = if cli.instance_plain_http {
+        None
+    } else if cli.instance_listen.is_some() {
+        if tls.is_none() {
+            return fail(
+                "--instance-listen serves HTTPS: give --tls-cert and --tls-key, or --tls-self-signed DIR (or --instance-plain-http)",
+            );
+        }
+        tls.clone()
+    } else {
+        None
+    };
+
     tokio::time::sleep(service.until_serving(SystemTime::now())).await;
     let listener = match kms_server::http::bind(cli.listen) {
         Ok(l) => l,
@@ -501,14 +655,71 @@ async fn run(cli: Cli) -> ExitCode {
         Ok(a) => a,
         Err(e) => return fail(e),
     };
+    let instance_listener = match (&instance_api, cli.instance_listen) {
+        (Some(api), Some(listen)) => {
+            let listener = match kms_server::http::bind(listen) {
+                Ok(l) => l,
+                Err(e) => return fail(format!("cannot listen on {listen}: {e}")),
+            };
+            let instance_addr = match listener.local_addr() {
+                Ok(a) => a,
+                Err(e) => return fail(e),
+            };
+            println!(
+                "kms-server: KMS-instance API listening on {}://{instance_addr} (instance {})",
+                if instance_tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
+                api.instance()
+            );
+            Some((Arc::clone(api), listener))
+        }
+        _ => None,
+    };
     println!(
         "kms-server: listening on {}://{addr} (region {})",
         if tls.is_some() { "https" } else { "http" },
         service.region()
     );
     let tick = Duration::from_secs(cli.tick_seconds.max(1));
+    // One shutdown signal for both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let instance_served = match instance_listener {
+        Some((api, listener)) => {
+            let options = ServeOptions {
+                limits,
+                tls: instance_tls,
+            };
+            Some(tokio::spawn(instance::http::serve(
+                listener,
+                api,
+                options,
+                until_stopped(stopped.clone()),
+            )))
+        }
+        None => None,
+    };
     let options = ServeOptions { limits, tls };
-    match kms_server::http::serve_with(listener, service, tick, options, shutdown_signal()).await {
+    let served =
+        kms_server::http::serve_with(listener, service, tick, options, until_stopped(stopped))
+            .await;
+    if let Some(task) = instance_served {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return fail(format!("the KMS-instance API: {e}")),
+            Err(e) => return fail(format!("the KMS-instance API: {e}")),
+        }
+    }
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }

@@ -139,6 +139,8 @@ pub struct Service {
     /// staging to commit, so a commit never meets a store changed since its staging.
     management: Mutex<()>,
     limiter: Mutex<RateLimiter<Operation>>,
+    /// The per-account, per-operation rate (also the KMS-instance API's).
+    rate_limit: RateLimit,
     /// One replay cache per AccessKey (the set of AccessKeys is fixed): a key's requests lock
     /// only its own cache. Lock order: a cache, then `limiter`.
     nonces: HashMap<String, Mutex<NonceCache>>,
@@ -297,6 +299,7 @@ impl Service {
             provider: RwLock::new(provider),
             management: Mutex::new(()),
             limiter: Mutex::new(RateLimiter::new().with_default(limit)),
+            rate_limit: limit,
             nonces,
             serving_from,
             floors,
@@ -348,6 +351,50 @@ impl Service {
     /// (for inspection; requests keep being served meanwhile, key management waits).
     pub fn with_provider_read<T>(&self, f: impl FnOnce(&InMemoryProvider) -> T) -> T {
         f(&read(&self.provider))
+    }
+
+    /// The per-account, per-operation rate limit (`--rate-limit`), which the KMS-instance API
+    /// applies too.
+    pub fn rate_limit(&self) -> RateLimit {
+        self.rate_limit
+    }
+
+    /// Runs a sealing operation of another frontend (the KMS-instance API) on the data-key
+    /// path: `run` under the provider's read lock; when the key version's seal budget is
+    /// spent ([`Internal::SealLimitReached`]), the key `sealing_key` finds (under the same
+    /// read lock: the key and its primary version) is rotated, durably, and `run` runs once
+    /// more under the new primary version, as the gateway's data-key operations do. A success
+    /// marks the seal counts for the next write.
+    ///
+    /// # Errors
+    /// `run`'s error, or `InternalFailure` when the rotation cannot be written.
+    pub fn run_sealing<T>(
+        &self,
+        run: impl Fn(&InMemoryProvider) -> Result<T, kms_core::Error>,
+        sealing_key: impl Fn(&InMemoryProvider) -> Option<(KeyId, KeyVersionId)>,
+        now: SystemTime,
+    ) -> Result<T, kms_core::Error> {
+        let exhausted = {
+            let provider = read(&self.provider);
+            match run(&provider) {
+                Err(e @ kms_core::Error::InternalFailure(Internal::SealLimitReached)) => {
+                    sealing_key(&provider).ok_or(e)?
+                }
+                other => {
+                    if other.is_ok() {
+                        self.sealed_since_save.store(true, Ordering::SeqCst);
+                    }
+                    return other;
+                }
+            }
+        };
+        let (key_id, version) = exhausted;
+        self.rotate_exhausted(&key_id, &version, since_epoch(now))?;
+        let result = run(&read(&self.provider));
+        if result.is_ok() {
+            self.sealed_since_save.store(true, Ordering::SeqCst);
+        }
+        result
     }
 
     /// Writes what is not yet on disk and needs no request to be: the seal counts that

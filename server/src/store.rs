@@ -18,7 +18,8 @@
 //! database and reads its generation back: the change is reported written exactly when it
 //! is there.
 //!
-//! **Schema** (`PRAGMA user_version = 1`):
+//! **Schema** (`PRAGMA user_version = 2`; a version 1 store gains the last two tables at
+//! its first start under this server):
 //!
 //! ```text
 //! state       (id = 1, body)                    sealed: store ID (16 bytes) || u64 generation
@@ -33,10 +34,15 @@
 //!                                               sealed u64: the latest request timestamp (Unix
 //!                                               seconds) an AccessKey may have had admitted
 //!                                               ahead of the server's clock
+//! instance    (id = 1, body)                    sealed: the local KMS instance's ID (`kst-…`)
+//! client_keys (id PRIMARY KEY, body)            sealed JSON {KeyId, PublicKey, Account, Region,
+//!                                               Instance}: an issued client key of the
+//!                                               KMS-instance API (never its private key)
 //! ```
 //!
 //! Every body is a container of the core's sealed framing ([`kms_core::container`]) whose
-//! magic names the table (`KMSSTAT1`, `KMSSKEY1`, `KMSSVER1`, `KMSSALS1`, `KMSSACK1`) and whose
+//! magic names the table (`KMSSTAT1`, `KMSSKEY1`, `KMSSVER1`, `KMSSALS1`, `KMSSACK1`, `KMSSINS1`,
+//! `KMSSCLK1`) and whose
 //! plaintext starts with the row's name (`u16be length || name`), so a body moved to another
 //! row or another table does not open. The record bodies are the core's
 //! ([`kms_core::in_memory::records`]).
@@ -65,10 +71,11 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
 use crate::config::AccessKey;
+use crate::instance::client_key::ClientKey;
 use crate::keyring::{StoredAccessKey, remove_stale_temporaries, replace_file};
 
 /// The schema version this server writes and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const STATE: &[u8; 8] = b"KMSSTAT1";
 const KEY: &[u8; 8] = b"KMSSKEY1";
@@ -77,6 +84,14 @@ const ALIAS: &[u8; 8] = b"KMSSALS1";
 const ACCESS_KEY: &[u8; 8] = b"KMSSACK1";
 const WITNESS: &[u8; 8] = b"KMSSGEN1";
 const FLOOR: &[u8; 8] = b"KMSSFLR1";
+const INSTANCE: &[u8; 8] = b"KMSSINS1";
+const CLIENT_KEY: &[u8; 8] = b"KMSSCLK1";
+/// The tables schema version 2 added (the KMS-instance API).
+const SCHEMA_2_TABLES: &str =
+    "CREATE TABLE IF NOT EXISTS instance (id INTEGER PRIMARY KEY CHECK (id = 1),
+                                                           body BLOB NOT NULL);
+     CREATE TABLE IF NOT EXISTS client_keys (id TEXT PRIMARY KEY, body BLOB NOT NULL);
+     PRAGMA user_version = 2;";
 /// The format version of every container the store writes.
 const FORMAT: u16 = 1;
 
@@ -237,6 +252,8 @@ fn open_row(
         ALIAS => "an alias",
         ACCESS_KEY => "an AccessKey",
         FLOOR => "a replay floor",
+        INSTANCE => "the instance ID",
+        CLIENT_KEY => "a client key",
         _ => "the generation file",
     };
     let plain =
@@ -362,9 +379,9 @@ impl Store {
                      CREATE INDEX aliases_by_key ON aliases (key_id);
                      CREATE TABLE access_keys (id TEXT PRIMARY KEY, body BLOB NOT NULL);
                      CREATE TABLE replay_floors (access_key_id TEXT PRIMARY KEY,
-                                                 body BLOB NOT NULL);
-                     PRAGMA user_version = 1;",
+                                                 body BLOB NOT NULL);",
                 )?;
+                tx.execute_batch(SCHEMA_2_TABLES)?;
                 tx.execute(
                     "INSERT INTO state (id, body) VALUES (1, ?1)",
                     params![state.seal(&key)?],
@@ -372,6 +389,13 @@ impl Store {
                 tx.commit()?;
                 created = true;
                 state
+            }
+            1 => {
+                // Version 1 to 2: the KMS-instance API's tables, nothing else changes.
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.execute_batch(SCHEMA_2_TABLES)?;
+                tx.commit()?;
+                read_state(&conn, &key)?
             }
             SCHEMA_VERSION => read_state(&conn, &key)?,
             other => return Err(StoreError::UnsupportedSchema(other)),
@@ -731,6 +755,93 @@ impl Store {
                  ON CONFLICT (access_key_id) DO UPDATE SET body = excluded.body",
             )?
             .execute(params![access_key_id, sealed])?;
+            Ok(())
+        });
+        if result.is_err() {
+            inner.conn = None;
+        }
+        result
+    }
+
+    /// The local KMS instance's ID, if one was made ([`Store::put_instance_id`]).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn instance_id(&self) -> Result<Option<String>, StoreError> {
+        let mut inner = self.lock();
+        let key = &self.key;
+        self.with_connection(&mut inner, |conn| {
+            let mut found = None;
+            let sql = "SELECT 'instance', body, 0 FROM instance WHERE id = 1";
+            for_each_opened(conn, key, INSTANCE, sql, |_, body, _| {
+                let id = String::from_utf8(body.to_vec())
+                    .map_err(|_| StoreError::Sealed("the instance ID"))?;
+                found = Some(id);
+                Ok(())
+            })?;
+            Ok(found)
+        })
+    }
+
+    /// Keeps `id` as the local KMS instance's ID, durably (on disk when this returns). Done
+    /// once, at the first start that serves the instance API; an ID already kept is not
+    /// replaced (the call then fails).
+    ///
+    /// # Errors
+    /// [`StoreError`]: nothing was written.
+    pub fn put_instance_id(&self, id: &str) -> Result<(), StoreError> {
+        let sealed = seal_row(&self.key, INSTANCE, "instance", id.as_bytes())?;
+        let mut inner = self.lock();
+        let result = self.with_connection(&mut inner, |conn| {
+            conn.execute(
+                "INSERT INTO instance (id, body) VALUES (1, ?1)",
+                params![sealed],
+            )?;
+            Ok(())
+        });
+        if result.is_err() {
+            inner.conn = None;
+        }
+        result
+    }
+
+    /// The client keys issued ([`Store::put_client_key`]), in the order of their IDs.
+    ///
+    /// # Errors
+    /// [`StoreError`], also for a row that does not parse.
+    pub fn client_keys(&self) -> Result<Vec<ClientKey>, StoreError> {
+        let mut inner = self.lock();
+        let key = &self.key;
+        self.with_connection(&mut inner, |conn| {
+            let mut out = Vec::new();
+            let sql = "SELECT id, body, 0 FROM client_keys ORDER BY id";
+            for_each_opened(conn, key, CLIENT_KEY, sql, |id, json, _| {
+                let client_key = ClientKey::from_json(&json)
+                    .filter(|k| k.key_id == id)
+                    .ok_or(StoreError::Sealed("a client key"))?;
+                out.push(client_key);
+                Ok(())
+            })?;
+            Ok(out)
+        })
+    }
+
+    /// Keeps an issued client key (its public key and scope), durably: on disk when this
+    /// returns, before its files are written and it is announced.
+    ///
+    /// # Errors
+    /// [`StoreError`]: nothing was written (also when the ID is taken).
+    pub fn put_client_key(&self, client_key: &ClientKey) -> Result<(), StoreError> {
+        let json = client_key
+            .to_json()
+            .map_err(|_| StoreError::Sealed("a client key"))?;
+        let sealed = seal_row(&self.key, CLIENT_KEY, &client_key.key_id, &json)?;
+        let mut inner = self.lock();
+        let result = self.with_connection(&mut inner, |conn| {
+            conn.execute(
+                "INSERT INTO client_keys (id, body) VALUES (?1, ?2)",
+                params![client_key.key_id, sealed],
+            )?;
             Ok(())
         });
         if result.is_err() {

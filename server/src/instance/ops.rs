@@ -1,0 +1,244 @@
+//! The operations of the KMS-instance API: decode the request message, run the core's
+//! operation (`kms_core::instance`) under the client key's scope, encode the response.
+//!
+//! The core validates every field (absent and empty alike, as this wire drops empty fields)
+//! and enforces the scope: a key outside the client key's instance is `Forbidden.KeyNotFound`.
+//! The sealing operations run through [`Service::run_sealing`](crate::Service::run_sealing)
+//! (seal budget, rotation); Decrypt and AdvanceDecrypt under the provider's read lock.
+
+use std::time::SystemTime;
+
+use kms_core::instance::{
+    self as core, DecryptParams, EncryptParams, GenerateDataKeyParams, InstanceId, Scope,
+};
+use kms_core::{Caller, InMemoryProvider, KeyId, KeyReference, KeyVersionId, Parameter};
+use prost::Message;
+use zeroize::Zeroize;
+
+use super::client_key::ClientKey;
+use super::{InstanceApi, InstanceOperation, malformed_body, pb};
+use crate::error::ApiError;
+use crate::random::ThreadRng;
+
+/// A verified, admitted request.
+pub(crate) struct Request<'a> {
+    /// The operation.
+    pub operation: InstanceOperation,
+    /// The client key that signed it.
+    pub client_key: &'a ClientKey,
+    /// The signed `x-kms-migrationkeyversionid` header.
+    pub migration_key_version_id: Option<&'a str>,
+    /// The body, not yet decoded.
+    pub body: &'a [u8],
+    /// When it arrived.
+    pub now: SystemTime,
+}
+
+/// What an operation answers: the encoded response, and the key version for the
+/// `x-kms-migrationkeyversionid` header.
+pub(crate) struct Done {
+    pub body: Vec<u8>,
+    pub key_version_id: Option<String>,
+}
+
+/// Decodes `body` as `M`, or refuses it.
+fn decode<M: Message + Default>(body: &[u8]) -> Result<M, ApiError> {
+    M::decode(body).map_err(|_| malformed_body())
+}
+
+/// Encodes `message`.
+fn encode<M: Message>(message: &M) -> Vec<u8> {
+    message.encode_to_vec()
+}
+
+/// Encodes `message`, then wipes it: it holds a plaintext.
+fn encode_secret<M: Message + Zeroize>(mut message: M) -> Vec<u8> {
+    let body = message.encode_to_vec();
+    message.zeroize();
+    body
+}
+
+/// The key a sealing request names and its primary version, as the core resolves it: for the
+/// rotation when the primary version's seal budget is spent.
+fn sealing_key(
+    provider: &InMemoryProvider,
+    caller: &Caller<'_>,
+    key_id: &str,
+) -> Option<(KeyId, KeyVersionId)> {
+    let reference = KeyReference::parse(key_id, Parameter::KeyId).ok()?;
+    let record = kms_core::ops::resolve_key(provider, caller, &reference).ok()?;
+    Some((record.key_id, record.primary_version))
+}
+
+/// Runs `request` on `api`.
+pub(crate) fn run(api: &InstanceApi, request: &Request<'_>) -> Result<Done, ApiError> {
+    let key = request.client_key;
+    let instance = InstanceId::parse(&key.instance).ok_or_else(ApiError::internal)?;
+    let caller = Caller::new(&key.account, &key.region);
+    let scope = Scope::new(caller, instance);
+    let service = api.service();
+    let rng = &mut ThreadRng;
+    let done = match request.operation {
+        InstanceOperation::Encrypt | InstanceOperation::AdvanceEncrypt => {
+            let mut m: pb::EncryptRequest = decode(request.body)?;
+            let params = EncryptParams {
+                key_id: &m.key_id,
+                plaintext: &m.plaintext,
+                algorithm: &m.algorithm,
+                aad: &m.aad,
+                iv: &m.iv,
+                padding_mode: &m.padding_mode,
+            };
+            let advance = request.operation == InstanceOperation::AdvanceEncrypt;
+            let sealed = service.run_sealing(
+                |p| {
+                    if advance {
+                        core::advance_encrypt(p, &scope, &params, &mut ThreadRng)
+                    } else {
+                        core::encrypt(p, &scope, &params, &mut ThreadRng)
+                    }
+                },
+                |p| sealing_key(p, &scope.caller, params.key_id),
+                request.now,
+            );
+            m.plaintext.zeroize();
+            let r = sealed?;
+            let version = r.key_version_id.to_string();
+            let body = if advance {
+                encode(&pb::AdvanceEncryptResponse {
+                    key_id: r.key_id.to_string(),
+                    ciphertext_blob: r.ciphertext_blob,
+                    iv: r.iv.0.to_vec(),
+                    request_id: r.request_id.to_string(),
+                    algorithm: r.algorithm.to_owned(),
+                    padding_mode: r.padding_mode.to_owned(),
+                    key_version_id: version.clone(),
+                })
+            } else {
+                encode(&pb::EncryptResponse {
+                    key_id: r.key_id.to_string(),
+                    ciphertext_blob: r.ciphertext_blob,
+                    iv: r.iv.0.to_vec(),
+                    request_id: r.request_id.to_string(),
+                    algorithm: r.algorithm.to_owned(),
+                    padding_mode: r.padding_mode.to_owned(),
+                })
+            };
+            Done {
+                body,
+                key_version_id: Some(version),
+            }
+        }
+        InstanceOperation::Decrypt | InstanceOperation::AdvanceDecrypt => {
+            let m: pb::DecryptRequest = decode(request.body)?;
+            let params = DecryptParams {
+                ciphertext_blob: &m.ciphertext_blob,
+                key_id: &m.key_id,
+                algorithm: &m.algorithm,
+                aad: &m.aad,
+                iv: &m.iv,
+                padding_mode: &m.padding_mode,
+                migration_key_version_id: request.migration_key_version_id,
+            };
+            let advance = request.operation == InstanceOperation::AdvanceDecrypt;
+            let r = service.with_provider_read(|p| {
+                if advance {
+                    core::advance_decrypt(p, &scope, &params, rng)
+                } else {
+                    core::decrypt(p, &scope, &params, rng)
+                }
+            })?;
+            let version = r.key_version_id.to_string();
+            let plaintext = r.plaintext.expose().to_vec();
+            if advance {
+                Done {
+                    body: encode_secret(pb::AdvanceDecryptResponse {
+                        key_id: r.key_id.to_string(),
+                        plaintext,
+                        request_id: r.request_id.to_string(),
+                        algorithm: r.algorithm.to_owned(),
+                        padding_mode: r.padding_mode.to_owned(),
+                        key_version_id: version.clone(),
+                    }),
+                    key_version_id: Some(version),
+                }
+            } else {
+                Done {
+                    body: encode_secret(pb::DecryptResponse {
+                        key_id: r.key_id.to_string(),
+                        plaintext,
+                        request_id: r.request_id.to_string(),
+                        algorithm: r.algorithm.to_owned(),
+                        padding_mode: r.padding_mode.to_owned(),
+                    }),
+                    key_version_id: None,
+                }
+            }
+        }
+        InstanceOperation::GenerateDataKey | InstanceOperation::AdvanceGenerateDataKey => {
+            let advance = request.operation == InstanceOperation::AdvanceGenerateDataKey;
+            let (key_id, algorithm, number_of_bytes, aad) = if advance {
+                let m: pb::AdvanceGenerateDataKeyRequest = decode(request.body)?;
+                (m.key_id, String::new(), m.number_of_bytes, m.aad)
+            } else {
+                let m: pb::GenerateDataKeyRequest = decode(request.body)?;
+                (m.key_id, m.algorithm, m.number_of_bytes, m.aad)
+            };
+            let params = GenerateDataKeyParams {
+                key_id: &key_id,
+                algorithm: &algorithm,
+                number_of_bytes,
+                aad: &aad,
+            };
+            let r = service.run_sealing(
+                |p| {
+                    if advance {
+                        core::advance_generate_data_key(p, &scope, &params, &mut ThreadRng)
+                    } else {
+                        core::generate_data_key(p, &scope, &params, &mut ThreadRng)
+                    }
+                },
+                |p| sealing_key(p, &scope.caller, params.key_id),
+                request.now,
+            )?;
+            let version = r.key_version_id.to_string();
+            let plaintext = r.plaintext.expose().to_vec();
+            let body = if advance {
+                encode_secret(pb::AdvanceGenerateDataKeyResponse {
+                    key_id: r.key_id.to_string(),
+                    iv: r.iv.0.to_vec(),
+                    plaintext,
+                    ciphertext_blob: r.ciphertext_blob,
+                    request_id: r.request_id.to_string(),
+                    algorithm: r.algorithm.to_owned(),
+                    key_version_id: version.clone(),
+                })
+            } else {
+                encode_secret(pb::GenerateDataKeyResponse {
+                    key_id: r.key_id.to_string(),
+                    iv: r.iv.0.to_vec(),
+                    plaintext,
+                    ciphertext_blob: r.ciphertext_blob,
+                    request_id: r.request_id.to_string(),
+                    algorithm: r.algorithm.to_owned(),
+                })
+            };
+            Done {
+                body,
+                key_version_id: Some(version),
+            }
+        }
+        InstanceOperation::GenerateRandom => {
+            let m: pb::GenerateRandomRequest = decode(request.body)?;
+            let r = core::generate_random(m.length, rng)?;
+            Done {
+                body: encode_secret(pb::GenerateRandomResponse {
+                    random: r.random,
+                    request_id: r.request_id.to_string(),
+                }),
+                key_version_id: None,
+            }
+        }
+    };
+    Ok(done)
+}
