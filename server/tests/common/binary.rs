@@ -61,6 +61,10 @@ pub fn command_via(wrapper: &[&str], args: &[&str], envs: &[(&str, &str)]) -> Co
         "KMS_KEYRING_KEY",
         "KMS_SERVER_RATE_LIMIT",
         "KMS_SERVER_REGION",
+        "KMS_SERVER_INSTANCE_LISTEN",
+        "KMS_SERVER_CLIENT_KEY_DIR",
+        "KMS_SERVER_CLIENT_KEY_ACCOUNT",
+        "KMS_SERVER_TLS_SELF_SIGNED",
     ] {
         cmd.env_remove(name);
     }
