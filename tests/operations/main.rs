@@ -11,6 +11,7 @@ mod decrypt;
 mod encrypt;
 mod formats;
 mod generate_data_key;
+mod instance;
 mod no_alloc;
 mod properties;
 mod providers;
