@@ -12,6 +12,7 @@ mod encrypt;
 mod formats;
 mod generate_data_key;
 mod instance;
+mod instance_vectors;
 mod no_alloc;
 mod properties;
 mod providers;
