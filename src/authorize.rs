@@ -11,7 +11,7 @@
 
 use crate::backend::Lookup;
 use crate::key::{KeyHandle, MasterKeySpec};
-use crate::{Caller, Error, KeyId, KeyRecord, KeyReference, KeyVersionId, Permission};
+use crate::{Caller, Error, InstanceId, KeyId, KeyRecord, KeyReference, KeyVersionId, Permission};
 
 /// The witness that one version of a key passed resolution, permission, state and usage for
 /// one permission. Made only by the core's checks; required by every seal and open.
@@ -94,6 +94,8 @@ pub(crate) struct Resolving<'a> {
     not_found: Error,
     /// The blob's version; `None` for the key's primary version.
     version: Option<&'a KeyVersionId>,
+    /// The KMS instance the key must be held in (the KMS-instance API); `None` for any key.
+    instance: Option<&'a InstanceId>,
 }
 
 /// A key resolved by step 2, with the version the operation would use.
@@ -143,6 +145,7 @@ impl<'a> Resolving<'a> {
             lookup,
             not_found,
             version: None,
+            instance: None,
         }
     }
 
@@ -156,6 +159,17 @@ impl<'a> Resolving<'a> {
             },
             not_found: Error::KeyNotFound,
             version: Some(version),
+            instance: None,
+        }
+    }
+
+    /// The same step for the KMS-instance API: a key that `instance` does not hold is not
+    /// found, as if it did not exist.
+    #[inline]
+    pub(crate) fn in_instance(self, instance: &'a InstanceId) -> Self {
+        Self {
+            instance: Some(instance),
+            ..self
         }
     }
 
@@ -168,7 +182,9 @@ impl<'a> Resolving<'a> {
     /// Step 2 done, given the directory's answer.
     #[inline]
     pub(crate) fn found(self, answer: Option<KeyRecord>) -> Result<Resolved, Error> {
-        let record = answer.ok_or(self.not_found)?;
+        let record = answer
+            .filter(|r| self.instance.is_none_or(|i| r.instance.as_ref() == Some(i)))
+            .ok_or(self.not_found)?;
         Ok(Resolved {
             record,
             version: self.version.copied().unwrap_or(record.primary_version),

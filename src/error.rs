@@ -49,6 +49,16 @@ pub enum Parameter {
     PendingWindowInDays,
     /// `KeyMaterial` (ImportKeyMaterial).
     KeyMaterial,
+    /// `Iv` (KMS-instance API).
+    Iv,
+    /// `Aad` (KMS-instance API).
+    Aad,
+    /// `Algorithm` (KMS-instance API).
+    Algorithm,
+    /// `Length` (KMS-instance GenerateRandom).
+    Length,
+    /// `DKMSInstanceId` (CreateKey).
+    DKMSInstanceId,
 }
 
 impl Parameter {
@@ -73,6 +83,11 @@ impl Parameter {
             Parameter::PageSize => "PageSize",
             Parameter::PendingWindowInDays => "PendingWindowInDays",
             Parameter::KeyMaterial => "KeyMaterial",
+            Parameter::Iv => "Iv",
+            Parameter::Aad => "Aad",
+            Parameter::Algorithm => "Algorithm",
+            Parameter::Length => "Length",
+            Parameter::DKMSInstanceId => "DKMSInstanceId",
         }
     }
 }

@@ -12,8 +12,8 @@ use crate::provider::VersionCipher;
 use crate::provider::{KeyCipher, KeyDirectory, ProviderError, SealBudget, SecureRandom};
 use crate::reference::is_valid_alias;
 use crate::{
-    AuthorizedKey, Caller, KeyHandle, KeyId, KeyRecord, KeyState, KeyVersionId, MasterKeyMaterial,
-    MasterKeySpec, Permission, RngError,
+    AuthorizedKey, Caller, InstanceId, KeyHandle, KeyId, KeyRecord, KeyState, KeyVersionId,
+    MasterKeyMaterial, MasterKeySpec, Permission, RngError,
 };
 
 /// Why provisioning a [`FixedCapacityProvider`] failed. Nothing changed.
@@ -98,16 +98,19 @@ struct FixedKey<const VERSIONS: usize> {
     state: KeyState,
     versions: [Option<FixedVersion>; VERSIONS],
     primary: usize,
+    instance: Option<InstanceId>,
 }
 
 impl<const VERSIONS: usize> FixedKey<VERSIONS> {
     fn record(&self, slot: usize) -> Option<KeyRecord> {
         let primary = self.versions[self.primary].as_ref()?;
-        Some(
-            KeyRecord::new(KeyHandle(slot as u64), self.key_id, primary.id)
-                .with_state(self.state)
-                .with_spec(primary.cipher.material().spec()),
-        )
+        let record = KeyRecord::new(KeyHandle(slot as u64), self.key_id, primary.id)
+            .with_state(self.state)
+            .with_spec(primary.cipher.material().spec());
+        Some(match self.instance {
+            Some(instance) => record.with_instance(instance),
+            None => record,
+        })
     }
 }
 
@@ -190,6 +193,7 @@ impl<const KEYS: usize, const VERSIONS: usize> FixedCapacityProvider<KEYS, VERSI
             state: KeyState::Enabled,
             versions,
             primary: 0,
+            instance: None,
         });
         Ok(())
     }
@@ -256,6 +260,20 @@ impl<const KEYS: usize, const VERSIONS: usize> FixedCapacityProvider<KEYS, VERSI
             return Err(ProvisionError::AliasTaken);
         }
         self.key_mut(key_id)?.alias = Some(text);
+        Ok(())
+    }
+
+    /// Places a key in KMS instance `instance`, whose API then serves it
+    /// ([`crate::instance`]).
+    ///
+    /// # Errors
+    /// [`ProvisionError::UnknownKey`].
+    pub fn set_instance(
+        &mut self,
+        key_id: &KeyId,
+        instance: InstanceId,
+    ) -> Result<(), ProvisionError> {
+        self.key_mut(key_id)?.instance = Some(instance);
         Ok(())
     }
 

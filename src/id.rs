@@ -359,6 +359,105 @@ impl serde::Serialize for KeyId {
     }
 }
 
+/// The longest instance ID: `kst-` and 28 lowercase letters and digits.
+pub const INSTANCE_ID_MAX_LEN: usize = 32;
+
+/// The length of the instance IDs [`InstanceId::random`] draws: `kst-` and 21 characters, as
+/// Alibaba's (`kst-hzz62ee6a5bd7sqd8w1rq`).
+const DRAWN_INSTANCE_ID_LEN: usize = 25;
+
+/// The ID of a KMS instance: `kst-` followed by 1 to 28 lowercase letters and digits
+/// (`kst-hzz62ee6a5bd7sqd8w1rq`). A key created in an instance carries it
+/// ([`KeyRecord::instance`](crate::KeyRecord::instance)); the KMS-instance API
+/// ([`crate::instance`]) serves only the keys of its own instance.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceId {
+    // Never zero (`kst-` alone is not an ID): `Option<InstanceId>` takes no more room.
+    len: core::num::NonZeroU8,
+    // Zero past `len`: equal IDs have equal arrays.
+    bytes: [u8; INSTANCE_ID_MAX_LEN],
+}
+
+impl InstanceId {
+    /// Parses an instance ID; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let b = text.as_bytes();
+        let rest = b.strip_prefix(b"kst-")?;
+        if rest.is_empty()
+            || b.len() > INSTANCE_ID_MAX_LEN
+            || !rest
+                .iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        {
+            return None;
+        }
+        let mut bytes = [0u8; INSTANCE_ID_MAX_LEN];
+        bytes[..b.len()].copy_from_slice(b);
+        Some(Self {
+            len: core::num::NonZeroU8::new(b.len() as u8)?,
+            bytes,
+        })
+    }
+
+    /// Draws a fresh instance ID (`kst-` and 21 lowercase letters and digits) from `rng`.
+    ///
+    /// # Errors
+    /// [`RngError`] when the RNG fails.
+    pub fn random<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, RngError> {
+        const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut bytes = [0u8; INSTANCE_ID_MAX_LEN];
+        bytes[..4].copy_from_slice(b"kst-");
+        let mut filled = 4;
+        while filled < DRAWN_INSTANCE_ID_LEN {
+            let mut draw = [0u8; 32];
+            rng.try_fill_bytes(&mut draw).map_err(|_| RngError)?;
+            // 252 = 7 * 36: bytes at or above it are dropped, so every character is equally
+            // likely.
+            for &b in draw.iter().filter(|&&b| b < 252) {
+                if filled == DRAWN_INSTANCE_ID_LEN {
+                    break;
+                }
+                bytes[filled] = ALPHABET[usize::from(b % 36)];
+                filled += 1;
+            }
+        }
+        Ok(Self {
+            len: core::num::NonZeroU8::MIN.saturating_add(DRAWN_INSTANCE_ID_LEN as u8 - 1),
+            bytes,
+        })
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        ascii_str(&self.bytes[..usize::from(self.len.get())])
+    }
+}
+
+impl fmt::Debug for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InstanceId({})", self.as_str())
+    }
+}
+
+impl fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl AsRef<str> for InstanceId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for InstanceId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +527,40 @@ mod tests {
         let id = random_uuid(&mut Counting(0xf0)).unwrap();
         assert_eq!(&id, b"f0f1f2f3-f4f5-46f7-b8f9-fafbfcfdfeff");
         assert!(is_lowercase_uuid(&id));
+    }
+
+    #[test]
+    fn instance_ids_are_kst_and_lowercase_alphanumerics() {
+        let id = InstanceId::parse("kst-hzz62ee6a5bd7sqd8w1rq").unwrap();
+        assert_eq!(id.as_str(), "kst-hzz62ee6a5bd7sqd8w1rq");
+        assert_eq!(InstanceId::parse("kst-a").unwrap().as_str(), "kst-a");
+        let longest = "kst-abcdefghijklmnopqrstuvwxyz01";
+        assert_eq!(longest.len(), INSTANCE_ID_MAX_LEN);
+        assert!(InstanceId::parse(longest).is_some());
+        for bad in [
+            "kst-",
+            "kst-Hzz",
+            "kst-hzz_1",
+            "kts-hzz",
+            "hzz",
+            "",
+            "kst-abcdefghijklmnopqrstuvwxyz012",
+        ] {
+            assert_eq!(InstanceId::parse(bad), None, "{bad}");
+        }
+        assert_eq!(core::mem::size_of::<Option<InstanceId>>(), 33);
+    }
+
+    #[test]
+    fn random_instance_ids_parse_and_differ() {
+        let mut rng = Counting(0);
+        let a = InstanceId::random(&mut rng).unwrap();
+        let b = InstanceId::random(&mut rng).unwrap();
+        assert_eq!(a.as_str().len(), DRAWN_INSTANCE_ID_LEN);
+        assert_eq!(InstanceId::parse(a.as_str()), Some(a));
+        assert_ne!(a, b);
+        // Bytes 0, 1, 2, ... map to a, b, c, ...: worked out from the alphabet by hand.
+        assert_eq!(a.as_str(), "kst-abcdefghijklmnopqrstu");
     }
 
     #[test]

@@ -159,6 +159,9 @@ pub struct KeyRecord {
     pub usage: KeyUsage,
     /// The version that seals.
     pub primary_version: KeyVersionId,
+    /// The KMS instance that holds the key, if any: the KMS-instance API
+    /// ([`crate::instance`]) serves only its own instance's keys.
+    pub instance: Option<crate::InstanceId>,
 }
 
 impl KeyRecord {
@@ -171,6 +174,16 @@ impl KeyRecord {
             spec: MasterKeySpec::Aes256,
             usage: KeyUsage::EncryptDecrypt,
             primary_version,
+            instance: None,
+        }
+    }
+
+    /// The same record for a key held in KMS instance `instance`.
+    #[must_use]
+    pub const fn with_instance(self, instance: crate::InstanceId) -> Self {
+        Self {
+            instance: Some(instance),
+            ..self
         }
     }
 

@@ -23,6 +23,8 @@ pub mod fixed;
 mod id;
 #[cfg(feature = "alloc")]
 pub mod in_memory;
+#[cfg(feature = "alloc")]
+pub mod instance;
 pub mod key;
 pub mod lifecycle;
 #[cfg(feature = "alloc")]
@@ -44,7 +46,7 @@ pub use error::{
     Error, Internal, Message, Parameter, ParameterProblem, RngError, WorkspaceTooSmall,
 };
 pub use fixed::{FixedCapacityProvider, ProvisionError};
-pub use id::{KeyId, KeyVersionId, RequestId, is_lowercase_uuid};
+pub use id::{InstanceId, KeyId, KeyVersionId, RequestId, is_lowercase_uuid};
 #[cfg(feature = "alloc")]
 pub use in_memory::snapshot;
 #[cfg(feature = "alloc")]

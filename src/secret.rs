@@ -222,6 +222,11 @@ impl SecretBytesBuf {
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
+
+    /// The secret bytes, to fill or open in place.
+    pub(crate) fn expose_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
 }
 
 #[cfg(feature = "alloc")]

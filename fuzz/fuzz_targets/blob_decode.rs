@@ -26,8 +26,7 @@ fn decode(text: &str) -> Option<Vec<u8>> {
         assert_eq!(&b.ciphertext()[..], &bytes[48..bytes.len() - 16]);
         assert_eq!(&b.tag().0[..], &bytes[bytes.len() - 16..]);
         // Rebuilt from its parts, it is the same blob.
-        let rebuilt =
-            BlobBuf::from_parts(&b.version(), &b.iv(), b.ciphertext(), &b.tag()).unwrap();
+        let rebuilt = BlobBuf::from_parts(&b.version(), &b.iv(), b.ciphertext(), &b.tag()).unwrap();
         assert!(rebuilt == *owned);
         // Written again through the blob writer, and Base64-encoded by the blob, it is too.
         let mut out = vec![0u8; bytes.len()];

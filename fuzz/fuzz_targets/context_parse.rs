@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(canonical, parsed.as_context());
     // The shortest JSON of it parses back to the same context.
     let json = parsed.to_json();
-    assert_eq!(ContextBuf::parse_json(Some(&json)).expect("write_json"), parsed);
+    assert_eq!(
+        ContextBuf::parse_json(Some(&json)).expect("write_json"),
+        parsed
+    );
     // What kms-core accepts is valid JSON: an object of strings with these pairs.
     if text.is_empty() {
         assert!(parsed.as_context().is_empty());
@@ -46,7 +49,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let reference: BTreeMap<String, String> =
         serde_json::from_str(text).expect("kms-core accepted what serde_json rejects");
-    assert_eq!(reference.len(), parsed.as_context().len(), "duplicate keys accepted");
+    assert_eq!(
+        reference.len(),
+        parsed.as_context().len(),
+        "duplicate keys accepted"
+    );
     let ours: BTreeMap<String, String> = parsed
         .pairs()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -68,7 +68,8 @@ fn world() -> &'static World {
         }
         // One key rotated after sealing, one disabled.
         let now = std::time::Duration::ZERO;
-        let staged = management::create_key_version(&provider, &CALLER, &k256.into(), &mut rng, now);
+        let staged =
+            management::create_key_version(&provider, &CALLER, &k256.into(), &mut rng, now);
         provider.apply(staged.unwrap()).unwrap();
         let staged = management::disable_key(&provider, &CALLER, &disabled.into(), now);
         provider.apply(staged.unwrap()).unwrap();

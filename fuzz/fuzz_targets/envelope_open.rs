@@ -20,8 +20,8 @@ use kms_core::ops::{self, GenerateDataKeyRequest};
 use kms_core::rand_core::SeedableRng;
 use kms_core::{Caller, InMemoryProvider, KeyOptions};
 use kms_envelope::{
-    self as envelope, DataKey, DecryptReader, EnvelopeError, Header, HeaderReader,
-    MAX_HEADER_LEN, Opener, SealParams,
+    self as envelope, DataKey, DecryptReader, EnvelopeError, Header, HeaderReader, MAX_HEADER_LEN,
+    Opener, SealParams,
 };
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::ChaCha8Rng;

@@ -51,7 +51,10 @@ fuzz_target!(|input: (u16, Option<&str>, u64, bool)| {
     let generated = match wire::generate_data_key(provider, &CALLER, &params, &mut rng) {
         Ok(g) => g,
         Err(e) => {
-            assert!(parsed.is_err(), "GenerateDataKey refused a valid context: {e:?}");
+            assert!(
+                parsed.is_err(),
+                "GenerateDataKey refused a valid context: {e:?}"
+            );
             assert_eq!(e, Error::InvalidParameter(Parameter::EncryptionContext));
             return;
         }

@@ -978,6 +978,8 @@ impl Service {
             m.get("KeyUsage"),
             m.get("Origin"),
             m.get("Description"),
+            // The instance listener (issue 14) checks and passes `DKMSInstanceId`.
+            None,
         )?;
         let staged = {
             let provider = read(&self.provider);

@@ -22,8 +22,8 @@ use crate::management::{StagedChange, VersionMeta};
 use crate::provider::{AeadEngine, VersionCipher};
 use crate::provider::{KeyCipher, KeyDirectory, ProviderError, SealBudget, SecureRandom};
 use crate::{
-    AuthorizedKey, Caller, Error, KeyHandle, KeyId, KeyOrigin, KeyRecord, KeyState, KeyUsage,
-    KeyVersionId, MasterKeySpec, Permission,
+    AuthorizedKey, Caller, Error, InstanceId, KeyHandle, KeyId, KeyOrigin, KeyRecord, KeyState,
+    KeyUsage, KeyVersionId, MasterKeySpec, Permission,
 };
 
 pub mod records;
@@ -49,6 +49,8 @@ pub struct KeyOptions<'a> {
     pub description: &'a str,
     /// When the key is made, as time since the Unix epoch; zero by default.
     pub created: Duration,
+    /// The KMS instance that holds the key; none by default.
+    pub instance: Option<InstanceId>,
 }
 
 impl<'a> KeyOptions<'a> {
@@ -62,6 +64,7 @@ impl<'a> KeyOptions<'a> {
             origin: KeyOrigin::Kms,
             description: "",
             created: Duration::ZERO,
+            instance: None,
         }
     }
 
@@ -96,6 +99,15 @@ impl<'a> KeyOptions<'a> {
     #[must_use]
     pub fn created(self, created: Duration) -> Self {
         Self { created, ..self }
+    }
+
+    /// The same options for a key held in KMS instance `instance`.
+    #[must_use]
+    pub fn instance(self, instance: InstanceId) -> Self {
+        Self {
+            instance: Some(instance),
+            ..self
+        }
     }
 }
 
@@ -153,6 +165,8 @@ struct Key {
     /// When a scheduled deletion happens; `None` when none is scheduled, or when it was
     /// scheduled without a date.
     delete_at: Option<Duration>,
+    /// The KMS instance that holds the key.
+    instance: Option<InstanceId>,
 }
 
 impl Key {
@@ -162,14 +176,18 @@ impl Key {
         } else {
             self.state
         };
-        KeyRecord::new(
+        let record = KeyRecord::new(
             KeyHandle(index as u64),
             self.key_id,
             self.versions[self.primary].id,
         )
         .with_state(state)
         .with_spec(self.spec)
-        .with_usage(self.usage)
+        .with_usage(self.usage);
+        KeyRecord {
+            instance: self.instance,
+            ..record
+        }
     }
 
     fn meta(&self) -> KeyMeta {
@@ -193,6 +211,7 @@ impl Key {
             versions: self.versions.iter().map(Version::meta).collect(),
             primary: primary.id,
             has_material: primary.cipher.is_some(),
+            instance: self.instance,
         }
     }
 }
@@ -402,6 +421,10 @@ impl InMemoryProvider {
             .with_usage(options.usage)
             .with_origin(options.origin)
             .with_description(options.description);
+        let request = match options.instance {
+            Some(instance) => request.with_instance(instance),
+            None => request,
+        };
         let staged = management::stage_new_key(self, &caller, &request, rng, options.created)?;
         Ok(self.apply(staged)?.key_id)
     }
@@ -678,6 +701,7 @@ impl InMemoryProvider {
                     description: key.description.into(),
                     created: key.created,
                     delete_at: key.delete_at,
+                    instance: key.instance,
                 });
             }
             Mutation::SetLifecycle {

@@ -18,6 +18,8 @@
 //!        || u8 has_delete_date (0, 1) || [time delete_at]
 //!        || primary version id (36 bytes)
 //!        || u16 policy_count || (str32 account || u8 actions) * policy_count
+//!        || u8 held (0, 1) || [str8 instance_id]   (the KMS instance that holds the key;
+//!           absent from records written before instances existed: read as none)
 //! version = id (36 bytes) || str8 key_id || u8 material_len (0, 16, 32) || material
 //!        || time created
 //! alias   = str32 account || str32 region || str16 alias || str8 key_id
@@ -37,14 +39,15 @@ use hashbrown::HashMap;
 use zeroize::Zeroizing;
 
 use super::snapshot::{
-    Reader, SnapshotError, Writer, parse_key_head, parse_policy, write_key_head, write_policy,
+    Reader, SnapshotError, Writer, parse_instance, parse_key_head, parse_policy, write_instance,
+    write_key_head, write_policy,
 };
 use super::{InMemoryProvider, Key, PermissionSet, Version};
 use crate::management::{CommitError, KeyStore, Mutation, StagedChange};
 use crate::provider::{ProviderError, SealBudget, VersionCipher};
 use crate::{
-    Error, Internal, KeyId, KeyOrigin, KeyState, KeyUsage, KeyVersionId, MasterKeyMaterial,
-    MasterKeySpec,
+    Error, InstanceId, Internal, KeyId, KeyOrigin, KeyState, KeyUsage, KeyVersionId,
+    MasterKeyMaterial, MasterKeySpec,
 };
 
 /// What a record describes.
@@ -163,6 +166,7 @@ struct KeyFields<'a> {
     delete_at: Option<Duration>,
     primary: KeyVersionId,
     policy: &'a [(Box<str>, PermissionSet)],
+    instance: Option<InstanceId>,
 }
 
 impl<'a> KeyFields<'a> {
@@ -181,6 +185,7 @@ impl<'a> KeyFields<'a> {
             delete_at: key.delete_at,
             primary: key.versions[key.primary].id,
             policy: &key.policy,
+            instance: key.instance,
         }
     }
 
@@ -202,7 +207,8 @@ impl<'a> KeyFields<'a> {
                     self.delete_at,
                 )?;
                 w.bytes(self.primary.as_bytes());
-                write_policy(w, self.policy)
+                write_policy(w, self.policy)?;
+                write_instance(w, self.instance)
             })?,
         })
     }
@@ -287,6 +293,7 @@ impl InMemoryProvider {
                     delete_at: key.delete_at,
                     primary: key.primary,
                     policy: &[],
+                    instance: key.instance,
                 };
                 out.push(RecordChange::Put(fields.record().map_err(store_failed)?));
                 for v in &key.versions {
@@ -524,5 +531,8 @@ fn parse_key(r: &mut Reader<'_>) -> Result<(Key, KeyVersionId), SnapshotError> {
     let mut key = parse_key_head(r)?;
     let primary = KeyVersionId::parse(r.take(36)?).ok_or(SnapshotError::Malformed)?;
     key.policy = parse_policy(r)?;
+    if !r.bytes.is_empty() {
+        key.instance = parse_instance(r)?;
+    }
     Ok((key, primary))
 }

@@ -25,6 +25,9 @@
 //!
 //! ```text
 //! alias    = str32 account || str32 region || str16 alias || str8 key_id
+//! instances = u32 count || (str8 key_id || str8 instance_id) * count
+//!            (after the aliases: the keys held in a KMS instance, in key order; snapshots
+//!            written before instances existed end after the aliases and read as none)
 //! time     = u64 seconds || u32 nanoseconds, since the Unix epoch
 //! strN     = uN length || UTF-8 bytes
 //! ```
@@ -48,8 +51,8 @@ use super::{InMemoryProvider, Key, PermissionSet, Version};
 use crate::container::{self, ContainerError};
 use crate::provider::{SealBudget, VersionCipher};
 use crate::{
-    Error, Internal, KeyId, KeyOrigin, KeyState, KeyUsage, KeyVersionId, MasterKeyMaterial,
-    MasterKeySpec,
+    Error, InstanceId, Internal, KeyId, KeyOrigin, KeyState, KeyUsage, KeyVersionId,
+    MasterKeyMaterial, MasterKeySpec,
 };
 
 /// The magic bytes that start a snapshot.
@@ -268,6 +271,17 @@ impl InMemoryProvider {
             w.str(&alias.alias, 2)?;
             w.str(key.key_id.as_str(), 1)?;
         }
+        let held = || {
+            self.keys
+                .iter()
+                .flatten()
+                .filter_map(|k| Some((k.key_id, k.instance?)))
+        };
+        w.len(held().count(), 4)?;
+        for (key_id, instance) in held() {
+            w.str(key_id.as_str(), 1)?;
+            w.str(instance.as_str(), 1)?;
+        }
         Ok(())
     }
 
@@ -361,7 +375,32 @@ pub(super) fn parse_key_head(r: &mut Reader<'_>) -> Result<Key, SnapshotError> {
         description,
         created,
         delete_at,
+        instance: None,
     })
+}
+
+/// Writes the KMS instance that holds a key, if any: `u8 held (0, 1) || [str8 instance_id]`.
+pub(super) fn write_instance(w: &mut Writer, instance: Option<InstanceId>) -> Result<(), Error> {
+    match instance {
+        Some(instance) => {
+            w.u8(1);
+            w.str(instance.as_str(), 1)
+        }
+        None => {
+            w.u8(0);
+            Ok(())
+        }
+    }
+}
+
+/// Reads what [`write_instance`] writes.
+pub(super) fn parse_instance(r: &mut Reader<'_>) -> Result<Option<InstanceId>, SnapshotError> {
+    if !r.flag()? {
+        return Ok(None);
+    }
+    InstanceId::parse(r.str(1)?)
+        .map(Some)
+        .ok_or(SnapshotError::Malformed)
 }
 
 /// Reads what [`write_policy`] writes.
@@ -451,6 +490,19 @@ fn parse_body(body: &[u8]) -> Result<InMemoryProvider, SnapshotError> {
             return Err(SnapshotError::Malformed);
         }
         provider.bind_alias(account.into(), region.into(), alias, index);
+    }
+    if !r.bytes.is_empty() {
+        let held = r.count(true, 2)?;
+        for _ in 0..held {
+            let key_id = KeyId::parse(r.str(1)?).ok_or(SnapshotError::Malformed)?;
+            let instance = InstanceId::parse(r.str(1)?).ok_or(SnapshotError::Malformed)?;
+            let key = provider
+                .key_mut(&key_id)
+                .map_err(|_| SnapshotError::Malformed)?;
+            if key.instance.replace(instance).is_some() {
+                return Err(SnapshotError::Malformed);
+            }
+        }
     }
     if !r.bytes.is_empty() {
         return Err(SnapshotError::Malformed);

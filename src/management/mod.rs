@@ -59,7 +59,7 @@ use crate::lifecycle::{Change, Lifecycle, transition};
 use crate::provider::{KeyDirectory, ProviderError};
 use crate::reference::{is_reserved_alias, is_valid_alias};
 use crate::{Caller, Error, KeyId, KeyOrigin, KeyReference, KeyState, KeyUsage, KeyVersionId};
-use crate::{MasterKeyMaterial, MasterKeySpec, Parameter};
+use crate::{InstanceId, MasterKeyMaterial, MasterKeySpec, Parameter};
 
 pub mod params;
 
@@ -111,6 +111,8 @@ pub struct KeyMeta {
     pub primary: KeyVersionId,
     /// Whether the primary version has material.
     pub has_material: bool,
+    /// The KMS instance that holds the key (DescribeKey's `DKMSInstanceId`), if any.
+    pub instance: Option<InstanceId>,
 }
 
 impl KeyMeta {
@@ -416,6 +418,9 @@ pub struct CreateKey<'a> {
     pub origin: KeyOrigin,
     /// A description of up to 8192 characters; empty by default.
     pub description: &'a str,
+    /// The KMS instance to create the key in (`DKMSInstanceId`); none by default. The frontend
+    /// checks that it hosts that instance.
+    pub instance: Option<InstanceId>,
 }
 
 impl Default for CreateKey<'_> {
@@ -432,6 +437,7 @@ impl<'a> CreateKey<'a> {
             usage: KeyUsage::EncryptDecrypt,
             origin: KeyOrigin::Kms,
             description: "",
+            instance: None,
         }
     }
 
@@ -458,6 +464,15 @@ impl<'a> CreateKey<'a> {
     pub const fn with_description(self, description: &'a str) -> Self {
         Self {
             description,
+            ..self
+        }
+    }
+
+    /// The same key in KMS instance `instance`.
+    #[must_use]
+    pub const fn with_instance(self, instance: InstanceId) -> Self {
+        Self {
+            instance: Some(instance),
             ..self
         }
     }
@@ -547,6 +562,7 @@ where
         }],
         primary: version,
         has_material: material.is_some(),
+        instance: request.instance,
     };
     Ok(stage(
         store,

@@ -6,7 +6,9 @@ use base64ct::{Base64, Encoding};
 use super::{CreateKey, Page, check_alias_name};
 use crate::Parameter;
 use crate::wire::{decimal_in, required};
-use crate::{Error, KeyOrigin, KeyReference, KeyUsage, MasterKeyMaterial, MasterKeySpec};
+use crate::{
+    Error, InstanceId, KeyOrigin, KeyReference, KeyUsage, MasterKeyMaterial, MasterKeySpec,
+};
 
 /// A `KeyId` parameter (required).
 ///
@@ -18,16 +20,18 @@ pub fn key_id(text: Option<&str>) -> Result<KeyReference<'_>, Error> {
 
 /// CreateKey's `KeySpec` (`Aliyun_AES_256` by default, `Aliyun_AES_128`, `RSA_2048`,
 /// `EC_P256`), `KeyUsage` (`ENCRYPT/DECRYPT` by default, `SIGN/VERIFY`), `Origin` (`Aliyun_KMS`
-/// by default, `EXTERNAL`) and `Description`, checked in that order (the usage against the
-/// spec before the origin is read).
+/// by default, `EXTERNAL`), `Description` and `DKMSInstanceId` (the KMS instance to create the
+/// key in: its form is checked here, whether the frontend hosts it is the frontend's to check),
+/// checked in that order (the usage against the spec before the origin is read).
 ///
 /// # Errors
-/// `InvalidParameter` `KeySpec`, `KeyUsage`, `Origin` or `Description`.
+/// `InvalidParameter` `KeySpec`, `KeyUsage`, `Origin`, `Description` or `DKMSInstanceId`.
 pub fn create_key<'a>(
     key_spec: Option<&str>,
     key_usage: Option<&str>,
     origin: Option<&str>,
     description: Option<&'a str>,
+    dkms_instance_id: Option<&str>,
 ) -> Result<CreateKey<'a>, Error> {
     let spec = match key_spec {
         None => MasterKeySpec::Aes256,
@@ -52,7 +56,12 @@ pub fn create_key<'a>(
         .with_origin(origin)
         .with_description(description.unwrap_or(""));
     request.check()?;
-    Ok(request)
+    match dkms_instance_id {
+        None => Ok(request),
+        Some(text) => InstanceId::parse(text)
+            .map(|instance| request.with_instance(instance))
+            .ok_or(Error::InvalidParameter(Parameter::DKMSInstanceId)),
+    }
 }
 
 /// `PageNumber` and `PageSize` (ASCII digits; 1.. and 1..=100; defaults 1 and 10).

@@ -112,7 +112,7 @@ fn create_key_explicit_values_and_asymmetric_specs() {
         ),
     ];
     for (spec, usage, origin, expected) in cases {
-        let request = params::create_key(spec, usage, origin, None).unwrap();
+        let request = params::create_key(spec, usage, origin, None, None).unwrap();
         let m = k.create(&request).unwrap();
         assert_eq!(
             (m.spec, m.usage, m.origin, m.state, m.has_material),
@@ -159,7 +159,7 @@ fn create_key_description_limit_counts_characters() {
     for too_long in ["d".repeat(8193), "é".repeat(8193), "日".repeat(8193)] {
         let request = CreateKey::new().with_description(&too_long);
         assert_row(k.create(&request), Row::invalid("Description"));
-        let parsed = params::create_key(None, None, None, Some(&too_long));
+        let parsed = params::create_key(None, None, None, Some(&too_long), None);
         assert_row(parsed, Row::invalid("Description"));
     }
     // The refused requests made no key.
@@ -180,7 +180,7 @@ fn create_key_invalid_parameters() {
         "EC_SM2",
     ];
     for spec in bad_specs {
-        let r = params::create_key(Some(spec), None, None, None);
+        let r = params::create_key(Some(spec), None, None, None, None);
         assert_row(r, Row::invalid("KeySpec"));
     }
     let bad_usages = [
@@ -192,11 +192,11 @@ fn create_key_invalid_parameters() {
         (Some("EC_P256"), "ENCRYPT/DECRYPT"),
     ];
     for (spec, usage) in bad_usages {
-        let r = params::create_key(spec, Some(usage), None, None);
+        let r = params::create_key(spec, Some(usage), None, None, None);
         assert_row(r, Row::invalid("KeyUsage"));
     }
     // EC_P256 can only sign, and the default usage is ENCRYPT/DECRYPT.
-    let r = params::create_key(Some("EC_P256"), None, None, None);
+    let r = params::create_key(Some("EC_P256"), None, None, None, None);
     assert_row(r, Row::invalid("KeyUsage"));
 
     let bad_origins = [
@@ -209,7 +209,7 @@ fn create_key_invalid_parameters() {
     ];
     for (spec, origin) in bad_origins {
         let usage = (spec == Some("EC_P256")).then_some("SIGN/VERIFY");
-        let r = params::create_key(spec, usage, Some(origin), None);
+        let r = params::create_key(spec, usage, Some(origin), None, None);
         assert_row(r, Row::invalid("Origin"));
     }
 
@@ -276,7 +276,7 @@ fn create_key_parameters_are_checked_in_order() {
         ),
     ];
     for ((spec, usage, origin, description), row) in cases {
-        let r = params::create_key(spec, usage, origin, description);
+        let r = params::create_key(spec, usage, origin, description, None);
         assert_row(r, row);
     }
 }

@@ -256,19 +256,19 @@ fn errors_table() {
             "The specified parameter PendingWindowInDays is not valid.",
         ),
         (
-            params::create_key(Some("AES_256"), None, None, None).map(drop),
+            params::create_key(Some("AES_256"), None, None, None, None).map(drop),
             400,
             "InvalidParameter",
             "The specified parameter KeySpec is not valid.",
         ),
         (
-            params::create_key(None, Some("SIGN/VERIFY"), None, None).map(drop),
+            params::create_key(None, Some("SIGN/VERIFY"), None, None, None).map(drop),
             400,
             "InvalidParameter",
             "The specified parameter KeyUsage is not valid.",
         ),
         (
-            params::create_key(None, None, Some("HSM"), None).map(drop),
+            params::create_key(None, None, Some("HSM"), None, None).map(drop),
             400,
             "InvalidParameter",
             "The specified parameter Origin is not valid.",

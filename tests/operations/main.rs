@@ -11,6 +11,8 @@ mod decrypt;
 mod encrypt;
 mod formats;
 mod generate_data_key;
+mod instance;
+mod instance_vectors;
 mod no_alloc;
 mod properties;
 mod providers;

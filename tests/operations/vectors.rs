@@ -253,22 +253,22 @@ impl From<Error> for ErrorJson {
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     base16ct::lower::encode_string(bytes)
 }
 
-fn unhex(text: &str) -> Vec<u8> {
+pub(crate) fn unhex(text: &str) -> Vec<u8> {
     base16ct::lower::decode_vec(text).expect("lowercase hex")
 }
 
 /// The RNG output a vector records, handed out in order; running out is an error.
-struct ReplayRng {
+pub(crate) struct ReplayRng {
     bytes: Vec<u8>,
     pos: usize,
 }
 
 #[derive(Debug)]
-struct Exhausted;
+pub(crate) struct Exhausted;
 
 impl fmt::Display for Exhausted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -279,11 +279,11 @@ impl fmt::Display for Exhausted {
 impl core::error::Error for Exhausted {}
 
 impl ReplayRng {
-    fn new(bytes: Vec<u8>) -> Self {
+    pub(crate) fn new(bytes: Vec<u8>) -> Self {
         Self { bytes, pos: 0 }
     }
 
-    fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.bytes.len() - self.pos
     }
 }
