@@ -40,6 +40,10 @@ pub struct KeyMetadata {
     pub description: String,
     /// The owning account.
     pub creator: String,
+    /// The KMS instance that holds the key (`kst-…`); absent for a key outside any instance.
+    /// The V3 SDK's `KeyMetadata` reads it as `DKMSInstanceId`.
+    #[serde(rename = "DKMSInstanceId", skip_serializing_if = "Option::is_none")]
+    pub dkms_instance_id: Option<String>,
 }
 
 impl KeyMetadata {
@@ -57,6 +61,7 @@ impl KeyMetadata {
             delete_date: key.delete_at.map(|at| Timestamp(at).to_string()),
             description: key.description.clone(),
             creator: key.account.clone(),
+            dkms_instance_id: key.instance.map(|id| id.as_str().to_owned()),
         }
     }
 }

@@ -194,6 +194,17 @@ impl ApiError {
         )
     }
 
+    /// 403 `Forbidden.DKMSInstanceNotFound`: CreateKey's `DKMSInstanceId` names a KMS
+    /// instance this server does not host (the code and message of Alibaba's CreateKey
+    /// reference).
+    pub fn dkms_instance_not_found() -> Self {
+        Self::new(
+            403,
+            "Forbidden.DKMSInstanceNotFound",
+            "The specified DKMS Instance is not found.",
+        )
+    }
+
     /// 500 `InternalFailure`.
     pub fn internal() -> Self {
         Self::new(500, "InternalFailure", "Internal Failure.")

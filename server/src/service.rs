@@ -141,6 +141,9 @@ pub struct Service {
     limiter: Mutex<RateLimiter<Operation>>,
     /// The per-account, per-operation rate (also the KMS-instance API's).
     rate_limit: RateLimit,
+    /// The KMS instance this server hosts, once the instance API is set up
+    /// ([`Service::host_instance`]): CreateKey's `DKMSInstanceId` must name it.
+    instance: std::sync::OnceLock<kms_core::InstanceId>,
     /// One replay cache per AccessKey (the set of AccessKeys is fixed): a key's requests lock
     /// only its own cache. Lock order: a cache, then `limiter`.
     nonces: HashMap<String, Mutex<NonceCache>>,
@@ -300,6 +303,7 @@ impl Service {
             management: Mutex::new(()),
             limiter: Mutex::new(RateLimiter::new().with_default(limit)),
             rate_limit: limit,
+            instance: std::sync::OnceLock::new(),
             nonces,
             serving_from,
             floors,
@@ -351,6 +355,18 @@ impl Service {
     /// (for inspection; requests keep being served meanwhile, key management waits).
     pub fn with_provider_read<T>(&self, f: impl FnOnce(&InMemoryProvider) -> T) -> T {
         f(&read(&self.provider))
+    }
+
+    /// Hosts KMS instance `instance`: CreateKey with `DKMSInstanceId` set to it creates keys
+    /// in it (any other ID is `Forbidden.DKMSInstanceNotFound`, as is every ID before this is
+    /// called). One instance per service: a second call changes nothing and returns `false`.
+    pub fn host_instance(&self, instance: kms_core::InstanceId) -> bool {
+        self.instance.set(instance).is_ok()
+    }
+
+    /// The KMS instance hosted, if any ([`Service::host_instance`]).
+    pub fn hosted_instance(&self) -> Option<kms_core::InstanceId> {
+        self.instance.get().copied()
     }
 
     /// The per-account, per-operation rate limit (`--rate-limit`), which the KMS-instance API
@@ -978,9 +994,15 @@ impl Service {
             m.get("KeyUsage"),
             m.get("Origin"),
             m.get("Description"),
-            // The instance listener (issue 14) checks and passes `DKMSInstanceId`.
-            None,
+            m.get("DKMSInstanceId"),
         )?;
+        // A KMS instance other than the one this server hosts: CreateKey's documented 403
+        // (`Forbidden.DKMSInstanceNotFound`).
+        if let Some(instance) = request.instance
+            && self.instance.get() != Some(&instance)
+        {
+            return Err(ApiError::dkms_instance_not_found());
+        }
         let staged = {
             let provider = read(&self.provider);
             if provider.key_count(m.caller.account, m.caller.region) >= self.key_quota {

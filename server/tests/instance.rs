@@ -460,5 +460,476 @@ async fn the_rate_limit_applies_per_account() {
     s.stop().await;
 }
 
-#[allow(dead_code)]
-fn _server_type(_: &InstanceServer) {}
+/// A key of the instance, made on the gateway (CreateKey with DKMSInstanceId), as account A.
+async fn instance_key(s: &InstanceServer) -> String {
+    let r = s
+        .gateway
+        .client()
+        .call("CreateKey", &[("DKMSInstanceId", s.instance())])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["KeyMetadata"]["DKMSInstanceId"], s.instance());
+    r.json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn aad() -> Vec<u8> {
+    b"order=42".to_vec()
+}
+
+#[tokio::test]
+async fn create_key_in_the_instance_and_describe_it_on_the_gateway() {
+    let s = instance::start().await;
+    let key = instance_key(&s).await;
+    let c = s.gateway.client();
+    let r = c.call("DescribeKey", &[("KeyId", &key)]).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["KeyMetadata"]["DKMSInstanceId"], s.instance());
+    // A key outside any instance shows none.
+    let plain = common::create_key(&c).await;
+    let r = c.call("DescribeKey", &[("KeyId", &plain)]).await.unwrap();
+    assert!(
+        r.json()["KeyMetadata"].get("DKMSInstanceId").is_none(),
+        "{}",
+        r.text()
+    );
+    // Another instance: CreateKey's documented 403; a malformed ID: InvalidParameter.
+    let other = kms_server::instance::new_instance_id().unwrap();
+    let r = c
+        .call("CreateKey", &[("DKMSInstanceId", &other)])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.json()["Code"], "Forbidden.DKMSInstanceNotFound");
+    let r = c
+        .call("CreateKey", &[("DKMSInstanceId", "kst-NOT VALID")])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["Code"], "InvalidParameter");
+    assert_eq!(
+        r.json()["Message"],
+        "The specified parameter DKMSInstanceId is not valid."
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn generate_data_key_then_decrypt() {
+    let s = instance::start().await;
+    let key = instance_key(&s).await;
+    let reply = s
+        .call(
+            "GenerateDataKey",
+            &pb::GenerateDataKeyRequest {
+                key_id: key.clone(),
+                aad: aad(),
+                ..Default::default()
+            },
+        )
+        .await;
+    let generated: pb::GenerateDataKeyResponse = reply.ok();
+    assert_eq!(generated.key_id, key);
+    assert_eq!(generated.plaintext.len(), 32);
+    assert_eq!(generated.iv.len(), 12);
+    assert_eq!(generated.ciphertext_blob.len(), 32 + 16);
+    assert_eq!(generated.algorithm, "AES_GCM");
+    let version = reply.version_header().expect("x-kms-migrationkeyversionid");
+    assert_eq!(version.len(), 36);
+    assert_eq!(
+        reply.headers.get("content-type").unwrap(),
+        "application/x-protobuf"
+    );
+
+    let reply = s
+        .call(
+            "Decrypt",
+            &pb::DecryptRequest {
+                ciphertext_blob: generated.ciphertext_blob.clone(),
+                key_id: key.clone(),
+                aad: aad(),
+                iv: generated.iv.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
+    let opened: pb::DecryptResponse = reply.ok();
+    assert_eq!(opened.plaintext, generated.plaintext);
+    assert_eq!(opened.key_id, key);
+    // NumberOfBytes is honoured; out of range is InvalidParameter.
+    let r: pb::GenerateDataKeyResponse = s
+        .call(
+            "GenerateDataKey",
+            &pb::GenerateDataKeyRequest {
+                key_id: key.clone(),
+                number_of_bytes: 1024,
+                ..Default::default()
+            },
+        )
+        .await
+        .ok();
+    assert_eq!(r.plaintext.len(), 1024);
+    s.call(
+        "GenerateDataKey",
+        &pb::GenerateDataKeyRequest {
+            key_id: key.clone(),
+            number_of_bytes: 1025,
+            ..Default::default()
+        },
+    )
+    .await
+    .assert_error(400, "InvalidParameter", "");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn encrypt_then_decrypt_with_aad_and_a_wrong_aad_is_refused() {
+    let s = instance::start().await;
+    let key = instance_key(&s).await;
+    let reply = s
+        .call(
+            "Encrypt",
+            &pb::EncryptRequest {
+                key_id: key.clone(),
+                plaintext: b"hello instance".to_vec(),
+                aad: aad(),
+                ..Default::default()
+            },
+        )
+        .await;
+    let sealed: pb::EncryptResponse = reply.ok();
+    assert!(reply.version_header().is_some());
+    assert_eq!(sealed.ciphertext_blob.len(), 14 + 16);
+    let decrypt = |aad: Vec<u8>| pb::DecryptRequest {
+        ciphertext_blob: sealed.ciphertext_blob.clone(),
+        key_id: key.clone(),
+        aad,
+        iv: sealed.iv.clone(),
+        ..Default::default()
+    };
+    let reply = s.call("Decrypt", &decrypt(aad())).await;
+    let opened: pb::DecryptResponse = reply.ok();
+    assert_eq!(opened.plaintext, b"hello instance");
+    // Decrypt's reply names no version.
+    assert_eq!(reply.version_header(), None);
+    s.call("Decrypt", &decrypt(b"order=43".to_vec()))
+        .await
+        .assert_error(
+            400,
+            "InvalidParameter",
+            "The specified parameter CiphertextBlob is not valid.",
+        );
+    s.call("Decrypt", &decrypt(Vec::new()))
+        .await
+        .assert_error(400, "InvalidParameter", "");
+    // A required field absent (empty on this wire): MissingParameter.
+    s.call(
+        "Encrypt",
+        &pb::EncryptRequest {
+            key_id: key.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .assert_error(
+        400,
+        "MissingParameter",
+        "The parameter Plaintext is needed but not provided.",
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn advance_encrypt_then_advance_decrypt_with_only_the_blob() {
+    let s = instance::start().await;
+    let key = instance_key(&s).await;
+    let reply = s
+        .call(
+            "AdvanceEncrypt",
+            &pb::EncryptRequest {
+                key_id: key.clone(),
+                plaintext: b"advance".to_vec(),
+                aad: aad(),
+                ..Default::default()
+            },
+        )
+        .await;
+    let sealed: pb::AdvanceEncryptResponse = reply.ok();
+    assert_eq!(
+        reply.version_header().as_deref(),
+        Some(sealed.key_version_id.as_str())
+    );
+    // `$`, cipher version 0, AES_GCM, the version ID, the IV.
+    assert_eq!(&sealed.ciphertext_blob[..3], &[0x24, 0x00, 0x02]);
+    assert_eq!(
+        &sealed.ciphertext_blob[3..39],
+        sealed.key_version_id.as_bytes()
+    );
+    assert_eq!(&sealed.ciphertext_blob[39..51], sealed.iv.as_slice());
+
+    let reply = s
+        .call(
+            "AdvanceDecrypt",
+            &pb::DecryptRequest {
+                ciphertext_blob: sealed.ciphertext_blob.clone(),
+                aad: aad(),
+                ..Default::default()
+            },
+        )
+        .await;
+    let opened: pb::AdvanceDecryptResponse = reply.ok();
+    assert_eq!(opened.plaintext, b"advance");
+    assert_eq!(opened.key_id, key);
+    assert_eq!(opened.key_version_id, sealed.key_version_id);
+    assert_eq!(
+        reply.version_header().as_deref(),
+        Some(sealed.key_version_id.as_str())
+    );
+
+    // AdvanceGenerateDataKey: the data key opens through AdvanceDecrypt.
+    let reply = s
+        .call(
+            "AdvanceGenerateDataKey",
+            &pb::AdvanceGenerateDataKeyRequest {
+                key_id: key.clone(),
+                number_of_bytes: 16,
+                aad: aad(),
+            },
+        )
+        .await;
+    let generated: pb::AdvanceGenerateDataKeyResponse = reply.ok();
+    assert_eq!(generated.plaintext.len(), 16);
+    assert!(reply.version_header().is_some());
+    let opened: pb::AdvanceDecryptResponse = s
+        .call(
+            "AdvanceDecrypt",
+            &pb::DecryptRequest {
+                ciphertext_blob: generated.ciphertext_blob,
+                aad: aad(),
+                ..Default::default()
+            },
+        )
+        .await
+        .ok();
+    assert_eq!(opened.plaintext, generated.plaintext);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn generate_random() {
+    let s = instance::start().await;
+    let reply = s
+        .call("GenerateRandom", &pb::GenerateRandomRequest { length: 48 })
+        .await;
+    let r: pb::GenerateRandomResponse = reply.ok();
+    assert_eq!(r.random.len(), 48);
+    assert!(!r.request_id.is_empty());
+    assert_eq!(reply.version_header(), None);
+    for length in [0, 1025, -1] {
+        s.call("GenerateRandom", &pb::GenerateRandomRequest { length })
+            .await
+            .assert_error(
+                400,
+                "InvalidParameter",
+                "The specified parameter Length is not valid.",
+            );
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn after_a_rotation_an_advance_blob_from_before_still_decrypts() {
+    let s = instance::start().await;
+    let key = instance_key(&s).await;
+    let advance: pb::AdvanceEncryptResponse = s
+        .call(
+            "AdvanceEncrypt",
+            &pb::EncryptRequest {
+                key_id: key.clone(),
+                plaintext: b"before".to_vec(),
+                ..Default::default()
+            },
+        )
+        .await
+        .ok();
+    let reply = s
+        .call(
+            "Encrypt",
+            &pb::EncryptRequest {
+                key_id: key.clone(),
+                plaintext: b"basic before".to_vec(),
+                ..Default::default()
+            },
+        )
+        .await;
+    let basic: pb::EncryptResponse = reply.ok();
+    let old_version = reply.version_header().unwrap();
+
+    let r = s
+        .gateway
+        .client()
+        .call("CreateKeyVersion", &[("KeyId", &key)])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let new_version = r.json()["KeyVersion"]["KeyVersionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_version, old_version);
+
+    let opened: pb::AdvanceDecryptResponse = s
+        .call(
+            "AdvanceDecrypt",
+            &pb::DecryptRequest {
+                ciphertext_blob: advance.ciphertext_blob.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .ok();
+    assert_eq!(opened.plaintext, b"before");
+    assert_eq!(opened.key_version_id, old_version);
+
+    // New seals use the new primary version.
+    let reply = s
+        .call(
+            "AdvanceEncrypt",
+            &pb::EncryptRequest {
+                key_id: key.clone(),
+                plaintext: b"after".to_vec(),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        reply.version_header().as_deref(),
+        Some(new_version.as_str())
+    );
+
+    // A basic blob from before: the primary version no longer opens it; the signed
+    // migration header naming the old version does.
+    let decrypt = pb::DecryptRequest {
+        ciphertext_blob: basic.ciphertext_blob.clone(),
+        key_id: key.clone(),
+        iv: basic.iv.clone(),
+        ..Default::default()
+    };
+    s.call("Decrypt", &decrypt).await.assert_error(
+        400,
+        "InvalidParameter",
+        "The specified parameter CiphertextBlob is not valid.",
+    );
+    let mut r = request(
+        CLIENT_KEY_ID,
+        &rsa_keys()[0],
+        "Decrypt",
+        decrypt.encode_to_vec(),
+        SystemTime::now(),
+    );
+    r.headers
+        .insert("x-kms-migrationkeyversionid".into(), old_version.clone());
+    sign(&mut r.headers, &rsa_keys()[0]);
+    let opened: pb::DecryptResponse = send(&s.http, &r).await.ok();
+    assert_eq!(opened.plaintext, b"basic before");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn keys_outside_the_instance_are_not_found_and_states_apply() {
+    let s = instance::start().await;
+    let encrypt = |key: &str| pb::EncryptRequest {
+        key_id: key.to_owned(),
+        plaintext: b"x".to_vec(),
+        ..Default::default()
+    };
+    let not_found = "The specified Key is not found.";
+    // A gateway key (no instance), by ID and by alias.
+    let c = s.gateway.client();
+    let plain = common::create_key(&c).await;
+    s.call("Encrypt", &encrypt(&plain))
+        .await
+        .assert_error(404, "Forbidden.KeyNotFound", not_found);
+    let r = c
+        .call(
+            "CreateAlias",
+            &[("AliasName", "alias/gw"), ("KeyId", &plain)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    // (An alias naming a key outside the instance is no alias of the instance: the core
+    // answers as for an alias that does not exist.)
+    s.call("Encrypt", &encrypt("alias/gw")).await.assert_error(
+        404,
+        "Forbidden.AliasNotFound",
+        "The specified Alias is not found.",
+    );
+    // A key of another instance, same account.
+    let other =
+        kms_core::InstanceId::parse(&kms_server::instance::new_instance_id().unwrap()).unwrap();
+    let region = s.gateway.service.region().to_owned();
+    let foreign = s.gateway.service.with_provider(|p| {
+        p.create_key(
+            &mut kms_core::OsRng,
+            &kms_core::KeyOptions::new(common::ACCOUNT_A, &region).instance(other),
+        )
+        .unwrap()
+    });
+    s.call("Encrypt", &encrypt(&foreign.to_string()))
+        .await
+        .assert_error(404, "Forbidden.KeyNotFound", not_found);
+    // A key of the instance in account B: not account A's.
+    let r = s
+        .gateway
+        .client_b()
+        .call("CreateKey", &[("DKMSInstanceId", s.instance())])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let of_b = r.json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.call("Encrypt", &encrypt(&of_b))
+        .await
+        .assert_error(404, "Forbidden.KeyNotFound", not_found);
+
+    // A disabled key of the instance: Rejected.Disabled 409; enabled again, it works.
+    let key = instance_key(&s).await;
+    let r = c.call("DisableKey", &[("KeyId", &key)]).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    s.call("Encrypt", &encrypt(&key)).await.assert_error(
+        409,
+        "Rejected.Disabled",
+        "The request was rejected because the key state is Disabled.",
+    );
+    let r = c.call("EnableKey", &[("KeyId", &key)]).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let _: pb::EncryptResponse = s.call("Encrypt", &encrypt(&key)).await.ok();
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_message_is_invalid_parameter() {
+    let s = instance::start().await;
+    // Field 1 as a varint where a string is expected, then a truncated length.
+    for body in [vec![0x08, 0x01], vec![0x0a, 0x05, b'a'], vec![0xff; 7]] {
+        let r = request(
+            CLIENT_KEY_ID,
+            &rsa_keys()[0],
+            "Encrypt",
+            body,
+            SystemTime::now(),
+        );
+        send(&s.http, &r).await.assert_error(
+            400,
+            "InvalidParameter",
+            "The specified parameter Body is not valid.",
+        );
+    }
+    s.stop().await;
+}

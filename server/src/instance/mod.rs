@@ -20,7 +20,6 @@
 
 pub mod client_key;
 pub mod http;
-#[path = "ops_stub.rs"]
 mod ops;
 pub mod pb;
 pub mod verify;
@@ -100,26 +99,13 @@ impl InstanceOperation {
     }
 }
 
-/// A new instance ID: `kst-` and 21 lowercase letters or digits, uniformly drawn from the
-/// operating system's RNG.
+/// A new instance ID (`kst-` and 21 lowercase letters or digits), drawn from the operating
+/// system's RNG.
 ///
 /// # Errors
 /// The RNG failed.
 pub fn new_instance_id() -> Result<String, kms_core::RngError> {
-    use kms_core::rand_core::TryRng;
-    const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut id = String::from("kst-");
-    let mut rng = kms_core::OsRng;
-    while id.len() < 25 {
-        let mut byte = [0u8; 1];
-        rng.try_fill_bytes(&mut byte)
-            .map_err(|_| kms_core::RngError)?;
-        // 252 = 7 * 36: rejection keeps the draw uniform.
-        if byte[0] < 252 {
-            id.push(char::from(ALPHABET[usize::from(byte[0] % 36)]));
-        }
-    }
-    Ok(id)
+    kms_core::InstanceId::random(&mut kms_core::OsRng).map(|id| id.as_str().to_owned())
 }
 
 /// 400 `UnsupportedOperation`: an `x-kms-apiname` the server does not serve.
@@ -212,13 +198,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl InstanceApi {
     /// The instance API of `service` for instance `instance` (`kst-…`), accepting requests
     /// signed by `client_keys` (those of other instances are ignored), each account limited
-    /// to `rate_limit` per operation as on the gateway.
+    /// to `rate_limit` per operation as on the gateway. The service hosts the instance from
+    /// now on ([`Service::host_instance`]): the gateway's CreateKey accepts its ID.
     pub fn new(
         service: Arc<Service>,
         instance: String,
         client_keys: Vec<ClientKey>,
         rate_limit: RateLimit,
     ) -> Self {
+        if let Some(id) = kms_core::InstanceId::parse(&instance) {
+            service.host_instance(id);
+        }
         let client_keys = client_keys
             .into_iter()
             .filter(|k| k.instance == instance)

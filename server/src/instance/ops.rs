@@ -9,9 +9,11 @@
 use std::time::SystemTime;
 
 use kms_core::instance::{
-    self as core, DecryptParams, EncryptParams, GenerateDataKeyParams, InstanceId, Scope,
+    self as core, DecryptParams, EncryptParams, GenerateDataKeyParams, Scope,
 };
-use kms_core::{Caller, InMemoryProvider, KeyId, KeyReference, KeyVersionId, Parameter};
+use kms_core::{
+    Caller, InMemoryProvider, InstanceId, KeyId, KeyReference, KeyVersionId, Parameter,
+};
 use prost::Message;
 use zeroize::Zeroize;
 
