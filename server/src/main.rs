@@ -507,6 +507,16 @@ async fn run(cli: Cli) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    // The instance listener: HTTPS with the server's TLS options, plain HTTP only on request.
+    let instance_tls = if cli.instance_plain_http || cli.instance_listen.is_none() {
+        None
+    } else if tls.is_none() {
+        return fail(
+            "--instance-listen serves HTTPS: give --tls-cert and --tls-key, or --tls-self-signed DIR (or --instance-plain-http)",
+        );
+    } else {
+        tls.clone()
+    };
     let configured = match configured_access_keys(&cli) {
         Ok(k) => k,
         Err(e) => return fail(e),
@@ -630,18 +640,6 @@ async fn run(cli: Cli) -> ExitCode {
             keys,
             service.rate_limit(),
         )))
-    } else {
-        None
-    };
-    let instance_tls = if cli.instance_plain_http {
-        None
-    } else if cli.instance_listen.is_some() {
-        if tls.is_none() {
-            return fail(
-                "--instance-listen serves HTTPS: give --tls-cert and --tls-key, or --tls-self-signed DIR (or --instance-plain-http)",
-            );
-        }
-        tls.clone()
     } else {
         None
     };

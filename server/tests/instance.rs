@@ -879,7 +879,7 @@ async fn keys_outside_the_instance_are_not_found_and_states_apply() {
         )
         .unwrap()
     });
-    s.call("Encrypt", &encrypt(&foreign.to_string()))
+    s.call("Encrypt", &encrypt(foreign.as_ref()))
         .await
         .assert_error(404, "Forbidden.KeyNotFound", not_found);
     // A key of the instance in account B: not account A's.
@@ -932,4 +932,129 @@ async fn a_malformed_message_is_invalid_parameter() {
         );
     }
     s.stop().await;
+}
+
+/// The instance listener's address in a server's output.
+fn instance_addr(lines: &[String]) -> std::net::SocketAddr {
+    let line =
+        common::binary::value_after(lines, "kms-server: KMS-instance API listening on http://");
+    line.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// GenerateRandom at `addr`, signed by client key `key_id` with `key`.
+async fn random_at(
+    addr: std::net::SocketAddr,
+    key_id: &str,
+    key: &rsa::PrivateKey,
+) -> instance::Reply {
+    let http = kms_server::client::Client::new(
+        addr,
+        kms_server::client::Credentials {
+            access_key_id: String::new(),
+            access_key_secret: String::new(),
+        },
+    );
+    let r = request(
+        key_id,
+        key,
+        "GenerateRandom",
+        pb::GenerateRandomRequest { length: 8 }.encode_to_vec(),
+        SystemTime::now(),
+    );
+    send(&http, &r).await
+}
+
+#[tokio::test]
+async fn client_keys_and_the_instance_persist_across_restarts() {
+    use common::binary::{run_to_exit, start, value_after};
+    let dir = common::temp_dir("instance-restart");
+    let store = dir.join("kms.db");
+    let keys = dir.join("keys");
+    let store_arg = store.display().to_string();
+    let keys_arg = keys.display().to_string();
+    let env = [(
+        "KMS_KEYRING_KEY",
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+    )];
+    let args = [
+        "--store",
+        store_arg.as_str(),
+        "--instance-listen",
+        "127.0.0.1:0",
+        "--instance-plain-http",
+        "--client-key-dir",
+        keys_arg.as_str(),
+    ];
+
+    // Without TLS options and without --instance-plain-http: refused.
+    let (ok, err) = run_to_exit(&["--instance-listen", "127.0.0.1:0"], &[]);
+    assert!(!ok);
+    assert!(err.contains("--instance-listen serves HTTPS"), "{err}");
+
+    // First start: an instance and a client key, issued into the directory, 0600.
+    let first = start(&args, &env);
+    let instance_id = value_after(&first.lines, "kms-server: KMS instance: ");
+    assert!(
+        kms_core::InstanceId::parse(&instance_id).is_some(),
+        "{instance_id}"
+    );
+    let json = std::path::PathBuf::from(value_after(&first.lines, "kms-server: client key file: "));
+    let password = std::path::PathBuf::from(value_after(
+        &first.lines,
+        "kms-server: client key password file: ",
+    ));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in [&json, &password] {
+            assert_eq!(
+                std::fs::metadata(f).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+    }
+    let (key_id, private) = instance::private_key_of_files(&json, &password);
+    assert!(key_id.starts_with("KAAP."), "{key_id}");
+    let r = random_at(instance_addr(&first.lines), &key_id, &private).await;
+    let _: pb::GenerateRandomResponse = r.ok();
+    // A key the server did not issue is refused.
+    let r = random_at(instance_addr(&first.lines), &key_id, &rsa_keys()[1]).await;
+    r.assert_error(400, "InvalidParam", AUTHORIZATION);
+    first.kill();
+
+    // One more client key, issued with the server stopped.
+    let (ok, out) = run_to_exit(&[&args[..], &["--issue-client-key"]].concat(), &env);
+    assert!(ok, "{out}");
+
+    // The restart: same instance, no new key issued at start, both keys accepted.
+    let second = start(&args, &env);
+    assert_eq!(
+        value_after(&second.lines, "kms-server: KMS instance: "),
+        instance_id
+    );
+    assert!(
+        !second
+            .lines
+            .iter()
+            .any(|l| l.starts_with("kms-server: client key file: ")),
+        "{:?}",
+        second.lines
+    );
+    let r = random_at(instance_addr(&second.lines), &key_id, &private).await;
+    let _: pb::GenerateRandomResponse = r.ok();
+    let mut files: Vec<_> = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p != &json && p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let other_json = files.pop().unwrap();
+    let name = other_json.file_stem().unwrap().to_str().unwrap().to_owned();
+    let other_password = keys.join(format!("{name}_Password.txt"));
+    let (other_id, other_private) = instance::private_key_of_files(&other_json, &other_password);
+    assert_ne!(other_id, key_id);
+    let r = random_at(instance_addr(&second.lines), &other_id, &other_private).await;
+    let _: pb::GenerateRandomResponse = r.ok();
+    second.kill();
+    let _ = std::fs::remove_dir_all(&dir);
 }

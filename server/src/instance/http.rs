@@ -1,6 +1,6 @@
 //! The KMS-instance API's HTTP frontend: every request, whatever its method and path, goes to
 //! [`InstanceApi::handle`] once its body is read within the limits (at most
-//! [`MAX_BODY`](super::MAX_BODY) bytes, by the body deadline); the listener runs the gateway's
+//! [`MAX_BODY`] bytes, by the body deadline); the listener runs the gateway's
 //! accept loop ([`crate::http`]: connection cap, header, body and idle timeouts, TLS).
 //!
 //! Every answer the server writes is a protobuf message with `content-type:
@@ -34,7 +34,7 @@ struct Frontend {
     body_timeout: Duration,
 }
 
-/// The router: every request to [`handle`].
+/// The router: every request, read within the limits, to [`InstanceApi::handle`].
 pub fn router(api: Arc<InstanceApi>, limits: &Limits) -> Router {
     Router::new().fallback(handle).with_state(Frontend {
         api,

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use base64ct::{Base64, Encoding};
-use der::{Decode, Encode};
+use der::{Decode, Encode, Tagged};
 use http_body_util::Full;
 use kms_server::client::{Client, ClientResponse, Credentials};
 use kms_server::http::ServeOptions;
@@ -356,7 +356,16 @@ pub fn open_pkcs12(p12: &[u8], password: &str) -> rsa::PrivateKey {
     let bags = Vec::<pkcs12::SafeBag>::from_der(&contents).unwrap();
     assert_eq!(bags.len(), 1);
     assert_eq!(bags[0].bag_id, pkcs12::PKCS_12_PKCS8_KEY_BAG_OID);
-    let encrypted = rsa::pkcs8::EncryptedPrivateKeyInfoRef::from_der(&bags[0].bag_value).unwrap();
+    // The decoder keeps the bag value's `[0] EXPLICIT` wrapper.
+    let wrapped = der::Any::from_der(&bags[0].bag_value).unwrap();
+    assert_eq!(
+        wrapped.tag(),
+        der::Tag::ContextSpecific {
+            constructed: true,
+            number: der::TagNumber(0)
+        }
+    );
+    let encrypted = rsa::pkcs8::EncryptedPrivateKeyInfoRef::from_der(wrapped.value()).unwrap();
     let pkcs8 = encrypted.decrypt(password.as_bytes()).unwrap();
     rsa::PrivateKey::from_pkcs8_der(pkcs8.as_bytes()).unwrap()
 }
