@@ -1058,3 +1058,94 @@ async fn client_keys_and_the_instance_persist_across_restarts() {
     second.kill();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_spent_seal_budget_rotates_durably_and_the_request_runs_again() {
+    // A store whose versions seal three times each.
+    let dir = common::temp_dir("instance-seal-limit");
+    let path = dir.join("store.db");
+    let (store, provider) = common::open_store(&path, 3);
+    let s = instance::start_on(common::start_with_provider(provider, Some(store)).await).await;
+    let key = instance_key(&s).await;
+    let mut sealed = Vec::new();
+    for i in 0..4u8 {
+        let reply = s
+            .call(
+                "AdvanceEncrypt",
+                &pb::EncryptRequest {
+                    key_id: key.clone(),
+                    plaintext: vec![i; 8],
+                    ..Default::default()
+                },
+            )
+            .await;
+        let r: pb::AdvanceEncryptResponse = reply.ok();
+        sealed.push(r);
+    }
+    let first = sealed[0].key_version_id.clone();
+    assert!(sealed[..3].iter().all(|r| r.key_version_id == first));
+    let second = sealed[3].key_version_id.clone();
+    assert_ne!(second, first, "the fourth seal is under a new version");
+    // The new version is on disk, the key's primary there too.
+    let key_id = kms_core::KeyId::parse(&key).unwrap();
+    assert_eq!(
+        common::on_disk(&path)
+            .describe(&key_id)
+            .unwrap()
+            .primary_version
+            .as_str(),
+        second
+    );
+    for (i, r) in sealed.iter().enumerate() {
+        let opened: pb::AdvanceDecryptResponse = s
+            .call(
+                "AdvanceDecrypt",
+                &pb::DecryptRequest {
+                    ciphertext_blob: r.ciphertext_blob.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .ok();
+        assert_eq!(opened.plaintext, vec![u8::try_from(i).unwrap(); 8]);
+        assert_eq!(opened.key_version_id, r.key_version_id);
+    }
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_store_of_schema_1_gains_the_instance_tables() {
+    use kms_server::keyring::parse_wrapping_key;
+    use kms_server::store::Store;
+    let dir = common::temp_dir("instance-schema");
+    let path = dir.join("store.db");
+    let key = || parse_wrapping_key(common::STORE_KEY_HEX).unwrap();
+    {
+        let (store, _) = Store::open(&path, key(), 1 << 32).unwrap();
+        store.put_instance_id("kst-aaaaaaaaaaaaaaaaaaaaa").unwrap();
+    }
+    // As a server of schema 1 left it: no instance tables, user_version 1.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE instance; DROP TABLE client_keys; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    let (store, _) = Store::open(&path, key(), 1 << 32).unwrap();
+    assert_eq!(store.instance_id().unwrap(), None);
+    assert!(store.client_keys().unwrap().is_empty());
+    store.put_instance_id("kst-bbbbbbbbbbbbbbbbbbbbb").unwrap();
+    assert_eq!(
+        store.instance_id().unwrap().as_deref(),
+        Some("kst-bbbbbbbbbbbbbbbbbbbbb")
+    );
+    // Kept once: a second ID is refused.
+    assert!(store.put_instance_id("kst-ccccccccccccccccccccc").is_err());
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, kms_server::store::SCHEMA_VERSION);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -256,7 +256,11 @@ impl InstanceServer {
 /// same service, with two client keys issued to account A ([`CLIENT_KEY_ID`], signed by
 /// `rsa_keys()[0]`, and [`CLIENT_KEY_ID_2`], signed by `rsa_keys()[1]`).
 pub async fn start_with(config: kms_server::Config) -> InstanceServer {
-    let gateway = super::start_with(config).await;
+    start_on(super::start_with(config).await).await
+}
+
+/// An instance listener beside `gateway`, over its service (as [`start_with`]).
+pub async fn start_on(gateway: TestServer) -> InstanceServer {
     let instance = kms_server::instance::new_instance_id().unwrap();
     let region = gateway.service.region().to_owned();
     let keys = vec![
