@@ -11,6 +11,10 @@
 //! With `--protocol aws` it speaks AWS KMS's JSON protocol instead (`X-Amz-Target`, unsigned),
 //! to load `moto_server`, the mock most users run, the same way: it creates a key at start and
 //! asks for data keys under it (or decrypts one blob made at start).
+//!
+//! With `--protocol instance` it drives the KMS-instance API (a listener started with
+//! `--instance-listen ... --instance-plain-http`): protobuf requests signed with the client key
+//! of `--client-key-file` and `--client-key-password-file`, on a key of the instance.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -51,12 +55,141 @@ struct Cli {
     /// Sign with V1 instead of V3.
     #[arg(long)]
     v1: bool,
-    /// The protocol: `alibaba` (kms-server) or `aws` (AWS KMS's JSON protocol, for moto).
+    /// The protocol: `alibaba` (kms-server's gateway), `aws` (AWS KMS's JSON protocol, for
+    /// moto) or `instance` (kms-server's KMS-instance API, plain HTTP).
     #[arg(long, default_value = "alibaba")]
     protocol: String,
     /// The AccessKeyId.
     #[arg(long, env = "KMS_LOAD_ACCESS_KEY_ID", default_value = "")]
     access_key_id: String,
+    /// `--protocol instance`: the client-key JSON file the server issued.
+    #[arg(long)]
+    client_key_file: Option<std::path::PathBuf>,
+    /// `--protocol instance`: its password file.
+    #[arg(long)]
+    client_key_password_file: Option<std::path::PathBuf>,
+}
+
+/// The instance API's load: GenerateDataKey, or Decrypt of one blob made at start.
+async fn instance_load(cli: &Cli, seconds: u64) -> ExitCode {
+    use kms_server::instance::client::InstanceClient;
+    use kms_server::instance::{client_key, pb};
+    use prost::Message;
+    let (Some(file), Some(password)) = (&cli.client_key_file, &cli.client_key_password_file) else {
+        eprintln!(
+            "kms-load: --protocol instance needs --client-key-file and --client-key-password-file"
+        );
+        return ExitCode::FAILURE;
+    };
+    let (key_id, private) = match client_key::read_key_files(file, password) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("kms-load: {}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let client = InstanceClient::new(cli.target, key_id, private);
+    let generate = pb::GenerateDataKeyRequest {
+        key_id: cli.key_id.clone(),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let body = if cli.action == "Decrypt" {
+        let made = client.call("GenerateDataKey", generate.clone()).await;
+        let Some(r) = setup("GenerateDataKey", made) else {
+            return ExitCode::FAILURE;
+        };
+        let Ok(made) = pb::GenerateDataKeyResponse::decode(r.body.as_ref()) else {
+            eprintln!("kms-load: GenerateDataKey before the run: not a response message");
+            return ExitCode::FAILURE;
+        };
+        pb::DecryptRequest {
+            ciphertext_blob: made.ciphertext_blob,
+            key_id: cli.key_id.clone(),
+            iv: made.iv,
+            ..Default::default()
+        }
+        .encode_to_vec()
+    } else {
+        generate
+    };
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs(cli.warmup);
+    let end = measure_from + Duration::from_secs(seconds);
+    let mut tasks = Vec::with_capacity(cli.connections);
+    for _ in 0..cli.connections.max(1) {
+        let client = client.clone();
+        let action = cli.action.clone();
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            loop {
+                let sent = Instant::now();
+                if sent >= end {
+                    break;
+                }
+                let result = client.call(&action, body.clone()).await;
+                let done = Instant::now();
+                if sent < measure_from {
+                    continue;
+                }
+                match result {
+                    Ok(r) if r.status == 200 => tally.record(done.duration_since(sent).as_micros()),
+                    Ok(r) => {
+                        let code = pb::Error::decode(r.body.as_ref())
+                            .map(|e| e.error_code)
+                            .unwrap_or_default();
+                        *tally
+                            .errors
+                            .entry(format!("{} {code}", r.status))
+                            .or_default() += 1;
+                    }
+                    Err(e) => *tally.errors.entry(e.to_string()).or_default() += 1,
+                }
+            }
+            tally
+        }));
+    }
+    report(
+        tasks,
+        &format!(
+            "kms-load: {} {}, {} connections, {seconds} s (after {} s warm-up), KMS-instance API",
+            cli.action, cli.key_id, cli.connections, cli.warmup
+        ),
+        seconds,
+    )
+    .await
+}
+
+/// Gathers the tallies of `tasks` and prints the run's figures under `title`.
+async fn report(tasks: Vec<tokio::task::JoinHandle<Tally>>, title: &str, seconds: u64) -> ExitCode {
+    let mut all = Tally::default();
+    for t in tasks {
+        match t.await {
+            Ok(t) => all.merge(t),
+            Err(e) => *all.errors.entry(format!("task: {e}")).or_default() += 1,
+        }
+    }
+    let ok = all.ok;
+    let errors: u64 = all.errors.values().sum();
+    let rps = ok as f64 / seconds as f64;
+    println!("{title}");
+    let (p50, p99, max) = (
+        all.percentile(50.0),
+        all.percentile(99.0),
+        all.percentile(100.0),
+    );
+    println!(
+        "kms-load: {ok} ok, {errors} errors, {rps:.0} requests/s, p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms"
+    );
+    for (what, n) in &all.errors {
+        println!("kms-load: error {what}: {n}");
+    }
+    if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Latencies in a histogram of 1 µs buckets up to [`Tally::BUCKETS`] µs (longer ones kept
@@ -171,8 +304,9 @@ async fn main() -> ExitCode {
     let aws = match cli.protocol.as_str() {
         "alibaba" => false,
         "aws" => true,
+        "instance" => return instance_load(&cli, cli.seconds.clamp(1, 3600)).await,
         other => {
-            eprintln!("kms-load: unknown protocol {other:?} (alibaba or aws)");
+            eprintln!("kms-load: unknown protocol {other:?} (alibaba, aws or instance)");
             return ExitCode::FAILURE;
         }
     };
@@ -283,17 +417,7 @@ async fn main() -> ExitCode {
             tally
         }));
     }
-    let mut all = Tally::default();
-    for t in tasks {
-        match t.await {
-            Ok(t) => all.merge(t),
-            Err(e) => *all.errors.entry(format!("task: {e}")).or_default() += 1,
-        }
-    }
-    let ok = all.ok;
-    let errors: u64 = all.errors.values().sum();
-    let rps = ok as f64 / seconds as f64;
-    println!(
+    let title = format!(
         "kms-load: {} {}, {} connections, {seconds} s (after {} s warm-up), {}",
         cli.action,
         key_id,
@@ -305,20 +429,5 @@ async fn main() -> ExitCode {
             (false, false) => "signature V3",
         }
     );
-    let (p50, p99, max) = (
-        all.percentile(50.0),
-        all.percentile(99.0),
-        all.percentile(100.0),
-    );
-    println!(
-        "kms-load: {ok} ok, {errors} errors, {rps:.0} requests/s, p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms"
-    );
-    for (what, n) in &all.errors {
-        println!("kms-load: error {what}: {n}");
-    }
-    if errors == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    report(tasks, &title, seconds).await
 }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use base64ct::{Base64, Encoding};
 use der::asn1::OctetString;
-use der::{Any, Encode};
+use der::{Any, Decode, Encode};
 use hmac::{KeyInit, Mac};
 use kms_core::rand_core::TryCryptoRng;
 use pkcs12::cms::content_info::ContentInfo;
@@ -366,4 +366,110 @@ pub fn write_files(dir: &Path, issued: &Issued) -> std::io::Result<KeyFiles> {
     }
     std::fs::File::open(dir)?.sync_all()?;
     Ok(files)
+}
+
+/// The private key of a client-key file pair as the server writes them (the JSON file and
+/// the password file): the PKCS#12 container opened with the password, its MAC checked and the
+/// shrouded key bag decrypted, as the SDK's loader does. For tools (`kms-load`) and tests.
+///
+/// # Errors
+/// A file that cannot be read, or a container that is not one this server writes.
+pub fn read_key_files(
+    json_path: &Path,
+    password_path: &Path,
+) -> Result<(String, PrivateKey), IssueError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct File {
+        key_id: String,
+        private_key_data: String,
+    }
+    let json = Zeroizing::new(std::fs::read(json_path).map_err(fail)?);
+    let mut file: File = serde_json::from_slice(&json).map_err(fail)?;
+    let data = Zeroizing::new(std::mem::take(&mut file.private_key_data));
+    let pkcs12 = Zeroizing::new(Base64::decode_vec(&data).map_err(fail)?);
+    let password = Zeroizing::new(std::fs::read_to_string(password_path).map_err(fail)?);
+    let key = open_pkcs12(&pkcs12, password.trim())?;
+    Ok((file.key_id, key))
+}
+
+/// The private key in a PKCS#12 container as [`pkcs12_of`] writes it.
+///
+/// # Errors
+/// The MAC does not verify (a wrong password), or the container is not of that form.
+pub fn open_pkcs12(pkcs12: &[u8], password: &str) -> Result<PrivateKey, IssueError> {
+    use rsa::pkcs8::DecodePrivateKey;
+    let der_fail = |e: der::Error| fail(format!("PKCS#12: {e}"));
+    let octets = |content: &Any| -> Result<Vec<u8>, IssueError> {
+        let der = content.to_der().map_err(der_fail)?;
+        Ok(OctetString::from_der(&der)
+            .map_err(der_fail)?
+            .into_bytes()
+            .into_vec())
+    };
+    let pfx = Pfx::from_der(pkcs12).map_err(der_fail)?;
+    if pfx.auth_safe.content_type != ID_DATA {
+        return Err(fail("PKCS#12: the AuthenticatedSafe is not data"));
+    }
+    let auth_safe = octets(&pfx.auth_safe.content)?;
+    let mac = pfx.mac_data.ok_or_else(|| fail("PKCS#12: no MAC"))?;
+    if mac.mac.algorithm.oid != ID_SHA256 || !(1..=1_000_000).contains(&mac.iterations) {
+        return Err(fail("PKCS#12: not an HMAC-SHA256 MAC"));
+    }
+    let mac_key = Zeroizing::new(
+        derive_key_utf8::<Sha256>(
+            password,
+            mac.mac_salt.as_bytes(),
+            Pkcs12KeyType::Mac,
+            mac.iterations,
+            32,
+        )
+        .map_err(der_fail)?,
+    );
+    let mut hmac =
+        <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&mac_key).map_err(|_| fail("HMAC key"))?;
+    hmac.update(&auth_safe);
+    hmac.verify_slice(mac.mac.digest.as_bytes())
+        .map_err(|_| fail("PKCS#12: the MAC does not verify (wrong password?)"))?;
+    for safe in Vec::<ContentInfo>::from_der(&auth_safe).map_err(der_fail)? {
+        if safe.content_type != ID_DATA {
+            continue;
+        }
+        for bag in Vec::<SafeBag>::from_der(&octets(&safe.content)?).map_err(der_fail)? {
+            if bag.bag_id != pkcs12::PKCS_12_PKCS8_KEY_BAG_OID {
+                continue;
+            }
+            // The decoder keeps the bag value's `[0] EXPLICIT` wrapper.
+            let wrapped = Any::from_der(&bag.bag_value).map_err(der_fail)?;
+            let encrypted = rsa::pkcs8::EncryptedPrivateKeyInfoRef::from_der(wrapped.value())
+                .map_err(der_fail)?;
+            let pkcs8 = encrypted
+                .decrypt(password.as_bytes())
+                .map_err(|e| fail(format!("PKCS#12: the key bag does not open: {e}")))?;
+            return PrivateKey::from_pkcs8_der(pkcs8.as_bytes())
+                .map_err(|e| fail(format!("PKCS#8: {e}")));
+        }
+    }
+    Err(fail("PKCS#12: no shrouded key bag"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issued_container_opens_with_its_password_only() {
+        let issued = issue(&mut kms_core::OsRng, "1", "r", "kst-x").unwrap();
+        let key = open_pkcs12(&issued.pkcs12, &issued.password).unwrap();
+        let public = key.to_public_key().to_public_key_der().unwrap();
+        assert_eq!(public.as_bytes(), issued.key.public_key_der.as_slice());
+        assert!(open_pkcs12(&issued.pkcs12, "not the password").is_err());
+        let mut flipped = issued.pkcs12.to_vec();
+        let last = flipped.len() - 40;
+        flipped[last] ^= 1;
+        assert!(open_pkcs12(&flipped, &issued.password).is_err());
+        assert!(issued.key.key_id.starts_with("KAAP."));
+        assert_eq!(issued.key.key_id.len(), 5 + 36);
+        assert_eq!(issued.password.len(), 32);
+    }
 }

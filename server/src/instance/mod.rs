@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`pb`] | the protobuf messages (prost derive macros) |
 //! | [`client_key`] | client keys: issue (RSA 2048, PKCS#12, the files), what the server keeps |
+//! | [`client`] | a signing client over plain HTTP, for tools (`kms-load --protocol instance`) |
 //! | [`verify`] | request verification (headers, body hash, date, RSA signature) |
 //! | [`http`] | the router and the listener |
 //!
@@ -18,6 +19,7 @@
 //! included, is a protobuf message; every error is [`pb::Error`] with `StatusCode` equal to
 //! the HTTP status.
 
+pub mod client;
 pub mod client_key;
 pub mod http;
 mod ops;
