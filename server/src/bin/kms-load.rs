@@ -68,6 +68,11 @@ struct Cli {
     /// `--protocol instance`: its password file.
     #[arg(long)]
     client_key_password_file: Option<std::path::PathBuf>,
+    /// `--protocol instance`: sign once per second and connection, and send those headers
+    /// again within the second (the API has no nonce), so that the figures are the server's
+    /// and not the client's RSA signing (an SDK signs every request).
+    #[arg(long)]
+    presign: bool,
 }
 
 /// The instance API's load: GenerateDataKey, or Decrypt of one blob made at start.
@@ -121,14 +126,31 @@ async fn instance_load(cli: &Cli, seconds: u64) -> ExitCode {
         let client = client.clone();
         let action = cli.action.clone();
         let body = body.clone();
+        let presign = cli.presign;
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
+            // (second, headers): with --presign, one signature per second and connection.
+            let mut signed: Option<(u64, axum::http::HeaderMap)> = None;
             loop {
                 let sent = Instant::now();
                 if sent >= end {
                     break;
                 }
-                let result = client.call(&action, body.clone()).await;
+                let result = if presign {
+                    let now = std::time::SystemTime::now();
+                    let second = now
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    if signed.as_ref().is_none_or(|(s, _)| *s != second) {
+                        signed = client.sign(&action, &body, now).ok().map(|h| (second, h));
+                    }
+                    match &signed {
+                        Some((_, headers)) => client.send(headers.clone(), body.clone()).await,
+                        None => client.call(&action, body.clone()).await,
+                    }
+                } else {
+                    client.call(&action, body.clone()).await
+                };
                 let done = Instant::now();
                 if sent < measure_from {
                     continue;
@@ -153,8 +175,16 @@ async fn instance_load(cli: &Cli, seconds: u64) -> ExitCode {
     report(
         tasks,
         &format!(
-            "kms-load: {} {}, {} connections, {seconds} s (after {} s warm-up), KMS-instance API",
-            cli.action, cli.key_id, cli.connections, cli.warmup
+            "kms-load: {} {}, {} connections, {seconds} s (after {} s warm-up), KMS-instance API{}",
+            cli.action,
+            cli.key_id,
+            cli.connections,
+            cli.warmup,
+            if cli.presign {
+                ", one signature per second and connection"
+            } else {
+                ", every request signed"
+            }
         ),
         seconds,
     )
