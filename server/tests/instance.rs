@@ -1149,3 +1149,40 @@ fn a_store_of_schema_1_gains_the_instance_tables() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_body_that_misses_its_deadline_gets_408_in_an_error_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let options = kms_server::http::ServeOptions {
+        limits: kms_server::limits::Limits {
+            body_timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+        tls: None,
+    };
+    let s = instance::start_on_with(common::start().await, options).await;
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    tcp.write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer))
+        .await
+        .expect("the connection is closed after the answer")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.contains("content-type: application/x-protobuf"),
+        "{text}"
+    );
+    let body = &answer[answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    let e = pb::Error::decode(body).unwrap();
+    assert_eq!(
+        (e.status_code, e.error_code.as_str()),
+        (408, "RequestTimeout")
+    );
+    s.stop().await;
+}

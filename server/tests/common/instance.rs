@@ -261,6 +261,11 @@ pub async fn start_with(config: kms_server::Config) -> InstanceServer {
 
 /// An instance listener beside `gateway`, over its service (as [`start_with`]).
 pub async fn start_on(gateway: TestServer) -> InstanceServer {
+    start_on_with(gateway, ServeOptions::default()).await
+}
+
+/// [`start_on`], the instance listener served with `options`.
+pub async fn start_on_with(gateway: TestServer, options: ServeOptions) -> InstanceServer {
     let instance = kms_server::instance::new_instance_id().unwrap();
     let region = gateway.service.region().to_owned();
     let keys = vec![
@@ -291,7 +296,7 @@ pub async fn start_on(gateway: TestServer) -> InstanceServer {
     tokio::spawn(kms_server::instance::http::serve(
         listener,
         Arc::clone(&api),
-        ServeOptions::default(),
+        options,
         async move {
             let _ = rx.await;
         },
