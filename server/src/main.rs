@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::Parser;
 use kms_core::management::{self, CreateKey, KeyStore, Staged};
-use kms_core::{Caller, InMemoryProvider};
+use kms_core::{Caller, InMemoryProvider, InstanceId};
 use kms_server::http::ServeOptions;
 use kms_server::instance::{self, InstanceApi, client_key, client_key::ClientKey};
 use kms_server::keyring::{Keyring, parse_wrapping_key};
@@ -404,7 +404,7 @@ fn store_job(
 
 /// The local KMS instance: its ID, kept in the store (made at the first start that needs
 /// it; without a store, a new one each run), and the client keys it holds.
-fn open_instance(store: Option<&Store>) -> Result<(String, Vec<ClientKey>), String> {
+fn open_instance(store: Option<&Store>) -> Result<(InstanceId, Vec<ClientKey>), String> {
     let Some(store) = store else {
         let id =
             instance::new_instance_id().map_err(|e| format!("cannot draw an instance ID: {e}"))?;
@@ -414,12 +414,13 @@ fn open_instance(store: Option<&Store>) -> Result<(String, Vec<ClientKey>), Stri
         .instance_id()
         .map_err(|e| format!("cannot read the instance ID from the store: {e}"))?;
     let id = match kept {
-        Some(id) => id,
+        Some(text) => InstanceId::parse(&text)
+            .ok_or_else(|| format!("the store's instance ID {text:?} is not one"))?,
         None => {
             let id = instance::new_instance_id()
                 .map_err(|e| format!("cannot draw an instance ID: {e}"))?;
             store
-                .put_instance_id(&id)
+                .put_instance_id(id.as_str())
                 .map_err(|e| format!("cannot write the instance ID to the store: {e}"))?;
             id
         }
@@ -427,7 +428,10 @@ fn open_instance(store: Option<&Store>) -> Result<(String, Vec<ClientKey>), Stri
     let keys = store
         .client_keys()
         .map_err(|e| format!("cannot read the client keys from the store: {e}"))?;
-    let keys = keys.into_iter().filter(|k| k.instance == id).collect();
+    let keys = keys
+        .into_iter()
+        .filter(|k| k.instance == id.as_str())
+        .collect();
     Ok((id, keys))
 }
 
@@ -619,7 +623,7 @@ async fn run(cli: Cli) -> ExitCode {
                 dir,
                 &client_key_account,
                 service.region(),
-                &instance,
+                instance.as_str(),
             ) {
                 Ok(key) => keys.push(key),
                 Err(e) => return fail(e),

@@ -499,7 +499,7 @@ async fn create_key_in_the_instance_and_describe_it_on_the_gateway() {
     // Another instance: CreateKey's documented 403; a malformed ID: InvalidParameter.
     let other = kms_server::instance::new_instance_id().unwrap();
     let r = c
-        .call("CreateKey", &[("DKMSInstanceId", &other)])
+        .call("CreateKey", &[("DKMSInstanceId", other.as_str())])
         .await
         .unwrap();
     assert_eq!(r.status, 403, "{}", r.text());
@@ -869,8 +869,7 @@ async fn keys_outside_the_instance_are_not_found_and_states_apply() {
         "The specified Alias is not found.",
     );
     // A key of another instance, same account.
-    let other =
-        kms_core::InstanceId::parse(&kms_server::instance::new_instance_id().unwrap()).unwrap();
+    let other = kms_server::instance::new_instance_id().unwrap();
     let region = s.gateway.service.region().to_owned();
     let foreign = s.gateway.service.with_provider(|p| {
         p.create_key(

@@ -106,8 +106,8 @@ impl InstanceOperation {
 ///
 /// # Errors
 /// The RNG failed.
-pub fn new_instance_id() -> Result<String, kms_core::RngError> {
-    kms_core::InstanceId::random(&mut kms_core::OsRng).map(|id| id.as_str().to_owned())
+pub fn new_instance_id() -> Result<kms_core::InstanceId, kms_core::RngError> {
+    kms_core::InstanceId::random(&mut kms_core::OsRng)
 }
 
 /// 400 `UnsupportedOperation`: an `x-kms-apiname` the server does not serve.
@@ -179,7 +179,7 @@ impl Drop for InstanceReply {
 /// limiter, over the gateway's [`Service`] (keys, store, seal budget).
 pub struct InstanceApi {
     service: Arc<Service>,
-    instance: String,
+    instance: kms_core::InstanceId,
     client_keys: RwLock<HashMap<String, Arc<ClientKey>>>,
     limiter: Mutex<RateLimiter<InstanceOperation>>,
     started: Instant,
@@ -204,16 +204,14 @@ impl InstanceApi {
     /// now on ([`Service::host_instance`]): the gateway's CreateKey accepts its ID.
     pub fn new(
         service: Arc<Service>,
-        instance: String,
+        instance: kms_core::InstanceId,
         client_keys: Vec<ClientKey>,
         rate_limit: RateLimit,
     ) -> Self {
-        if let Some(id) = kms_core::InstanceId::parse(&instance) {
-            service.host_instance(id);
-        }
+        service.host_instance(instance);
         let client_keys = client_keys
             .into_iter()
-            .filter(|k| k.instance == instance)
+            .filter(|k| k.instance == instance.as_str())
             .map(|k| (k.key_id.clone(), Arc::new(k)))
             .collect();
         Self {
@@ -227,7 +225,12 @@ impl InstanceApi {
 
     /// The instance's ID.
     pub fn instance(&self) -> &str {
-        &self.instance
+        self.instance.as_str()
+    }
+
+    /// The instance's ID, typed.
+    pub fn instance_id(&self) -> kms_core::InstanceId {
+        self.instance
     }
 
     /// The service under it.
@@ -236,12 +239,16 @@ impl InstanceApi {
     }
 
     /// Accepts requests signed by `key` from now on (a key issued while serving; the caller
-    /// has put it in the store first).
-    pub fn add_client_key(&self, key: ClientKey) {
+    /// has put it in the store first). A key of another instance is not added (`false`).
+    pub fn add_client_key(&self, key: ClientKey) -> bool {
+        if key.instance != self.instance.as_str() {
+            return false;
+        }
         self.client_keys
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(key.key_id.clone(), Arc::new(key));
+        true
     }
 
     /// How many client keys it accepts.

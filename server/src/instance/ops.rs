@@ -11,9 +11,7 @@ use std::time::SystemTime;
 use kms_core::instance::{
     self as core, DecryptParams, EncryptParams, GenerateDataKeyParams, Scope,
 };
-use kms_core::{
-    Caller, InMemoryProvider, InstanceId, KeyId, KeyReference, KeyVersionId, Parameter,
-};
+use kms_core::{Caller, InMemoryProvider, KeyId, KeyReference, KeyVersionId, Parameter};
 use prost::Message;
 use zeroize::Zeroize;
 
@@ -75,7 +73,8 @@ fn sealing_key(
 /// Runs `request` on `api`.
 pub(crate) fn run(api: &InstanceApi, request: &Request<'_>) -> Result<Done, ApiError> {
     let key = request.client_key;
-    let instance = InstanceId::parse(&key.instance).ok_or_else(ApiError::internal)?;
+    // Every client key the API holds is of its instance (`InstanceApi::new`).
+    let instance = api.instance_id();
     let caller = Caller::new(&key.account, &key.region);
     let scope = Scope::new(caller, instance);
     let service = api.service();

@@ -274,14 +274,14 @@ pub async fn start_on_with(gateway: TestServer, options: ServeOptions) -> Instan
             &rsa_keys()[0],
             super::ACCOUNT_A,
             &region,
-            &instance,
+            instance.as_str(),
         ),
         client_key_of(
             CLIENT_KEY_ID_2,
             &rsa_keys()[1],
             super::ACCOUNT_A,
             &region,
-            &instance,
+            instance.as_str(),
         ),
     ];
     let api = Arc::new(InstanceApi::new(
