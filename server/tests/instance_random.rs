@@ -54,6 +54,7 @@ fn assert_well_formed(reply: &instance::InstanceReply) {
     }
     let e = pb::Error::decode(reply.body.as_slice()).expect("an Error body");
     assert_eq!(e.status_code, i32::from(reply.status), "{e:?}");
+    assert_eq!(e.request_id, reply.request_id, "{e:?}");
     assert!(
         !e.error_code.is_empty() && !e.error_message.is_empty(),
         "{e:?}"
@@ -150,6 +151,9 @@ fn signed_requests_mutated_after_signing_are_never_answered() {
     // Unmutated: answered.
     let reply = api.handle("POST", "/", &header_map(&signed.headers), &body, now);
     assert_eq!(reply.status, 200);
+    // The reply's request ID is the one its body carries.
+    let answered = pb::EncryptResponse::decode(reply.body.as_slice()).expect("a response");
+    assert_eq!(reply.request_id, answered.request_id);
     let names: Vec<String> = signed.headers.keys().cloned().collect();
     for _ in 0..400 {
         let mut headers = signed.headers.clone();

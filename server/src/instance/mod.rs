@@ -287,24 +287,22 @@ impl InstanceApi {
         body: &[u8],
         now: SystemTime,
     ) -> InstanceReply {
-        let request_id = RequestId::random(&mut ThreadRng);
-        let request_id_text = request_id.as_ref().map_or_else(
-            |_| "00000000-0000-4000-8000-000000000000".to_owned(),
-            RequestId::to_string,
-        );
-        let result = match request_id {
-            Ok(_) => self.handle_inner(method, path, headers, body, now),
-            Err(e) => Err(ApiError::from(kms_core::Error::from(e))),
-        };
-        match result {
+        match self.handle_inner(method, path, headers, body, now) {
+            // The operation drew the request ID its response carries.
             Ok(ok) => InstanceReply {
                 status: 200,
                 body: ok.body,
                 key_version_id: ok.key_version_id,
                 retry_after_ms: None,
-                request_id: request_id_text,
+                request_id: ok.request_id,
             },
-            Err(error) => self.error_reply(&error, request_id_text),
+            Err(error) => {
+                let request_id = RequestId::random(&mut ThreadRng).map_or_else(
+                    |_| "00000000-0000-4000-8000-000000000000".to_owned(),
+                    |id| id.to_string(),
+                );
+                self.error_reply(&error, request_id)
+            }
         }
     }
 

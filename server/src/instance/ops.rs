@@ -34,11 +34,12 @@ pub(crate) struct Request<'a> {
     pub now: SystemTime,
 }
 
-/// What an operation answers: the encoded response, and the key version for the
-/// `x-kms-migrationkeyversionid` header.
+/// What an operation answers: the encoded response, the key version for the
+/// `x-kms-migrationkeyversionid` header, and the request ID the response carries.
 pub(crate) struct Done {
     pub body: Vec<u8>,
     pub key_version_id: Option<String>,
+    pub request_id: String,
 }
 
 /// Decodes `body` as `M`, or refuses it.
@@ -126,6 +127,7 @@ pub(crate) fn run(api: &InstanceApi, request: &Request<'_>) -> Result<Done, ApiE
                 })
             };
             Done {
+                request_id: r.request_id.to_string(),
                 body,
                 key_version_id: Some(version),
             }
@@ -153,6 +155,7 @@ pub(crate) fn run(api: &InstanceApi, request: &Request<'_>) -> Result<Done, ApiE
             let plaintext = r.plaintext.expose().to_vec();
             if advance {
                 Done {
+                    request_id: r.request_id.to_string(),
                     body: encode_secret(pb::AdvanceDecryptResponse {
                         key_id: r.key_id.to_string(),
                         plaintext,
@@ -165,6 +168,7 @@ pub(crate) fn run(api: &InstanceApi, request: &Request<'_>) -> Result<Done, ApiE
                 }
             } else {
                 Done {
+                    request_id: r.request_id.to_string(),
                     body: encode_secret(pb::DecryptResponse {
                         key_id: r.key_id.to_string(),
                         plaintext,
@@ -225,6 +229,7 @@ pub(crate) fn run(api: &InstanceApi, request: &Request<'_>) -> Result<Done, ApiE
                 })
             };
             Done {
+                request_id: r.request_id.to_string(),
                 body,
                 key_version_id: Some(version),
             }
@@ -233,6 +238,7 @@ pub(crate) fn run(api: &InstanceApi, request: &Request<'_>) -> Result<Done, ApiE
             let m: pb::GenerateRandomRequest = decode(request.body)?;
             let r = core::generate_random(m.length, rng)?;
             Done {
+                request_id: r.request_id.to_string(),
                 body: encode_secret(pb::GenerateRandomResponse {
                     random: r.random,
                     request_id: r.request_id.to_string(),
