@@ -523,17 +523,8 @@ impl RequestIdText<'_> {
     }
 }
 
-#[cfg(not(target_family = "wasm"))]
+#[cfg(not(target_os = "wasi"))]
 #[test]
 fn instance_vector_files_are_all_listed() {
-    let dir = format!("{}/tests/vectors/instance", env!("CARGO_MANIFEST_DIR"));
-    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
-        .expect("vector directory")
-        .map(|e| e.expect("entry").file_name().into_string().expect("UTF-8"))
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    on_disk.sort();
-    let mut listed: Vec<String> = FILES.iter().map(|(n, _)| (*n).to_string()).collect();
-    listed.sort();
-    assert_eq!(on_disk, listed);
+    crate::vectors::assert_all_listed("vectors/instance", FILES);
 }

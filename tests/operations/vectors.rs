@@ -1167,17 +1167,23 @@ fn vectors_verify_with_bare_aes_gcm() {
     );
 }
 
+/// Asserts that the `.json` files in `tests/{dir}` are exactly `files`.
 #[cfg(not(target_os = "wasi"))]
-#[test]
-fn vector_files_are_all_listed() {
-    let dir = format!("{}/tests/vectors", env!("CARGO_MANIFEST_DIR"));
+pub(crate) fn assert_all_listed(dir: &str, files: &[(&str, &str)]) {
+    let dir = format!("{}/tests/{dir}", env!("CARGO_MANIFEST_DIR"));
     let mut on_disk: Vec<String> = std::fs::read_dir(dir)
         .expect("vector directory")
         .map(|e| e.expect("entry").file_name().into_string().expect("UTF-8"))
         .filter(|n| n.ends_with(".json"))
         .collect();
     on_disk.sort();
-    let mut listed: Vec<String> = FILES.iter().map(|(n, _)| (*n).to_string()).collect();
+    let mut listed: Vec<String> = files.iter().map(|(n, _)| (*n).to_string()).collect();
     listed.sort();
     assert_eq!(on_disk, listed);
+}
+
+#[cfg(not(target_os = "wasi"))]
+#[test]
+fn vector_files_are_all_listed() {
+    assert_all_listed("vectors", FILES);
 }
