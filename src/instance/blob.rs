@@ -25,6 +25,9 @@ pub const ADVANCE_HEADER: [u8; 3] = [b'$', 0x00, 0x02];
 /// The bytes an Advance blob adds to its ciphertext: header, version ID, IV and tag.
 pub const ADVANCE_OVERHEAD: usize = ADVANCE_HEADER.len() + UUID_TEXT_LEN + IV_LEN + TAG_LEN;
 
+/// Where an Advance blob's ciphertext starts: after the header, the version ID and the IV.
+pub const ADVANCE_CIPHERTEXT_OFFSET: usize = ADVANCE_HEADER.len() + UUID_TEXT_LEN + IV_LEN;
+
 /// Bytes that are not a blob of the expected form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InvalidBlob;
@@ -113,15 +116,8 @@ impl<'a> AdvanceBlob<'a> {
         }
         let len = Self::len_for(n);
         let out = out.get_mut(..len).ok_or(InvalidBlob)?;
-        let (header, rest) = out.split_at_mut(ADVANCE_HEADER.len());
-        header.copy_from_slice(&ADVANCE_HEADER);
-        let (version, rest) = rest.split_at_mut(UUID_TEXT_LEN);
-        version.copy_from_slice(self.version.as_bytes());
-        let (iv, rest) = rest.split_at_mut(IV_LEN);
-        iv.copy_from_slice(&self.iv.0);
-        let (ciphertext, tag) = rest.split_at_mut(n);
-        ciphertext.copy_from_slice(self.ciphertext);
-        tag.copy_from_slice(&self.tag.0);
+        out[ADVANCE_CIPHERTEXT_OFFSET..len - TAG_LEN].copy_from_slice(self.ciphertext);
+        frame_advance(out, &self.version, &self.iv, &self.tag)?;
         Ok(len)
     }
 
@@ -135,6 +131,32 @@ impl<'a> AdvanceBlob<'a> {
         }
         out
     }
+}
+
+/// Makes `blob` an Advance blob around the ciphertext already in place: writes the header, the
+/// version ID and the IV before it (from [`ADVANCE_CIPHERTEXT_OFFSET`] back) and the tag after
+/// it (the last 16 bytes). How a seal in place writes its blob without a copy.
+///
+/// # Errors
+/// [`InvalidBlob`] when `blob` is too short or too long for a 1- to 6144-byte ciphertext.
+pub fn frame_advance(
+    blob: &mut [u8],
+    version: &KeyVersionId,
+    iv: &Iv,
+    tag: &Tag,
+) -> Result<(), InvalidBlob> {
+    if blob.len() <= ADVANCE_OVERHEAD || blob.len() > ADVANCE_OVERHEAD + MAX_CIPHERTEXT_LEN {
+        return Err(InvalidBlob);
+    }
+    let (head, rest) = blob.split_at_mut(ADVANCE_CIPHERTEXT_OFFSET);
+    let (header, head) = head.split_at_mut(ADVANCE_HEADER.len());
+    header.copy_from_slice(&ADVANCE_HEADER);
+    let (version_out, iv_out) = head.split_at_mut(UUID_TEXT_LEN);
+    version_out.copy_from_slice(version.as_bytes());
+    iv_out.copy_from_slice(&iv.0);
+    let tag_at = rest.len() - TAG_LEN;
+    rest[tag_at..].copy_from_slice(&tag.0);
+    Ok(())
 }
 
 #[cfg(test)]

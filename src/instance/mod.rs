@@ -28,9 +28,10 @@ use alloc::vec::Vec;
 
 use rand_core::TryCryptoRng;
 
-use self::blob::{ADVANCE_OVERHEAD, AdvanceBlob, BasicBlob, MAX_CIPHERTEXT_LEN};
+use self::blob::MAX_CIPHERTEXT_LEN;
+use self::blob::{ADVANCE_CIPHERTEXT_OFFSET, ADVANCE_OVERHEAD, AdvanceBlob, BasicBlob};
 use crate::authorize::Resolving;
-use crate::blob::{IV_LEN, Iv, Tag};
+use crate::blob::{IV_LEN, Iv, TAG_LEN, Tag};
 use crate::provider::{CallerRng, SecureRandom};
 use crate::{AuthorizedKey, Caller, Error, KeyId, KeyProvider, KeyReference, KeyVersionId};
 use crate::{InstanceId, Parameter, Permission, RequestId, RngError, SecretBytesBuf};
@@ -322,23 +323,37 @@ where
     })
 }
 
-/// The blob of `form` around a sealed body.
-fn blob_of(form: Form, key: &AuthorizedKey, iv: &Iv, ciphertext: &[u8], tag: &Tag) -> Vec<u8> {
+/// Seals `plaintext` under `key` into a new blob of `form`: the plaintext is copied once, to
+/// its place in the blob, and sealed there. Returns the IV used and the blob.
+fn seal_blob<P, R>(
+    provider: &P,
+    key: &AuthorizedKey,
+    aad: &[u8],
+    plaintext: &[u8],
+    given: Option<Iv>,
+    rng: &mut R,
+    form: Form,
+) -> Result<(Iv, Vec<u8>), Error>
+where
+    P: KeyProvider + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    let n = plaintext.len();
+    let (start, len) = match form {
+        Form::Basic => (0, n + TAG_LEN),
+        Form::Advance => (ADVANCE_CIPHERTEXT_OFFSET, AdvanceBlob::len_for(n)),
+    };
+    let mut out = alloc::vec![0u8; len];
+    let body = &mut out[start..start + n];
+    body.copy_from_slice(plaintext);
+    let (iv, tag) = seal(provider, key, aad, body, given, rng)?;
     match form {
-        Form::Basic => {
-            let mut out = Vec::with_capacity(ciphertext.len() + tag.0.len());
-            out.extend_from_slice(ciphertext);
-            out.extend_from_slice(&tag.0);
-            out
-        }
-        Form::Advance => AdvanceBlob {
-            version: key.version(),
-            iv: *iv,
-            ciphertext,
-            tag: *tag,
-        }
-        .to_vec(),
+        Form::Basic => out[n..].copy_from_slice(&tag.0),
+        // The callers checked the length: a blob of this length always frames.
+        Form::Advance => blob::frame_advance(&mut out, &key.version(), &iv, &tag)
+            .map_err(|_| Error::InternalFailure(crate::Internal::Provider))?,
     }
+    Ok((iv, out))
 }
 
 fn encrypt_as<P, R>(
@@ -366,13 +381,11 @@ where
         Resolving::key(&scope.caller, &reference),
         Permission::Encrypt,
     )?;
-    // Not secret once sealed; on failure `seal` wipes it.
-    let mut body = plaintext.to_vec();
-    let (iv, tag) = seal(provider, &key, aad, &mut body, given, rng)?;
+    let (iv, ciphertext_blob) = seal_blob(provider, &key, aad, plaintext, given, rng, form)?;
     Ok(EncryptResponse {
         key_id: key.key_id(),
         key_version_id: key.version(),
-        ciphertext_blob: blob_of(form, &key, &iv, &body, &tag),
+        ciphertext_blob,
         iv,
         algorithm,
         padding_mode: "",
@@ -575,13 +588,12 @@ where
     let mut data_key = SecretBytesBuf::new(alloc::vec![0u8; len]);
     rng.try_fill_bytes(data_key.expose_mut())
         .map_err(|_| Error::from(RngError))?;
-    let mut body = SecretBytesBuf::new(data_key.expose().to_vec());
-    let (iv, tag) = seal(provider, &key, aad, body.expose_mut(), None, rng)?;
+    let (iv, ciphertext_blob) = seal_blob(provider, &key, aad, data_key.expose(), None, rng, form)?;
     Ok(GenerateDataKeyResponse {
         key_id: key.key_id(),
         key_version_id: key.version(),
         iv,
-        ciphertext_blob: blob_of(form, &key, &iv, body.expose(), &tag),
+        ciphertext_blob,
         plaintext: data_key,
         algorithm,
         request_id: RequestId::random(rng)?,
