@@ -29,7 +29,7 @@ use alloc::vec::Vec;
 use rand_core::TryCryptoRng;
 
 use self::blob::MAX_CIPHERTEXT_LEN;
-use self::blob::{ADVANCE_CIPHERTEXT_OFFSET, ADVANCE_OVERHEAD, AdvanceBlob, BasicBlob};
+use self::blob::{ADVANCE_CIPHERTEXT_OFFSET, AdvanceBlob, BasicBlob};
 use crate::authorize::Resolving;
 use crate::blob::{IV_LEN, Iv, TAG_LEN, Tag};
 use crate::provider::{CallerRng, SecureRandom};
@@ -654,6 +654,3 @@ pub fn generate_random<R: TryCryptoRng + ?Sized>(
         request_id: RequestId::random(rng)?,
     })
 }
-
-/// The shortest Advance blob: a one-byte ciphertext.
-pub const MIN_ADVANCE_BLOB_LEN: usize = ADVANCE_OVERHEAD + 1;
