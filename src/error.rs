@@ -59,6 +59,8 @@ pub enum Parameter {
     Length,
     /// `DKMSInstanceId` (CreateKey).
     DKMSInstanceId,
+    /// `KeyVersionId` (DescribeKeyVersion).
+    KeyVersionId,
 }
 
 impl Parameter {
@@ -88,6 +90,7 @@ impl Parameter {
             Parameter::Algorithm => "Algorithm",
             Parameter::Length => "Length",
             Parameter::DKMSInstanceId => "DKMSInstanceId",
+            Parameter::KeyVersionId => "KeyVersionId",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Key management (with `alloc`): CreateKey, DescribeKey, ListKeys, the alias operations,
-//! EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, CreateKeyVersion and
-//! ImportKeyMaterial, typed, over any [`KeyStore`].
+//! EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, CreateKeyVersion,
+//! ListKeyVersions, DescribeKeyVersion and ImportKeyMaterial, typed, over any [`KeyStore`].
 //!
 //! **Stage, then publish.** Read-only operations take `&store` and return their answer. An
 //! operation that changes keys also takes only `&store`: it decides the change (every state
@@ -76,6 +76,16 @@ pub struct VersionMeta {
     pub key_version_id: KeyVersionId,
     /// When it was made, since the Unix epoch.
     pub created: Duration,
+}
+
+/// One version with the key it belongs to: what ListKeyVersions lists and DescribeKeyVersion
+/// reports (the key by its canonical ID, whatever form the request named it in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KeyVersionMeta {
+    /// The key's ID.
+    pub key_id: KeyId,
+    /// The version.
+    pub version: VersionMeta,
 }
 
 /// Everything management knows about a key, without its material: what DescribeKey reports.
@@ -671,6 +681,71 @@ pub fn list_keys<S: KeyStore + ?Sized>(
             }
         })
     })
+}
+
+/// ListKeyVersions: the versions of a key the caller owns, each with the key's canonical ID,
+/// oldest first (the first version,
+/// made with the key, then one per CreateKeyVersion or rotation), a page at a time.
+///
+/// The key is found as DescribeKey finds it (ID, alias or ARN) and in any state, pending
+/// deletion or import included: versions are metadata, and listing them uses none.
+/// **\[decided\]** Alibaba documents no order; oldest first is the order the store keeps and
+/// the order in which the versions became primary, so the last entry of the last page is the
+/// primary version.
+///
+/// # Errors
+/// `InvalidParameter PageNumber` or `PageSize` (page 0, a size outside 1..=100);
+/// `Forbidden.KeyNotFound`, `Forbidden.AliasNotFound`, `Forbidden.NoPermission`; a store
+/// failure.
+pub fn list_key_versions<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    page: Page,
+    now: Duration,
+) -> Result<Listing<KeyVersionMeta>, Error> {
+    page.check()?;
+    let key = owned(store, caller, key, now)?;
+    page_of(page, |push| {
+        for version in &key.versions {
+            push(KeyVersionMeta {
+                key_id: key.key_id,
+                version: *version,
+            });
+        }
+        Ok(())
+    })
+}
+
+/// DescribeKeyVersion: one version of a key the caller owns, with the key's canonical ID
+/// (also when the request named an alias or an ARN).
+///
+/// The key is found as DescribeKey finds it, in any state. **\[decided\]** A version that is
+/// not one of this key's (well-formed but unknown, or a version of another key, the caller's
+/// or not) is `Forbidden.KeyNotFound` (404), as a blob naming an unknown version is for
+/// Decrypt: the pair names no key version, and the answer does not tell whether the version
+/// exists elsewhere. Alibaba documents only `InvalidParameter` for this operation, which
+/// [`params::key_version_id`] gives a malformed ID.
+///
+/// # Errors
+/// `Forbidden.KeyNotFound` (for the key or the version), `Forbidden.AliasNotFound`,
+/// `Forbidden.NoPermission`; a store failure.
+pub fn describe_key_version<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    version: &KeyVersionId,
+    now: Duration,
+) -> Result<KeyVersionMeta, Error> {
+    let key = owned(store, caller, key, now)?;
+    key.versions
+        .iter()
+        .find(|v| v.key_version_id == *version)
+        .map(|v| KeyVersionMeta {
+            key_id: key.key_id,
+            version: *v,
+        })
+        .ok_or(Error::KeyNotFound)
 }
 
 /// One alias of a listing.

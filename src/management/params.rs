@@ -7,7 +7,8 @@ use super::{CreateKey, Page, check_alias_name};
 use crate::Parameter;
 use crate::wire::{decimal_in, required};
 use crate::{
-    Error, InstanceId, KeyOrigin, KeyReference, KeyUsage, MasterKeyMaterial, MasterKeySpec,
+    Error, InstanceId, KeyOrigin, KeyReference, KeyUsage, KeyVersionId, MasterKeyMaterial,
+    MasterKeySpec,
 };
 
 /// A `KeyId` parameter (required).
@@ -16,6 +17,18 @@ use crate::{
 /// `MissingParameter` or `InvalidParameter KeyId`.
 pub fn key_id(text: Option<&str>) -> Result<KeyReference<'_>, Error> {
     KeyReference::parse(required(text, Parameter::KeyId)?, Parameter::KeyId)
+}
+
+/// A `KeyVersionId` parameter (required): a lowercase UUID, as every version ID this crate
+/// makes. **\[decided\]** Anything else (an uppercase UUID included) is
+/// `InvalidParameter KeyVersionId`, the one parameter error Alibaba documents for
+/// DescribeKeyVersion: no such text names a version here.
+///
+/// # Errors
+/// `MissingParameter` or `InvalidParameter KeyVersionId`.
+pub fn key_version_id(text: Option<&str>) -> Result<KeyVersionId, Error> {
+    let text = required(text, Parameter::KeyVersionId)?;
+    KeyVersionId::parse(text.as_bytes()).ok_or(Error::InvalidParameter(Parameter::KeyVersionId))
 }
 
 /// CreateKey's `KeySpec` (`Aliyun_AES_256` by default, `Aliyun_AES_128`, `RSA_2048`,

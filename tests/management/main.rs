@@ -12,6 +12,7 @@ mod deletion;
 mod describe_and_list;
 mod enable_disable;
 mod import;
+mod key_versions;
 mod lifecycle;
 mod records;
 mod snapshot;
