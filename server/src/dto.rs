@@ -6,7 +6,7 @@
 //! Times are ISO 8601 UTC ([`Timestamp`]); ARNs are the core's [`KeyArn`] and [`AliasArn`].
 //! (The data-key operations' responses are the core's own `kms_core::wire` types.)
 
-use kms_core::management::{AliasEntry, KeyMeta, Listing, VersionMeta};
+use kms_core::management::{AliasEntry, KeyMeta, KeyVersionMeta, Listing, VersionMeta};
 use kms_core::reference::{AliasArn, KeyArn};
 use kms_core::time::Timestamp;
 use kms_core::{Caller, KeyId, KeyVersionId, RequestId};
@@ -209,13 +209,14 @@ impl ListAliasesResponse {
     }
 }
 
-/// The version CreateKeyVersion made.
+/// A key version: what CreateKeyVersion made, DescribeKeyVersion reports, and each entry of a
+/// ListKeyVersions page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyVersion {
     /// The key ID.
     pub key_id: KeyId,
-    /// The new version, now primary.
+    /// The version (for CreateKeyVersion, the new one, now primary).
     pub key_version_id: KeyVersionId,
     /// When it was made, ISO 8601 UTC.
     pub creation_date: String,
@@ -240,6 +241,76 @@ impl CreateKeyVersionResponse {
                 key_version_id: version.key_version_id,
                 creation_date: Timestamp(version.created).to_string(),
             },
+            request_id,
+        }
+    }
+}
+
+impl KeyVersion {
+    /// The wire form of `version` (the key by its canonical ID).
+    pub fn new(version: &KeyVersionMeta) -> Self {
+        Self {
+            key_id: version.key_id,
+            key_version_id: version.version.key_version_id,
+            creation_date: Timestamp(version.version.created).to_string(),
+        }
+    }
+}
+
+/// A DescribeKeyVersion response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeKeyVersionResponse {
+    /// The version.
+    pub key_version: KeyVersion,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+impl DescribeKeyVersionResponse {
+    /// The response about `version`.
+    pub fn new(version: &KeyVersionMeta, request_id: RequestId) -> Self {
+        Self {
+            key_version: KeyVersion::new(version),
+            request_id,
+        }
+    }
+}
+
+/// The `KeyVersions` of a ListKeyVersions response: `{"KeyVersion": [...]}` on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize)]
+pub struct KeyVersionList {
+    /// The versions of the page.
+    #[serde(rename = "KeyVersion")]
+    pub key_version: Vec<KeyVersion>,
+}
+
+/// A ListKeyVersions response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListKeyVersionsResponse {
+    /// The page's versions, oldest first.
+    pub key_versions: KeyVersionList,
+    /// How many versions the key has.
+    pub total_count: usize,
+    /// The page number.
+    pub page_number: usize,
+    /// The page size.
+    pub page_size: usize,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+impl ListKeyVersionsResponse {
+    /// The page `listing` of a key's versions.
+    pub fn new(listing: &Listing<KeyVersionMeta>, request_id: RequestId) -> Self {
+        Self {
+            key_versions: KeyVersionList {
+                key_version: listing.items.iter().map(KeyVersion::new).collect(),
+            },
+            total_count: listing.total,
+            page_number: listing.page.number,
+            page_size: listing.page.size,
             request_id,
         }
     }

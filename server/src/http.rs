@@ -358,7 +358,7 @@ enum Runs {
 /// serialises it and for the provider's write lock: on the blocking pool, so that a request
 /// that waits never holds up a runtime worker, and with it the other connections and the
 /// timers.
-const OPERATIONS: [(Operation, Runs); 17] = [
+const OPERATIONS: [(Operation, Runs); 19] = [
     (Operation::GenerateDataKey, Runs::Inline),
     (Operation::GenerateDataKeyWithoutPlaintext, Runs::Inline),
     (Operation::Encrypt, Runs::Inline),
@@ -376,6 +376,8 @@ const OPERATIONS: [(Operation, Runs); 17] = [
     (Operation::ScheduleKeyDeletion, Runs::BlockingPool),
     (Operation::CancelKeyDeletion, Runs::BlockingPool),
     (Operation::CreateKeyVersion, Runs::BlockingPool),
+    (Operation::ListKeyVersions, Runs::BlockingPool),
+    (Operation::DescribeKeyVersion, Runs::BlockingPool),
 ];
 
 /// Where an operation runs: its entry in [`OPERATIONS`] (the blocking pool for one not listed,

@@ -39,11 +39,15 @@ pub enum Operation {
     CancelKeyDeletion,
     /// CreateKeyVersion.
     CreateKeyVersion,
+    /// ListKeyVersions.
+    ListKeyVersions,
+    /// DescribeKeyVersion.
+    DescribeKeyVersion,
 }
 
 impl Operation {
     /// Every operation served.
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 19] = [
         Operation::GenerateDataKey,
         Operation::GenerateDataKeyWithoutPlaintext,
         Operation::Encrypt,
@@ -61,6 +65,8 @@ impl Operation {
         Operation::ScheduleKeyDeletion,
         Operation::CancelKeyDeletion,
         Operation::CreateKeyVersion,
+        Operation::ListKeyVersions,
+        Operation::DescribeKeyVersion,
     ];
 
     /// The wire name.
@@ -83,6 +89,8 @@ impl Operation {
             Operation::ScheduleKeyDeletion => "ScheduleKeyDeletion",
             Operation::CancelKeyDeletion => "CancelKeyDeletion",
             Operation::CreateKeyVersion => "CreateKeyVersion",
+            Operation::ListKeyVersions => "ListKeyVersions",
+            Operation::DescribeKeyVersion => "DescribeKeyVersion",
         }
     }
 
@@ -143,6 +151,11 @@ mod tests {
         }
         assert_eq!(Operation::from_name("generatedatakey"), None);
         assert_eq!(Operation::from_name("ImportKeyMaterial"), None);
+        assert_eq!(
+            Operation::from_name("ListKeyVersions"),
+            Some(Operation::ListKeyVersions)
+        );
+        assert_eq!(Operation::from_name("listkeyversions"), None);
     }
 
     #[test]
@@ -153,5 +166,9 @@ mod tests {
             assert!(!(o.is_data_key() && o.alters_keys()), "{o:?}");
         }
         assert!(Operation::Decrypt.is_data_key() && !Operation::Decrypt.seals());
+        // The version reads change nothing and seal nothing.
+        for o in [Operation::ListKeyVersions, Operation::DescribeKeyVersion] {
+            assert!(!o.is_data_key() && !o.alters_keys() && !o.seals(), "{o:?}");
+        }
     }
 }

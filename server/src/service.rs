@@ -41,8 +41,8 @@ use kms_core::{
 use crate::auth::{self, NonceCache, NonceRefusal, V3Authorization};
 use crate::config::{AccessKey, Config};
 use crate::dto::{
-    CreateKeyVersionResponse, EmptyResponse, KeyMetadataResponse, ListAliasesResponse,
-    ListKeysResponse,
+    CreateKeyVersionResponse, DescribeKeyVersionResponse, EmptyResponse, KeyMetadataResponse,
+    ListAliasesResponse, ListKeyVersionsResponse, ListKeysResponse,
 };
 use crate::error::ApiError;
 use crate::operation::Operation;
@@ -1026,6 +1026,27 @@ impl Service {
         m.render(&ListKeysResponse::new(m.caller, &listing, m.request_id))
     }
 
+    fn list_key_versions(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let key = mparams::key_id(m.get("KeyId"))?;
+        let page = mparams::page(m.get("PageNumber"), m.get("PageSize"))?;
+        let listing =
+            management::list_key_versions(&*read(&self.provider), m.caller, &key, page, m.now)?;
+        m.render(&ListKeyVersionsResponse::new(&listing, m.request_id))
+    }
+
+    fn describe_key_version(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let key = mparams::key_id(m.get("KeyId"))?;
+        let version = mparams::key_version_id(m.get("KeyVersionId"))?;
+        let version = management::describe_key_version(
+            &*read(&self.provider),
+            m.caller,
+            &key,
+            &version,
+            m.now,
+        )?;
+        m.render(&DescribeKeyVersionResponse::new(&version, m.request_id))
+    }
+
     fn list_aliases(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
         let page = mparams::page(m.get("PageNumber"), m.get("PageSize"))?;
         let listing = management::list_aliases(&*read(&self.provider), m.caller, page, m.now)?;
@@ -1146,7 +1167,7 @@ type Handler = fn(&Service, &Manage<'_>) -> Result<Vec<u8>, ApiError>;
 
 /// The key management operations and their handlers (the data-key operations run through the
 /// core's wire layer, [`run_data_key`]).
-const MANAGEMENT: [(Operation, Handler); 12] = [
+const MANAGEMENT: [(Operation, Handler); 14] = [
     (Operation::CreateKey, Service::create_key),
     (Operation::DescribeKey, Service::describe_key),
     (Operation::ListKeys, Service::list_keys),
@@ -1162,6 +1183,8 @@ const MANAGEMENT: [(Operation, Handler); 12] = [
     ),
     (Operation::CancelKeyDeletion, Service::cancel_key_deletion),
     (Operation::CreateKeyVersion, Service::create_key_version),
+    (Operation::ListKeyVersions, Service::list_key_versions),
+    (Operation::DescribeKeyVersion, Service::describe_key_version),
 ];
 
 /// What a data-key operation answers: the core's wire responses, which serialize with the
