@@ -6,6 +6,8 @@
 #     SDK's default) and V1 (signature_algorithm=v2), with Config.ca;
 #   - the legacy SDK (aliyun-python-sdk-kms): server/examples/legacy_sdk_snippet.py, with
 #     AcsClient(verify=...);
+#   - both SDKs: server/examples/sdk_key_versions.py, ListKeyVersions and DescribeKeyVersion
+#     with one error case per error code they answer, one line per check;
 # and checks that both refuse the server when they trust another CA. Needs python3 with venv
 # and PyPI; installs the SDKs in target/sdk-venv.
 set -euo pipefail
@@ -49,6 +51,9 @@ KMS_ENDPOINT="$endpoint" KMS_CA="$ca" KMS_SDK_SIGNATURE_ALGORITHM=v2 \
   "$venv/bin/python" server/examples/sdk_snippet.py
 echo "--- legacy SDK, HTTPS, AcsClient(verify=$ca)"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/legacy_sdk_snippet.py
+
+echo "--- ListKeyVersions, DescribeKeyVersion: V3 SDK (signature V3) and legacy SDK"
+KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_key_versions.py
 
 echo "--- both SDKs refuse the server when they trust other CAs (certifi's bundle)"
 others=$("$venv/bin/python" -c 'import certifi; print(certifi.where())')
