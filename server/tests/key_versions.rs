@@ -211,6 +211,15 @@ async fn xml_shapes() {
     server.stop().await;
 }
 
+/// A call and the error it should get: the client, the action, the parameters, the status
+/// and code.
+type Case<'a> = (
+    &'a kms_server::client::Client,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    (u16, &'a str),
+);
+
 #[tokio::test]
 async fn errors() {
     let server = start().await;
@@ -221,12 +230,7 @@ async fn errors() {
     let arn = format!("acs:kms:cn-hangzhou:{ACCOUNT_A}:key/{key}");
     let upper = versions[0].to_ascii_uppercase();
 
-    let cases: Vec<(
-        &kms_server::client::Client,
-        &str,
-        Vec<(&str, &str)>,
-        (u16, &str),
-    )> = vec![
+    let cases: Vec<Case<'_>> = vec![
         // Parameters.
         (&a, "ListKeyVersions", vec![], (400, "MissingParameter")),
         (
