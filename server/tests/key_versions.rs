@@ -382,3 +382,72 @@ async fn a_key_pending_deletion_still_lists_its_versions() {
     assert_eq!(r.status, 200, "{}", r.text());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn versions_list_the_same_after_a_restart_on_the_store() {
+    let dir = temp_dir("key-versions");
+    let path = dir.join("kms.db");
+    let (store, provider) = open_store(&path, kms_core::InMemoryProvider::new().seal_limit());
+    let server = start_with_provider(provider, Some(store)).await;
+    let c = server.client();
+    let (key, versions) = key_with_versions(&c, 3).await;
+    let before = c
+        .call("ListKeyVersions", &[("KeyId", &key)])
+        .await
+        .unwrap()
+        .json()["KeyVersions"]
+        .clone();
+    server.stop().await;
+
+    let (store, provider) = open_store(&path, kms_core::InMemoryProvider::new().seal_limit());
+    let server = start_with_provider(provider, Some(store)).await;
+    let c = server.client();
+    let r = c.call("ListKeyVersions", &[("KeyId", &key)]).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["KeyVersions"], before);
+    assert_eq!(r.json()["TotalCount"], 3);
+    let r = c
+        .call(
+            "DescribeKeyVersion",
+            &[("KeyId", &key), ("KeyVersionId", &versions[2])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.json()["KeyVersion"], before["KeyVersion"][2]);
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn each_operation_has_its_own_rate_limit_bucket() {
+    let mut config = config();
+    // One per second, burst one: the quick run below stays inside one refill.
+    config.rate_limit = 1;
+    let server = start_with(config).await;
+    let c = server.client();
+    let key = create_key(&c).await;
+    let version = c
+        .call("DescribeKey", &[("KeyId", &key)])
+        .await
+        .unwrap()
+        .json()["KeyMetadata"]["PrimaryKeyVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let list = [("KeyId", key.as_str())];
+    let describe = [("KeyId", key.as_str()), ("KeyVersionId", version.as_str())];
+    for (action, params) in [
+        ("ListKeyVersions", &list[..]),
+        ("DescribeKeyVersion", &describe[..]),
+    ] {
+        let first = c.call(action, params).await.unwrap();
+        assert_eq!(first.status, 200, "{action}: {}", first.text());
+        let second = c.call(action, params).await.unwrap();
+        assert_eq!(
+            code(&second),
+            (429, "Rejected.Throttling".to_owned()),
+            "{action}"
+        );
+    }
+    server.stop().await;
+}
