@@ -684,8 +684,8 @@ pub fn list_keys<S: KeyStore + ?Sized>(
 }
 
 /// ListKeyVersions: the versions of a key the caller owns, each with the key's canonical ID,
-/// oldest first (the first version,
-/// made with the key, then one per CreateKeyVersion or rotation), a page at a time.
+/// oldest first (the first version, made with the key, then one per CreateKeyVersion or
+/// rotation), a page at a time.
 ///
 /// The key is found as DescribeKey finds it (ID, alias or ARN) and in any state, pending
 /// deletion or import included: versions are metadata, and listing them uses none.
