@@ -323,7 +323,8 @@ fn read_state(conn: &Connection, key: &[u8; 32]) -> Result<State, StoreError> {
 impl Store {
     /// Opens the store at `path` (making it when it does not exist) under the wrapping key
     /// `key`, checks it against the generation last seen, and loads it. `seal_limit` is the
-    /// seal limit of a store made now; an existing store keeps its own.
+    /// seal limit of a store made now (at most 2^32, as the provider clamps it); an existing
+    /// store keeps its own.
     ///
     /// # Errors
     /// [`StoreError`]; nothing was changed on disk except a new, empty store.
@@ -362,7 +363,10 @@ impl Store {
                 let state = State {
                     store_id: random()?,
                     generation: 0,
-                    seal_limit,
+                    // The limit the provider will hold, so that the store loads back.
+                    seal_limit: InMemoryProvider::new()
+                        .with_seal_limit(seal_limit)
+                        .seal_limit(),
                 };
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 tx.execute_batch(

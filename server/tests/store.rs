@@ -217,3 +217,16 @@ fn imports_go_into_an_empty_store_only_and_keep_everything() {
     assert!(!loaded.created);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_store_made_with_a_seal_limit_above_the_providers_loads_back() {
+    // The provider holds at most 2^32 seals per version (spec §10): the store records the
+    // limit the provider holds, so that it loads again.
+    let dir = temp_dir("store-seal-limit");
+    let path = dir.join("kms.db");
+    let (store, loaded) = Store::open(&path, key(), u64::MAX).expect("a new store");
+    assert_eq!(loaded.provider.seal_limit(), 1 << 32);
+    drop(store);
+    let (_, loaded) = Store::open(&path, key(), u64::MAX).expect("the store loads back");
+    assert_eq!(loaded.provider.seal_limit(), 1 << 32);
+}
