@@ -768,17 +768,7 @@ async fn after_a_rotation_an_advance_blob_from_before_still_decrypts() {
     let basic: pb::EncryptResponse = reply.ok();
     let old_version = reply.version_header().unwrap();
 
-    let r = s
-        .gateway
-        .client()
-        .call("CreateKeyVersion", &[("KeyId", &key)])
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
-    let new_version = r.json()["KeyVersion"]["KeyVersionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new_version = common::create_key_version(&s.gateway.client(), &key).await;
     assert_ne!(new_version, old_version);
 
     let opened: pb::AdvanceDecryptResponse = s

@@ -33,16 +33,7 @@ async fn key_with_versions(c: &kms_server::client::Client, n: usize) -> (String,
     let key = meta["KeyId"].as_str().unwrap().to_owned();
     let mut versions = vec![meta["PrimaryKeyVersion"].as_str().unwrap().to_owned()];
     for _ in 1..n {
-        let r = c
-            .call("CreateKeyVersion", &[("KeyId", &key)])
-            .await
-            .unwrap();
-        assert_eq!(r.status, 200, "{}", r.text());
-        let v = r.json()["KeyVersion"]["KeyVersionId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        versions.push(v);
+        versions.push(create_key_version(c, &key).await);
     }
     (key, versions)
 }

@@ -229,15 +229,7 @@ async fn key_management_operations() {
     let old_version = r.field("KeyVersionId");
 
     // CreateKeyVersion: a new primary; old blobs still open.
-    let r = c
-        .call("CreateKeyVersion", &[("KeyId", &key)])
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
-    let new_version = r.json()["KeyVersion"]["KeyVersionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new_version = create_key_version(&c, &key).await;
     assert_ne!(new_version, old_version);
     let r = c.call("GenerateDataKey", &[("KeyId", &key)]).await.unwrap();
     assert_eq!(r.field("KeyVersionId"), new_version);

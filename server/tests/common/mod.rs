@@ -152,6 +152,19 @@ pub async fn create_key(client: &Client) -> String {
     id
 }
 
+/// CreateKeyVersion over HTTP as `client` on `key`; returns the new version's ID.
+pub async fn create_key_version(client: &Client, key: &str) -> String {
+    let r = client
+        .call("CreateKeyVersion", &[("KeyId", key)])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["KeyVersion"]["KeyVersionId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// A fresh directory under the system's temporary directory.
 pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     let nanos = std::time::SystemTime::now()
