@@ -61,6 +61,22 @@ pub enum Parameter {
     DKMSInstanceId,
     /// `KeyVersionId` (DescribeKeyVersion).
     KeyVersionId,
+    /// `RotationInterval` (CreateKey, UpdateRotationPolicy).
+    RotationInterval,
+    /// `EnableAutomaticRotation` (CreateKey, UpdateRotationPolicy).
+    EnableAutomaticRotation,
+    /// `ProtectionLevel` (CreateKey).
+    ProtectionLevel,
+    /// `WrappingAlgorithm` (GetParametersForImport, the exports).
+    WrappingAlgorithm,
+    /// `WrappingKeySpec` (GetParametersForImport, the exports).
+    WrappingKeySpec,
+    /// `ImportToken` (ImportKeyMaterial).
+    ImportToken,
+    /// `EncryptedKeyMaterial` (ImportKeyMaterial).
+    EncryptedKeyMaterial,
+    /// `KeyMaterialExpireUnix` (ImportKeyMaterial).
+    KeyMaterialExpireUnix,
 }
 
 impl Parameter {
@@ -91,6 +107,14 @@ impl Parameter {
             Parameter::Length => "Length",
             Parameter::DKMSInstanceId => "DKMSInstanceId",
             Parameter::KeyVersionId => "KeyVersionId",
+            Parameter::RotationInterval => "RotationInterval",
+            Parameter::EnableAutomaticRotation => "EnableAutomaticRotation",
+            Parameter::ProtectionLevel => "ProtectionLevel",
+            Parameter::WrappingAlgorithm => "WrappingAlgorithm",
+            Parameter::WrappingKeySpec => "WrappingKeySpec",
+            Parameter::ImportToken => "ImportToken",
+            Parameter::EncryptedKeyMaterial => "EncryptedKeyMaterial",
+            Parameter::KeyMaterialExpireUnix => "KeyMaterialExpireUnix",
         }
     }
 }
@@ -220,6 +244,9 @@ pub enum Error {
     /// 400 `UnsupportedOperation`: the key cannot do this (not a symmetric
     /// ENCRYPT/DECRYPT key).
     UnsupportedOperation,
+    /// 400 `Rejected.UnsupportedOperation`: a key management change the key does not allow
+    /// (UpdateRotationPolicy on a key that is not an Enabled `Aliyun_KMS` symmetric key).
+    RejectedUnsupportedOperation,
     /// 400 `ValidationError`: a dry run whose parameters failed step 1; the message is the
     /// underlying `MissingParameter` or `InvalidParameter` message.
     ValidationError(ParameterProblem),
@@ -267,6 +294,7 @@ impl fmt::Display for Message {
             Error::InvalidParameter(p) => return ParameterProblem::Invalid(p).write_message(f),
             Error::ValidationError(problem) => return problem.write_message(f),
             Error::UnsupportedOperation => "This action is not supported.",
+            Error::RejectedUnsupportedOperation => "Unsupported operation.",
             Error::NoPermission | Error::AccessDenied => {
                 "This operation is forbidden by permission system."
             }
@@ -298,6 +326,7 @@ impl Error {
             Error::MissingParameter(_)
             | Error::InvalidParameter(_)
             | Error::UnsupportedOperation
+            | Error::RejectedUnsupportedOperation
             | Error::ValidationError(_) => 400,
             Error::NoPermission | Error::AccessDenied => 403,
             Error::AliasNotFound | Error::KeyNotFound => 404,
@@ -319,6 +348,7 @@ impl Error {
             Error::MissingParameter(_) => "MissingParameter",
             Error::InvalidParameter(_) => "InvalidParameter",
             Error::UnsupportedOperation => "UnsupportedOperation",
+            Error::RejectedUnsupportedOperation => "Rejected.UnsupportedOperation",
             Error::ValidationError(_) => "ValidationError",
             Error::NoPermission => "Forbidden.NoPermission",
             Error::AccessDenied => "AccessDeniedError",
@@ -368,6 +398,9 @@ impl fmt::Display for Error {
             Error::UnsupportedOperation => f.write_str(
                 "the key cannot do this operation (not a symmetric ENCRYPT/DECRYPT key)",
             ),
+            Error::RejectedUnsupportedOperation => {
+                f.write_str("the key does not allow this change (its kind, origin or state)")
+            }
             Error::NoPermission => f.write_str("the caller may not use this key"),
             Error::AccessDenied => f.write_str("dry run: the caller may not use this key"),
             Error::AliasNotFound => f.write_str("the alias names no key"),

@@ -16,12 +16,14 @@
 //! | CreateAlias / UpdateAlias to the key | allowed | allowed | refused | allowed |
 //! | CreateKeyVersion | new primary version | refused | refused | refused |
 //! | ImportKeyMaterial | refused | refused | refused | Enabled |
+//! | DeleteKeyMaterial, material expiry | PendingImport | PendingImport | PendingDeletion, without material | refused |
 //! | deletion | refused | refused | deleted | refused |
 //!
 //! and, once the state allows the change: CreateKeyVersion of a key without material of its own
 //! (`EXTERNAL` origin, or an asymmetric spec) is `UnsupportedOperation`; ImportKeyMaterial into
 //! a key that is not `EXTERNAL` is refused, and material of the wrong length for the key's spec
-//! is `InvalidParameter KeyMaterial`.
+//! is `InvalidParameter KeyMaterial`; DeleteKeyMaterial of a key that is not `EXTERNAL` is
+//! `UnsupportedOperation`.
 //!
 //! `Unavailable` is not a stored state but a provider's condition (its material cannot be
 //! reached); the table is about the stored state.
@@ -67,6 +69,9 @@ pub enum Change {
         /// The spec the material serves (its length).
         spec: MasterKeySpec,
     },
+    /// DeleteKeyMaterial, or the expiry of imported material: the primary version loses its
+    /// material.
+    DeleteMaterial,
     /// CreateAlias or UpdateAlias naming the key: allowed unless pending deletion.
     BindAlias,
     /// The deletion of a key pending deletion (its date has come, or it is deleted explicitly).
@@ -85,6 +90,8 @@ pub enum Effect {
     VersionAdded,
     /// The primary version gets its material.
     MaterialImported,
+    /// The primary version loses its material.
+    MaterialDeleted,
     /// The key and everything it has (versions, aliases) go.
     Deleted,
 }
@@ -174,6 +181,25 @@ pub fn transition(current: &Lifecycle, change: Change) -> Result<Transition, Err
                 ..*current
             };
             to(next, Effect::MaterialImported)
+        }
+        Change::DeleteMaterial => {
+            if !current.has_material || !matches!(state, Enabled | Disabled | PendingDeletion) {
+                return refused;
+            }
+            if current.origin != KeyOrigin::External {
+                return Err(Error::UnsupportedOperation);
+            }
+            let state = if state == PendingDeletion {
+                PendingDeletion
+            } else {
+                PendingImport
+            };
+            let next = Lifecycle {
+                state,
+                has_material: false,
+                ..*current
+            };
+            to(next, Effect::MaterialDeleted)
         }
         Change::BindAlias => {
             if state == PendingDeletion {

@@ -17,7 +17,7 @@ use hashbrown::{Equivalent, HashMap};
 use rand_core::TryCryptoRng;
 
 use crate::blob::{Iv, Tag};
-use crate::management::{self, CommitError, Generation, KeyMeta, KeyStore, Mutation};
+use crate::management::{self, CommitError, Generation, KeyMeta, KeySettings, KeyStore, Mutation};
 use crate::management::{StagedChange, VersionMeta};
 use crate::provider::{AeadEngine, VersionCipher};
 use crate::provider::{KeyCipher, KeyDirectory, ProviderError, SealBudget, SecureRandom};
@@ -167,6 +167,8 @@ struct Key {
     delete_at: Option<Duration>,
     /// The KMS instance that holds the key.
     instance: Option<InstanceId>,
+    /// Rotation policy, protection, tags and the rest.
+    settings: KeySettings,
 }
 
 impl Key {
@@ -212,6 +214,7 @@ impl Key {
             primary: primary.id,
             has_material: primary.cipher.is_some(),
             instance: self.instance,
+            settings: self.settings.clone(),
         }
     }
 }
@@ -616,7 +619,10 @@ impl InMemoryProvider {
                     return conflict;
                 }
             }
-            Mutation::SetLifecycle { key_id, .. } | Mutation::ImportMaterial { key_id, .. } => {
+            Mutation::SetLifecycle { key_id, .. }
+            | Mutation::ImportMaterial { key_id, .. }
+            | Mutation::DeleteMaterial { key_id, .. }
+            | Mutation::UpdateKey { key_id, .. } => {
                 if !has_key(key_id) {
                     return conflict;
                 }
@@ -702,6 +708,7 @@ impl InMemoryProvider {
                     created: key.created,
                     delete_at: key.delete_at,
                     instance: key.instance,
+                    settings: key.settings,
                 });
             }
             Mutation::SetLifecycle {
@@ -740,13 +747,35 @@ impl InMemoryProvider {
                 self.by_version
                     .insert(version.key_version_id, (index, primary));
             }
-            Mutation::ImportMaterial { key_id, material } => {
+            Mutation::ImportMaterial {
+                key_id,
+                material,
+                expires,
+            } => {
                 let engine = self.engine;
                 let key = self.key_mut(&key_id)?;
                 let primary = key.primary;
                 key.versions[primary].cipher =
                     Some(Box::new(VersionCipher::with_engine(material, engine)));
                 key.state = KeyState::Enabled;
+                key.settings.material_expires = expires;
+            }
+            Mutation::DeleteMaterial { key_id, state } => {
+                let key = self.key_mut(&key_id)?;
+                let primary = key.primary;
+                // Dropping the cipher zeroizes the material.
+                key.versions[primary].cipher = None;
+                key.state = state;
+                key.settings.material_expires = None;
+            }
+            Mutation::UpdateKey {
+                key_id,
+                description,
+                settings,
+            } => {
+                let key = self.key_mut(&key_id)?;
+                key.description = description.into();
+                key.settings = settings;
             }
             Mutation::PutAlias {
                 account,
@@ -928,6 +957,21 @@ impl KeyStore for InMemoryProvider {
             .filter(|k| k.state == KeyState::PendingDeletion)
             .map(|k| k.key_id)
             .collect())
+    }
+
+    fn due_keys(&self, now: Duration) -> Result<Vec<KeyId>, ProviderError> {
+        let mut due = Vec::new();
+        for key in self.keys.iter().flatten() {
+            let s = &key.settings;
+            if s.rotation_interval.is_none() && s.material_expires.is_none() {
+                continue;
+            }
+            let meta = key.meta();
+            if management::rotation_due(&meta, now) || management::material_expired(&meta, now) {
+                due.push(key.key_id);
+            }
+        }
+        Ok(due)
     }
 
     fn generation(&self) -> Generation {

@@ -20,6 +20,8 @@
 //!        || u16 policy_count || (str32 account || u8 actions) * policy_count
 //!        || u8 held (0, 1) || [str8 instance_id]   (the KMS instance that holds the key;
 //!           absent from records written before instances existed: read as none)
+//!        || key_settings                          (as in the snapshot format; absent from
+//!           records written before settings existed: read as the defaults)
 //! version = id (36 bytes) || str8 key_id || u8 material_len (0, 16, 32) || material
 //!        || time created
 //! alias   = str32 account || str32 region || str16 alias || str8 key_id
@@ -39,11 +41,11 @@ use hashbrown::HashMap;
 use zeroize::Zeroizing;
 
 use super::snapshot::{
-    Reader, SnapshotError, Writer, parse_instance, parse_key_head, parse_policy, write_instance,
-    write_key_head, write_policy,
+    Reader, SnapshotError, Writer, parse_instance, parse_key_head, parse_policy, parse_settings,
+    write_instance, write_key_head, write_policy, write_settings,
 };
 use super::{InMemoryProvider, Key, PermissionSet, Version};
-use crate::management::{CommitError, KeyStore, Mutation, StagedChange};
+use crate::management::{CommitError, KeySettings, KeyStore, Mutation, StagedChange};
 use crate::provider::{ProviderError, SealBudget, VersionCipher};
 use crate::{
     Error, InstanceId, Internal, KeyId, KeyOrigin, KeyState, KeyUsage, KeyVersionId,
@@ -167,6 +169,7 @@ struct KeyFields<'a> {
     primary: KeyVersionId,
     policy: &'a [(Box<str>, PermissionSet)],
     instance: Option<InstanceId>,
+    settings: &'a KeySettings,
 }
 
 impl<'a> KeyFields<'a> {
@@ -186,6 +189,7 @@ impl<'a> KeyFields<'a> {
             primary: key.versions[key.primary].id,
             policy: &key.policy,
             instance: key.instance,
+            settings: &key.settings,
         }
     }
 
@@ -208,7 +212,8 @@ impl<'a> KeyFields<'a> {
                 )?;
                 w.bytes(self.primary.as_bytes());
                 write_policy(w, self.policy)?;
-                write_instance(w, self.instance)
+                write_instance(w, self.instance)?;
+                write_settings(w, self.settings)
             })?,
         })
     }
@@ -294,6 +299,7 @@ impl InMemoryProvider {
                     primary: key.primary,
                     policy: &[],
                     instance: key.instance,
+                    settings: &key.settings,
                 };
                 out.push(RecordChange::Put(fields.record().map_err(store_failed)?));
                 for v in &key.versions {
@@ -334,14 +340,51 @@ impl InMemoryProvider {
                 };
                 out.push(RecordChange::Put(fields.record().map_err(store_failed)?));
             }
-            Mutation::ImportMaterial { key_id, material } => {
+            Mutation::ImportMaterial {
+                key_id,
+                material,
+                expires,
+            } => {
                 let current = key(key_id)?;
                 let primary = &current.versions[current.primary];
                 let record = version_record(*key_id, primary.id, Some(material), primary.created);
                 out.push(RecordChange::Put(record.map_err(store_failed)?));
+                let settings = KeySettings {
+                    material_expires: *expires,
+                    ..current.settings.clone()
+                };
                 let fields = KeyFields {
                     state: KeyState::Enabled,
+                    settings: &settings,
                     ..KeyFields::of(current)
+                };
+                out.push(RecordChange::Put(fields.record().map_err(store_failed)?));
+            }
+            Mutation::DeleteMaterial { key_id, state } => {
+                let current = key(key_id)?;
+                let primary = &current.versions[current.primary];
+                let record = version_record(*key_id, primary.id, None, primary.created);
+                out.push(RecordChange::Put(record.map_err(store_failed)?));
+                let settings = KeySettings {
+                    material_expires: None,
+                    ..current.settings.clone()
+                };
+                let fields = KeyFields {
+                    state: *state,
+                    settings: &settings,
+                    ..KeyFields::of(current)
+                };
+                out.push(RecordChange::Put(fields.record().map_err(store_failed)?));
+            }
+            Mutation::UpdateKey {
+                key_id,
+                description,
+                settings,
+            } => {
+                let fields = KeyFields {
+                    description,
+                    settings,
+                    ..KeyFields::of(key(key_id)?)
                 };
                 out.push(RecordChange::Put(fields.record().map_err(store_failed)?));
             }
@@ -533,6 +576,9 @@ fn parse_key(r: &mut Reader<'_>) -> Result<(Key, KeyVersionId), SnapshotError> {
     key.policy = parse_policy(r)?;
     if !r.bytes.is_empty() {
         key.instance = parse_instance(r)?;
+    }
+    if !r.bytes.is_empty() {
+        key.settings = parse_settings(r)?;
     }
     Ok((key, primary))
 }

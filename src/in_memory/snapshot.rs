@@ -28,6 +28,16 @@
 //! instances = u32 count || (str8 key_id || str8 instance_id) * count
 //!            (after the aliases: the keys held in a KMS instance, in key order; snapshots
 //!            written before instances existed end after the aliases and read as none)
+//! settings = u32 count || (str8 key_id || key_settings) * count
+//!            (after the instances: the keys whose settings are not the default, in key order;
+//!            snapshots written before settings existed end after the instances and read as
+//!            defaults)
+//! key_settings = u32 rotation_interval_seconds (0: automatic rotation off)
+//!         || u8 protection_level (0 SOFTWARE, 1 HSM)
+//!         || u8 protected (0, 1) || [str32 deletion_protection_description]
+//!         || u8 expires (0, 1) || [time material_expires]
+//!         || u8 checked (0, 1) || [material_check (16 bytes)]
+//!         || u16 tag_count || (str16 tag_key || str16 tag_value) * tag_count
 //! time     = u64 seconds || u32 nanoseconds, since the Unix epoch
 //! strN     = uN length || UTF-8 bytes
 //! ```
@@ -40,6 +50,7 @@
 //! The body holds master key material: it is built and opened in zeroized buffers.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
@@ -49,6 +60,7 @@ use zeroize::Zeroizing;
 
 use super::{InMemoryProvider, Key, PermissionSet, Version};
 use crate::container::{self, ContainerError};
+use crate::management::{KeySettings, ProtectionLevel, Tag};
 use crate::provider::{SealBudget, VersionCipher};
 use crate::{
     Error, InstanceId, Internal, KeyId, KeyOrigin, KeyState, KeyUsage, KeyVersionId,
@@ -282,6 +294,13 @@ impl InMemoryProvider {
             w.str(key_id.as_str(), 1)?;
             w.str(instance.as_str(), 1)?;
         }
+        let default = KeySettings::new();
+        let set = || self.keys.iter().flatten().filter(|k| k.settings != default);
+        w.len(set().count(), 4)?;
+        for key in set() {
+            w.str(key.key_id.as_str(), 1)?;
+            write_settings(w, &key.settings)?;
+        }
         Ok(())
     }
 
@@ -376,6 +395,7 @@ pub(super) fn parse_key_head(r: &mut Reader<'_>) -> Result<Key, SnapshotError> {
         created,
         delete_at,
         instance: None,
+        settings: KeySettings::new(),
     })
 }
 
@@ -391,6 +411,92 @@ pub(super) fn write_instance(w: &mut Writer, instance: Option<InstanceId>) -> Re
             Ok(())
         }
     }
+}
+
+/// Writes a key's settings: both formats share it.
+///
+/// ```text
+/// settings = u32 rotation_interval_seconds (0: automatic rotation off)
+///         || u8 protection_level (0 SOFTWARE, 1 HSM)
+///         || u8 protected (0, 1) || [str32 deletion_protection_description]
+///         || u8 expires (0, 1) || [time material_expires]
+///         || u8 checked (0, 1) || [material_check (16 bytes)]
+///         || u16 tags || (str16 tag_key || str16 tag_value) * tags
+/// ```
+pub(super) fn write_settings(w: &mut Writer, settings: &KeySettings) -> Result<(), Error> {
+    let interval = settings.rotation_interval.map_or(0, |d| d.as_secs());
+    let interval =
+        u32::try_from(interval).map_err(|_| Error::InternalFailure(Internal::Provider))?;
+    w.u32(interval);
+    w.u8(match settings.protection_level {
+        ProtectionLevel::Software => 0,
+        ProtectionLevel::Hsm => 1,
+    });
+    match &settings.deletion_protection {
+        Some(description) => {
+            w.u8(1);
+            w.str(description, 4)?;
+        }
+        None => w.u8(0),
+    }
+    match settings.material_expires {
+        Some(at) => {
+            w.u8(1);
+            w.time(at);
+        }
+        None => w.u8(0),
+    }
+    match &settings.material_check {
+        Some(check) => {
+            w.u8(1);
+            w.bytes(check);
+        }
+        None => w.u8(0),
+    }
+    w.len(settings.tags.len(), 2)?;
+    for tag in &settings.tags {
+        w.str(&tag.key, 2)?;
+        w.str(&tag.value, 2)?;
+    }
+    Ok(())
+}
+
+/// Reads what [`write_settings`] writes.
+pub(super) fn parse_settings(r: &mut Reader<'_>) -> Result<KeySettings, SnapshotError> {
+    let malformed = SnapshotError::Malformed;
+    let interval = r.u32()?;
+    let rotation_interval = (interval != 0).then(|| Duration::from_secs(interval.into()));
+    let protection_level = match r.u8()? {
+        0 => ProtectionLevel::Software,
+        1 => ProtectionLevel::Hsm,
+        _ => return Err(malformed),
+    };
+    let deletion_protection = if r.flag()? {
+        Some(r.str(4)?.into())
+    } else {
+        None
+    };
+    let material_expires = if r.flag()? { Some(r.time()?) } else { None };
+    let material_check = if r.flag()? { Some(r.array()?) } else { None };
+    let count = r.count(false, 4)?;
+    let mut tags: Vec<Tag> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let key: String = r.str(2)?.into();
+        let value: String = r.str(2)?.into();
+        // Sorted by key, keys unique: the order the settings keep them in.
+        if tags.last().is_some_and(|last| last.key >= key) {
+            return Err(malformed);
+        }
+        tags.push(Tag { key, value });
+    }
+    Ok(KeySettings {
+        rotation_interval,
+        protection_level,
+        deletion_protection,
+        material_expires,
+        material_check,
+        tags,
+    })
 }
 
 /// Reads what [`write_instance`] writes.
@@ -502,6 +608,21 @@ fn parse_body(body: &[u8]) -> Result<InMemoryProvider, SnapshotError> {
             if key.instance.replace(instance).is_some() {
                 return Err(SnapshotError::Malformed);
             }
+        }
+    }
+    if !r.bytes.is_empty() {
+        let set = r.count(true, 14)?;
+        let mut seen = hashbrown::HashSet::with_capacity(set);
+        for _ in 0..set {
+            let key_id = KeyId::parse(r.str(1)?).ok_or(SnapshotError::Malformed)?;
+            let settings = parse_settings(&mut r)?;
+            let key = provider
+                .key_mut(&key_id)
+                .map_err(|_| SnapshotError::Malformed)?;
+            if !seen.insert(key_id) {
+                return Err(SnapshotError::Malformed);
+            }
+            key.settings = settings;
         }
     }
     if !r.bytes.is_empty() {

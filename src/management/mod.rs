@@ -66,6 +66,11 @@ pub mod params;
 /// The most characters of a key description.
 pub const MAX_DESCRIPTION_CHARS: usize = 8192;
 
+/// The shortest and longest automatic rotation interval: 7 to 365 days (Alibaba's
+/// `RotationInterval` range).
+pub const ROTATION_INTERVAL: core::ops::RangeInclusive<Duration> =
+    Duration::from_secs(7 * 86_400)..=Duration::from_secs(365 * 86_400);
+
 /// The shortest and longest pending window of ScheduleKeyDeletion, in days.
 pub const PENDING_WINDOW_DAYS: core::ops::RangeInclusive<u16> = 7..=366;
 
@@ -86,6 +91,79 @@ pub struct KeyVersionMeta {
     pub key_id: KeyId,
     /// The version.
     pub version: VersionMeta,
+}
+
+/// A key's protection level (`ProtectionLevel`): where Alibaba keeps its material.
+///
+/// **\[decided\]** The level is recorded and reported as the caller chose it; this crate's
+/// providers hold both alike (a provider backed by an HSM may refuse `Software`, or hold every
+/// key in hardware).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ProtectionLevel {
+    /// `SOFTWARE`, the default.
+    #[default]
+    Software,
+    /// `HSM`.
+    Hsm,
+}
+
+impl ProtectionLevel {
+    /// The wire name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ProtectionLevel::Software => "SOFTWARE",
+            ProtectionLevel::Hsm => "HSM",
+        }
+    }
+
+    /// The level named `name` (case-sensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "SOFTWARE" => Some(ProtectionLevel::Software),
+            "HSM" => Some(ProtectionLevel::Hsm),
+            _ => None,
+        }
+    }
+}
+
+/// One tag of a key: a key and a value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tag {
+    /// The tag key.
+    pub key: String,
+    /// The tag value.
+    pub value: String,
+}
+
+/// What a key carries beyond its state, versions and description, and what its owner may change
+/// after creation: rotation policy, protection, deletion protection, the expiry of imported
+/// material, tags. The default is a key without any of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct KeySettings {
+    /// The automatic rotation interval; `None` while automatic rotation is disabled.
+    pub rotation_interval: Option<Duration>,
+    /// The protection level chosen at creation.
+    pub protection_level: ProtectionLevel,
+    /// `Some(description)` while deletion protection is enabled (the description may be
+    /// empty).
+    pub deletion_protection: Option<String>,
+    /// When the imported material of an `EXTERNAL` key expires (`MaterialExpireTime`), since
+    /// the Unix epoch; `None` when it never does or there is none.
+    pub material_expires: Option<Duration>,
+    /// A check value of the material first imported into an `EXTERNAL` key (kept after the
+    /// material is deleted or expires), so that only the same material can be imported again:
+    /// blobs sealed under it must stay openable. Not secret; `None` before the first import.
+    pub material_check: Option<[u8; 16]>,
+    /// The tags, sorted by key, keys unique.
+    pub tags: Vec<Tag>,
+}
+
+impl KeySettings {
+    /// Settings with nothing set: what a key created without them has.
+    pub fn new() -> Self {
+        Self::default()
+    }
 }
 
 /// Everything management knows about a key, without its material: what DescribeKey reports.
@@ -123,6 +201,8 @@ pub struct KeyMeta {
     pub has_material: bool,
     /// The KMS instance that holds the key (DescribeKey's `DKMSInstanceId`), if any.
     pub instance: Option<InstanceId>,
+    /// Rotation policy, protection, tags and the rest its owner may change.
+    pub settings: KeySettings,
 }
 
 impl KeyMeta {
@@ -151,8 +231,8 @@ pub enum Mutation {
     /// A new key with its first version (and that version's material, unless it waits for an
     /// import).
     CreateKey {
-        /// The key.
-        key: KeyMeta,
+        /// The key (boxed: the other changes are small).
+        key: alloc::boxed::Box<KeyMeta>,
         /// Its first version's material.
         material: Option<MasterKeyMaterial>,
     },
@@ -180,6 +260,26 @@ pub enum Mutation {
         key_id: KeyId,
         /// The material.
         material: MasterKeyMaterial,
+        /// When it expires (the key's [`KeySettings::material_expires`]), if ever.
+        expires: Option<Duration>,
+    },
+    /// The primary version's material removed (DeleteKeyMaterial, or imported material that
+    /// expired); the key takes `state` (PendingImport, or PendingDeletion as it was) and its
+    /// material expiry is cleared.
+    DeleteMaterial {
+        /// The key.
+        key_id: KeyId,
+        /// Its new state.
+        state: KeyState,
+    },
+    /// A key's description and settings replaced.
+    UpdateKey {
+        /// The key.
+        key_id: KeyId,
+        /// Its description.
+        description: String,
+        /// Its settings.
+        settings: KeySettings,
     },
     /// An alias made, or pointed at another key.
     PutAlias {
@@ -341,6 +441,14 @@ pub trait KeyStore: KeyDirectory {
     /// A store that cannot answer.
     fn due_deletions(&self, now: Duration) -> Result<Vec<KeyId>, ProviderError>;
 
+    /// The keys whose automatic rotation ([`rotation_due`]) or material expiry
+    /// ([`material_expired`]) is due at `now`. A superset is allowed (housekeeping checks each
+    /// key again); leaving a due key out is not.
+    ///
+    /// # Errors
+    /// A store that cannot answer.
+    fn due_keys(&self, now: Duration) -> Result<Vec<KeyId>, ProviderError>;
+
     /// The store's current generation.
     fn generation(&self) -> Generation;
 
@@ -431,6 +539,11 @@ pub struct CreateKey<'a> {
     /// The KMS instance to create the key in (`DKMSInstanceId`); none by default. The frontend
     /// checks that it hosts that instance.
     pub instance: Option<InstanceId>,
+    /// The automatic rotation interval (`EnableAutomaticRotation` with `RotationInterval`);
+    /// none by default. Only for `Aliyun_KMS` symmetric keys, within [`ROTATION_INTERVAL`].
+    pub rotation_interval: Option<Duration>,
+    /// The protection level; `SOFTWARE` by default.
+    pub protection_level: ProtectionLevel,
 }
 
 impl Default for CreateKey<'_> {
@@ -448,6 +561,8 @@ impl<'a> CreateKey<'a> {
             origin: KeyOrigin::Kms,
             description: "",
             instance: None,
+            rotation_interval: None,
+            protection_level: ProtectionLevel::Software,
         }
     }
 
@@ -487,11 +602,30 @@ impl<'a> CreateKey<'a> {
         }
     }
 
+    /// The same key with automatic rotation every `interval`.
+    #[must_use]
+    pub const fn with_rotation_interval(self, interval: Duration) -> Self {
+        Self {
+            rotation_interval: Some(interval),
+            ..self
+        }
+    }
+
+    /// The same key with another protection level.
+    #[must_use]
+    pub const fn with_protection_level(self, protection_level: ProtectionLevel) -> Self {
+        Self {
+            protection_level,
+            ..self
+        }
+    }
+
     /// Checks the combination: AES keys are ENCRYPT/DECRYPT, `EC_P256` keys SIGN/VERIFY, only
-    /// AES keys may be `EXTERNAL`, descriptions are at most 8192 characters.
+    /// AES keys may be `EXTERNAL`, descriptions are at most 8192 characters, automatic rotation
+    /// only for `Aliyun_KMS` symmetric keys and within [`ROTATION_INTERVAL`].
     ///
     /// # Errors
-    /// `InvalidParameter` `KeyUsage`, `Origin` or `Description`.
+    /// `InvalidParameter` `KeyUsage`, `Origin`, `Description` or `RotationInterval`.
     pub fn check(&self) -> Result<(), Error> {
         let usage_fits = match self.spec {
             MasterKeySpec::Aes256 | MasterKeySpec::Aes128 => self.usage == KeyUsage::EncryptDecrypt,
@@ -506,6 +640,13 @@ impl<'a> CreateKey<'a> {
         }
         if self.description.chars().count() > MAX_DESCRIPTION_CHARS {
             return Err(Error::InvalidParameter(Parameter::Description));
+        }
+        if let Some(interval) = self.rotation_interval
+            && (!ROTATION_INTERVAL.contains(&interval)
+                || self.origin != KeyOrigin::Kms
+                || !self.spec.is_symmetric())
+        {
+            return Err(Error::InvalidParameter(Parameter::RotationInterval));
         }
         Ok(())
     }
@@ -573,11 +714,16 @@ where
         primary: version,
         has_material: material.is_some(),
         instance: request.instance,
+        settings: KeySettings {
+            rotation_interval: request.rotation_interval,
+            protection_level: request.protection_level,
+            ..KeySettings::new()
+        },
     };
     Ok(stage(
         store,
         Mutation::CreateKey {
-            key: key.clone(),
+            key: alloc::boxed::Box::new(key.clone()),
             material,
         },
         key,
@@ -1045,7 +1191,7 @@ where
 }
 
 /// ImportKeyMaterial: raw material for an `EXTERNAL` key pending import, which becomes
-/// Enabled.
+/// Enabled. The material never expires.
 ///
 /// # Errors
 /// Key resolution errors; `Rejected.StateModifiedFailed` unless an external key pending
@@ -1057,6 +1203,38 @@ pub fn import_key_material<S: KeyStore + ?Sized>(
     material: MasterKeyMaterial,
     now: Duration,
 ) -> Result<Staged<()>, Error> {
+    import(store, caller, key, material, None, now)
+}
+
+/// ImportKeyMaterial with `KeyMaterialExpireUnix`: as [`import_key_material`], and the
+/// material expires at `expires` (since the Unix epoch; after `now`): housekeeping
+/// ([`next_due`]) then removes it and the key goes back to PendingImport.
+///
+/// # Errors
+/// As [`import_key_material`]; `InvalidParameter KeyMaterialExpireUnix` when `expires` is not
+/// after `now`.
+pub fn import_key_material_until<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    material: MasterKeyMaterial,
+    expires: Duration,
+    now: Duration,
+) -> Result<Staged<()>, Error> {
+    if expires <= now {
+        return Err(Error::InvalidParameter(Parameter::KeyMaterialExpireUnix));
+    }
+    import(store, caller, key, material, Some(expires), now)
+}
+
+fn import<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    material: MasterKeyMaterial,
+    expires: Option<Duration>,
+    now: Duration,
+) -> Result<Staged<()>, Error> {
     let key = owned(store, caller, key, now)?;
     let change = Change::ImportMaterial {
         spec: material.spec(),
@@ -1065,6 +1243,29 @@ pub fn import_key_material<S: KeyStore + ?Sized>(
     let mutation = Mutation::ImportMaterial {
         key_id: key.key_id,
         material,
+        expires,
+    };
+    Ok(stage(store, mutation, ()))
+}
+
+/// DeleteKeyMaterial: the material of an `EXTERNAL` key is removed (zeroized when committed);
+/// the key goes back to PendingImport (or stays PendingDeletion) until material is imported
+/// again. Blobs sealed under it cannot be opened until the same material is imported again.
+///
+/// # Errors
+/// Key resolution errors; `Rejected.StateModifiedFailed` when the key has no material or its
+/// state does not allow it; `UnsupportedOperation` for a key that is not `EXTERNAL`.
+pub fn delete_key_material<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    now: Duration,
+) -> Result<Staged<()>, Error> {
+    let key = owned(store, caller, key, now)?;
+    let next = transition(&key.lifecycle(), Change::DeleteMaterial)?.next;
+    let mutation = Mutation::DeleteMaterial {
+        key_id: key.key_id,
+        state: next.state,
     };
     Ok(stage(store, mutation, ()))
 }
@@ -1090,6 +1291,140 @@ pub fn delete_due_keys<S: KeyStore + ?Sized>(
         key_ids: due.clone(),
     };
     Ok(Some(stage(store, mutation, due)))
+}
+
+/// UpdateRotationPolicy: automatic rotation of the key every `interval`, or (`None`) no
+/// automatic rotation. Housekeeping ([`next_due`]) rotates the key at its [`next_rotation`],
+/// which for a key not rotated for longer than `interval` is at once.
+///
+/// # Errors
+/// Key resolution errors; `InvalidParameter RotationInterval` outside [`ROTATION_INTERVAL`];
+/// `Rejected.UnsupportedOperation` when enabling it for a key that is not an Enabled
+/// `Aliyun_KMS` symmetric key (asymmetric keys, imported keys, keys in any other state: the
+/// keys Alibaba documents as unable to take a rotation policy). Turning it off is allowed in
+/// every state.
+pub fn update_rotation_policy<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    key: &KeyReference<'_>,
+    interval: Option<Duration>,
+    now: Duration,
+) -> Result<Staged<()>, Error> {
+    if interval.is_some_and(|i| !ROTATION_INTERVAL.contains(&i)) {
+        return Err(Error::InvalidParameter(Parameter::RotationInterval));
+    }
+    let key = owned(store, caller, key, now)?;
+    if interval.is_some()
+        && (key.origin != KeyOrigin::Kms
+            || !key.spec.is_symmetric()
+            || key.stored_state != KeyState::Enabled)
+    {
+        return Err(Error::RejectedUnsupportedOperation);
+    }
+    let settings = KeySettings {
+        rotation_interval: interval,
+        ..key.settings
+    };
+    Ok(stage(
+        store,
+        update(key.key_id, key.description, settings),
+        (),
+    ))
+}
+
+/// A key's description and settings replaced: the one mutation every settings change stages.
+pub(crate) fn update(key_id: KeyId, description: String, settings: KeySettings) -> Mutation {
+    Mutation::UpdateKey {
+        key_id,
+        description,
+        settings,
+    }
+}
+
+/// A key's last rotation (`LastRotationDate`): when its primary version was made, which is
+/// its creation for a key never rotated.
+pub fn last_rotation(key: &KeyMeta) -> Duration {
+    key.versions
+        .iter()
+        .find(|v| v.key_version_id == key.primary)
+        .map_or(key.created, |v| v.created)
+}
+
+/// When a key's automatic rotation falls due (`NextRotationDate`): its rotation interval after
+/// its [`last_rotation`], for a key with automatic rotation enabled; `None` without.
+pub fn next_rotation(key: &KeyMeta) -> Option<Duration> {
+    key.settings
+        .rotation_interval
+        .map(|interval| last_rotation(key).saturating_add(interval))
+}
+
+/// Whether housekeeping rotates `key` at `now`: automatic rotation is enabled, its
+/// [`next_rotation`] is at or before `now`, and the key is Enabled. A Disabled key's rotation is
+/// suspended (DescribeKey's `AutomaticRotation` says `Suspended`) and happens once it is
+/// enabled again; a key pending deletion or import does not rotate.
+pub fn rotation_due(key: &KeyMeta, now: Duration) -> bool {
+    key.stored_state == KeyState::Enabled && next_rotation(key).is_some_and(|at| at <= now)
+}
+
+/// Whether the imported material of `key` has expired at `now`: it has material and its
+/// `MaterialExpireTime` is at or before `now`. Housekeeping then removes it, as
+/// DeleteKeyMaterial does. Until housekeeping runs, the key keeps working: the data-key
+/// operations decide on the stored state only (**\[decided\]**: a frontend runs housekeeping
+/// often enough for the delay to be its stated bound).
+pub fn material_expired(key: &KeyMeta, now: Duration) -> bool {
+    key.has_material && key.settings.material_expires.is_some_and(|at| at <= now)
+}
+
+/// What housekeeping did: the answer of a change [`next_due`] staged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Due {
+    /// Keys whose deletion date came, deleted with their versions and aliases.
+    Deleted(Vec<KeyId>),
+    /// A key's imported material expired and was removed.
+    MaterialExpired(KeyId),
+    /// A key rotated by its policy: its new primary version.
+    Rotated(KeyVersionMeta),
+}
+
+/// Housekeeping, one change at a time: the next thing due at `now`, staged, or `None` when
+/// nothing is. First the deletions that are due (all in one change, as [`delete_due_keys`]),
+/// then expired material ([`material_expired`]), then automatic rotations
+/// ([`rotation_due`], fresh material from `rng`). A frontend commits each change and asks
+/// again until nothing is due; the time is the frontend's to pass, so a test can advance it.
+///
+/// # Errors
+/// A store or RNG failure.
+pub fn next_due<S, R>(store: &S, now: Duration, rng: &mut R) -> Result<Option<Staged<Due>>, Error>
+where
+    S: KeyStore + ?Sized,
+    R: TryCryptoRng + ?Sized,
+{
+    if let Some(staged) = delete_due_keys(store, now)? {
+        return Ok(Some(staged.map(Due::Deleted)));
+    }
+    for key_id in store.due_keys(now)? {
+        let Some(key) = store.key(&key_id)? else {
+            continue;
+        };
+        if material_expired(&key, now) {
+            let Ok(t) = transition(&key.lifecycle(), Change::DeleteMaterial) else {
+                continue;
+            };
+            let mutation = Mutation::DeleteMaterial {
+                key_id,
+                state: t.next.state,
+            };
+            return Ok(Some(stage(store, mutation, Due::MaterialExpired(key_id))));
+        }
+        if rotation_due(&key, now) {
+            let staged = add_version(store, &key, rng, now)?;
+            return Ok(Some(
+                staged.map(|version| Due::Rotated(KeyVersionMeta { key_id, version })),
+            ));
+        }
+    }
+    Ok(None)
 }
 
 /// Deletes a key pending deletion now, whatever its date (the caller must own it).

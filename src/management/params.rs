@@ -3,7 +3,9 @@
 
 use base64ct::{Base64, Encoding};
 
-use super::{CreateKey, Page, check_alias_name};
+use core::time::Duration;
+
+use super::{CreateKey, Page, ProtectionLevel, check_alias_name};
 use crate::Parameter;
 use crate::wire::{decimal_in, required};
 use crate::{
@@ -74,6 +76,86 @@ pub fn create_key<'a>(
         Some(text) => InstanceId::parse(text)
             .map(|instance| request.with_instance(instance))
             .ok_or(Error::InvalidParameter(Parameter::DKMSInstanceId)),
+    }
+}
+
+/// A boolean parameter: `true` or `false`, in any case (the official SDKs send Python's
+/// `True` and `False`); absent is `None`.
+///
+/// # Errors
+/// `InvalidParameter` `parameter` for anything else.
+pub fn boolean(text: Option<&str>, parameter: Parameter) -> Result<Option<bool>, Error> {
+    match text {
+        None => Ok(None),
+        Some(t) if t.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(t) if t.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(Error::InvalidParameter(parameter)),
+    }
+}
+
+/// `RotationInterval`: an integer and a unit, `d` (days), `h` (hours), `m` (minutes) or `s`
+/// (seconds), `7d` and `604800s` alike, within [`ROTATION_INTERVAL`](super::ROTATION_INTERVAL)
+/// (7 to 365 days). **\[decided\]** A number without a unit, a sign, spaces or more than 9
+/// digits are invalid.
+///
+/// # Errors
+/// `InvalidParameter RotationInterval`.
+pub fn rotation_interval(text: &str) -> Result<Duration, Error> {
+    let invalid = Error::InvalidParameter(Parameter::RotationInterval);
+    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let scale = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(invalid),
+    };
+    let n = decimal_in(digits, 9, 1..=999_999_999).ok_or(invalid)?;
+    let interval = Duration::from_secs((n as u64).saturating_mul(scale));
+    if !super::ROTATION_INTERVAL.contains(&interval) {
+        return Err(invalid);
+    }
+    Ok(interval)
+}
+
+/// `EnableAutomaticRotation` and `RotationInterval` (CreateKey, UpdateRotationPolicy): the
+/// rotation interval when automatic rotation is enabled, `None` when it is not (the interval is
+/// then ignored, as Alibaba documents). `enable_required` says whether `EnableAutomaticRotation` must be
+/// given (UpdateRotationPolicy) or defaults to `false` (CreateKey). **\[decided\]** Enabled
+/// without an interval is `InvalidParameter RotationInterval` (the one parameter error Alibaba
+/// documents for it).
+///
+/// # Errors
+/// `MissingParameter EnableAutomaticRotation` (when required), `InvalidParameter
+/// EnableAutomaticRotation` or `RotationInterval`.
+pub fn rotation_policy(
+    enable: Option<&str>,
+    interval: Option<&str>,
+    enable_required: bool,
+) -> Result<Option<Duration>, Error> {
+    let enable = if enable_required {
+        Some(required(enable, Parameter::EnableAutomaticRotation)?)
+    } else {
+        enable
+    };
+    match boolean(enable, Parameter::EnableAutomaticRotation)? {
+        Some(true) => interval
+            .ok_or(Error::InvalidParameter(Parameter::RotationInterval))
+            .and_then(rotation_interval)
+            .map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// `ProtectionLevel` (CreateKey): `SOFTWARE` (the default) or `HSM`.
+///
+/// # Errors
+/// `InvalidParameter ProtectionLevel`.
+pub fn protection_level(text: Option<&str>) -> Result<ProtectionLevel, Error> {
+    match text {
+        None => Ok(ProtectionLevel::Software),
+        Some(name) => ProtectionLevel::from_name(name)
+            .ok_or(Error::InvalidParameter(Parameter::ProtectionLevel)),
     }
 }
 

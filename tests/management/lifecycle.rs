@@ -54,7 +54,7 @@ fn column(state: KeyState) -> Lifecycle {
 
 const STATES: [KeyState; 4] = [Enabled, Disabled, PendingDeletion, PendingImport];
 
-const CHANGES: [Change; 9] = [
+const CHANGES: [Change; 10] = [
     Change::Enable,
     Change::Disable,
     Change::ScheduleDeletion {
@@ -64,6 +64,7 @@ const CHANGES: [Change; 9] = [
     Change::CancelDeletion,
     Change::AddVersion,
     Change::ImportMaterial { spec: Aes256 },
+    Change::DeleteMaterial,
     Change::BindAlias,
     Change::Delete,
 ];
@@ -120,6 +121,11 @@ fn expected(state: KeyState, change: Change) -> Result<Transition, Error> {
             Effect::MaterialImported,
         ),
         (Change::ImportMaterial { .. }, _) => REFUSED,
+        // DeleteKeyMaterial: these columns' keys are the service's own (UnsupportedOperation
+        // once the state allows it), the PendingImport one has no material (refused); the
+        // EXTERNAL keys are in `deleting_material_of_an_external_key`.
+        (Change::DeleteMaterial, PendingImport) => REFUSED,
+        (Change::DeleteMaterial, _) => Err(Error::UnsupportedOperation),
         // CreateAlias / UpdateAlias to the key: allowed | allowed | refused | allowed
         (Change::BindAlias, PendingDeletion) => REFUSED,
         (Change::BindAlias, _) => ok(current, Effect::Unchanged),
@@ -143,7 +149,41 @@ fn every_stored_state_by_every_change() {
             cells += 1;
         }
     }
-    assert_eq!(cells, 4 * 9);
+    assert_eq!(cells, 4 * 10);
+}
+
+#[test]
+fn deleting_material_of_an_external_key() {
+    // With material: Enabled and Disabled go PendingImport, PendingDeletion stays; the key has
+    // no material after. Without material (PendingImport, or PendingDeletion after an expiry):
+    // refused.
+    for (state, after) in [
+        (Enabled, Some(PendingImport)),
+        (Disabled, Some(PendingImport)),
+        (PendingDeletion, Some(PendingDeletion)),
+        (PendingImport, None),
+    ] {
+        let has_material = state != PendingImport;
+        let current = life(state, External, Aes256, has_material, None);
+        let got = transition(&current, Change::DeleteMaterial);
+        match after {
+            Some(next) => assert_eq!(
+                got,
+                ok(
+                    Lifecycle {
+                        state: next,
+                        has_material: false,
+                        ..current
+                    },
+                    Effect::MaterialDeleted
+                ),
+                "{state:?}"
+            ),
+            None => assert_eq!(got, REFUSED, "{state:?}"),
+        }
+        let without = life(state, External, Aes256, false, None);
+        assert_eq!(transition(&without, Change::DeleteMaterial), REFUSED);
+    }
 }
 
 #[test]

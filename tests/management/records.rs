@@ -364,19 +364,31 @@ fn records_that_do_not_hang_together_are_refused() {
         let twice: Vec<_> = all.iter().copied().chain(of(kind)).collect();
         assert_eq!(load(twice), Err(SnapshotError::Malformed), "{kind:?}");
     }
-    // Every truncation of every body, and a byte too many. One cut is a record of the format
-    // before KMS instances: a key record that ends after its policy, without the instance
-    // flag (here `0`, no instance), reads as the same key held in no instance.
+    // Every truncation of every body, and a byte too many. Two cuts are records of earlier
+    // formats: a key record that ends before its settings (here the defaults, 10 bytes) reads
+    // as the same key with default settings, and one that also ends before the instance flag
+    // (here `0`, no instance) as the same key held in no instance.
+    const DEFAULT_SETTINGS: usize = 4 + 1 + 1 + 1 + 1 + 2;
     for (i, record) in records.iter().enumerate() {
         for len in 0..record.body.len() {
             let mut set = all.clone();
             set[i].body = &record.body[..len];
-            if record.kind == RecordKind::Key && len == record.body.len() - 1 {
+            let from_end = record.body.len() - len;
+            if record.kind == RecordKind::Key
+                && (from_end == DEFAULT_SETTINGS || from_end == DEFAULT_SETTINGS + 1)
+            {
+                assert!(
+                    record.body[record.body.len() - DEFAULT_SETTINGS..]
+                        .iter()
+                        .all(|&b| b == 0),
+                    "default settings are all zero"
+                );
                 assert_eq!(
-                    record.body[len], 0,
+                    record.body[record.body.len() - DEFAULT_SETTINGS - 1],
+                    0,
                     "the instance flag of a key in no instance"
                 );
-                assert!(load(set).is_ok(), "a key record of the earlier format");
+                assert!(load(set).is_ok(), "a key record of an earlier format");
                 continue;
             }
             assert_eq!(

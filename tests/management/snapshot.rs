@@ -547,9 +547,9 @@ fn round_trip_after_deletions() {
 fn empty_provider_round_trip() {
     let empty = InMemoryProvider::new();
     let bytes = export(&empty, 29);
-    // Header, the empty body (seal limit, the former setting's byte, three zero counts: keys,
-    // aliases, keys held in an instance) and the tag.
-    assert_eq!(bytes.len(), 8 + 2 + 12 + (8 + 1 + 4 + 4 + 4) + 16);
+    // Header, the empty body (seal limit, the former setting's byte, four zero counts: keys,
+    // aliases, keys held in an instance, keys with settings) and the tag.
+    assert_eq!(bytes.len(), 8 + 2 + 12 + (8 + 1 + 4 + 4 + 4 + 4) + 16);
     let mut k = Kms::with_provider(import(&bytes).unwrap(), 30);
     assert!(k.provider.is_empty());
     assert_eq!(k.provider.seal_limit(), 1 << 32);
@@ -982,6 +982,8 @@ fn decode(body: &[u8]) -> Body {
         .collect();
     // The keys held in a KMS instance (none in these tests).
     assert_eq!(d.u32(), 0, "keys held in an instance");
+    // The keys with settings other than the defaults (none in these tests).
+    assert_eq!(d.u32(), 0, "keys with settings");
     assert!(d.0.is_empty(), "{} bytes left over", d.0.len());
     Body {
         seal_limit,
@@ -1062,7 +1064,8 @@ fn encode(body: &Body) -> Vec<u8> {
         e.bytes(a.alias.as_bytes(), 2);
         e.bytes(a.key_id.as_bytes(), 1);
     }
-    // No key held in an instance.
+    // No key held in an instance, no key with settings.
+    e.u32(0);
     e.u32(0);
     e.0
 }
@@ -1351,9 +1354,10 @@ fn bodies_with_bad_lengths_are_malformed() {
         Err(SnapshotError::Malformed)
     );
     for len in 0..raw.len() {
-        if len == raw.len() - 4 {
-            // Without the table of keys held in an instance: a snapshot of the format before
-            // KMS instances, which imports as the same keys held in no instance.
+        if len == raw.len() - 4 || len == raw.len() - 8 {
+            // Without the table of keys with settings (a snapshot of the format before
+            // settings), and also without the table of keys held in an instance (before KMS
+            // instances): both import as the same keys, with default settings, in no instance.
             assert_eq!(
                 import(&seal_body(&raw[..len])).map(|p| p.len()),
                 import(&seal_body(&raw)).map(|p| p.len())
