@@ -440,9 +440,12 @@ impl Service {
         store.write_witness()
     }
 
-    /// Housekeeping, run periodically: deletes keys whose deletion date has passed (durably,
-    /// as any change), and writes the seal counts of keys that sealed since the last write
-    /// (spec §10). Whether the store was written.
+    /// Housekeeping, run periodically with the time it runs at: everything the core finds due
+    /// at `now` ([`management::next_due`]: keys whose deletion date has passed, imported
+    /// material that expired, automatic rotations), each change durable before it is
+    /// committed, as any change; then the seal counts of keys that sealed since the last write
+    /// (spec §10). Whether the store was written. The time is an argument, so a test can run
+    /// housekeeping at any date.
     ///
     /// # Errors
     /// The store's error.
@@ -450,7 +453,7 @@ impl Service {
         let sealed = self.sealed_since_save.load(Ordering::SeqCst);
         let deleted = {
             let _serial = lock(&self.management);
-            self.delete_due_keys(since_epoch(now))
+            self.run_due(since_epoch(now))
                 .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?
         };
         self.save()?;
@@ -977,6 +980,23 @@ impl Service {
         Ok(true)
     }
 
+    /// Runs every change housekeeping finds due at `now`, one at a time, each written and
+    /// committed before the next is staged; whether any ran. At most [`MAX_DUE_PER_TICK`]
+    /// changes per call, so one tick cannot hold the management lock for long; the rest wait
+    /// for the next tick. Callers hold the management lock.
+    fn run_due(&self, now: Duration) -> Result<bool, kms_core::Error> {
+        let mut ran = false;
+        for _ in 0..MAX_DUE_PER_TICK {
+            let staged = management::next_due(&*read(&self.provider), now, &mut kms_core::OsRng)?;
+            let Some(staged) = staged else {
+                break;
+            };
+            self.commit(staged)?;
+            ran = true;
+        }
+        Ok(ran)
+    }
+
     /// A key management operation, through [`MANAGEMENT`]: its parameters parsed in the
     /// order the API checks them, the operation staged under the read lock, written to the
     /// store and committed under the write lock. Callers hold the management lock.
@@ -1134,6 +1154,9 @@ impl Service {
         ))
     }
 }
+
+/// The most housekeeping changes (rotations, expiries, deletions) one tick makes.
+const MAX_DUE_PER_TICK: usize = 1024;
 
 /// What a key management operation is given: the caller, the parameters, and how to answer.
 struct Manage<'a> {
