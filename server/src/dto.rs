@@ -6,10 +6,10 @@
 //! Times are ISO 8601 UTC ([`Timestamp`]); ARNs are the core's [`KeyArn`] and [`AliasArn`].
 //! (The data-key operations' responses are the core's own `kms_core::wire` types.)
 
-use kms_core::management::{AliasEntry, KeyMeta, KeyVersionMeta, Listing, VersionMeta};
+use kms_core::management::{self, AliasEntry, KeyMeta, KeyVersionMeta, Listing, VersionMeta};
 use kms_core::reference::{AliasArn, KeyArn};
 use kms_core::time::Timestamp;
-use kms_core::{Caller, KeyId, KeyVersionId, RequestId};
+use kms_core::{Caller, KeyId, KeyState, KeyVersionId, RequestId};
 use serde::Serialize;
 
 /// What DescribeKey reports about a key (and CreateKey about the key it made).
@@ -44,6 +44,28 @@ pub struct KeyMetadata {
     /// The V3 SDK's `KeyMetadata` reads it as `DKMSInstanceId`.
     #[serde(rename = "DKMSInstanceId", skip_serializing_if = "Option::is_none")]
     pub dkms_instance_id: Option<String>,
+    /// `Enabled` (a rotation policy and an Enabled key), `Suspended` (a rotation policy and a
+    /// key in another state: it rotates once enabled again) or `Disabled`.
+    pub automatic_rotation: &'static str,
+    /// The automatic rotation interval in seconds, `2592000s`; absent without a policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_interval: Option<String>,
+    /// When the primary version was made (the key's creation until its first rotation), ISO
+    /// 8601 UTC.
+    pub last_rotation_date: String,
+    /// When automatic rotation next falls due, ISO 8601 UTC; absent without a policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_rotation_date: Option<String>,
+    /// `SOFTWARE` or `HSM`.
+    pub protection_level: &'static str,
+    /// `Enabled` or `Disabled`.
+    pub deletion_protection: &'static str,
+    /// The description given with deletion protection; absent while it is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_protection_description: Option<String>,
+    /// When the imported material expires, ISO 8601 UTC; absent when it never does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub material_expire_time: Option<String>,
 }
 
 impl KeyMetadata {
@@ -62,6 +84,28 @@ impl KeyMetadata {
             description: key.description.clone(),
             creator: key.account.clone(),
             dkms_instance_id: key.instance.map(|id| id.as_str().to_owned()),
+            automatic_rotation: match key.settings.rotation_interval {
+                None => "Disabled",
+                Some(_) if key.stored_state == KeyState::Enabled => "Enabled",
+                Some(_) => "Suspended",
+            },
+            rotation_interval: key
+                .settings
+                .rotation_interval
+                .map(|i| format!("{}s", i.as_secs())),
+            last_rotation_date: Timestamp(management::last_rotation(key)).to_string(),
+            next_rotation_date: management::next_rotation(key).map(|at| Timestamp(at).to_string()),
+            protection_level: key.settings.protection_level.name(),
+            deletion_protection: if key.settings.deletion_protection.is_some() {
+                "Enabled"
+            } else {
+                "Disabled"
+            },
+            deletion_protection_description: key.settings.deletion_protection.clone(),
+            material_expire_time: key
+                .settings
+                .material_expires
+                .map(|at| Timestamp(at).to_string()),
         }
     }
 }

@@ -43,11 +43,13 @@ pub enum Operation {
     ListKeyVersions,
     /// DescribeKeyVersion.
     DescribeKeyVersion,
+    /// UpdateRotationPolicy.
+    UpdateRotationPolicy,
 }
 
 impl Operation {
     /// Every operation served.
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 20] = [
         Operation::GenerateDataKey,
         Operation::GenerateDataKeyWithoutPlaintext,
         Operation::Encrypt,
@@ -67,6 +69,7 @@ impl Operation {
         Operation::CreateKeyVersion,
         Operation::ListKeyVersions,
         Operation::DescribeKeyVersion,
+        Operation::UpdateRotationPolicy,
     ];
 
     /// The wire name.
@@ -91,6 +94,7 @@ impl Operation {
             Operation::CreateKeyVersion => "CreateKeyVersion",
             Operation::ListKeyVersions => "ListKeyVersions",
             Operation::DescribeKeyVersion => "DescribeKeyVersion",
+            Operation::UpdateRotationPolicy => "UpdateRotationPolicy",
         }
     }
 
@@ -125,6 +129,7 @@ impl Operation {
                 | Operation::ScheduleKeyDeletion
                 | Operation::CancelKeyDeletion
                 | Operation::CreateKeyVersion
+                | Operation::UpdateRotationPolicy
         )
     }
 

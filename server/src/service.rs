@@ -161,6 +161,9 @@ pub struct Service {
     written_counts: Mutex<HashMap<KeyVersionId, u64>>,
     sealed_since_save: AtomicBool,
     started: Instant,
+    /// How far the time keys see runs ahead of the wall clock, in seconds
+    /// ([`Service::advance_key_clock`]); zero unless a test moved it.
+    key_clock_ahead: AtomicU64,
 }
 
 impl std::fmt::Debug for Service {
@@ -312,7 +315,24 @@ impl Service {
             written_counts: Mutex::new(HashMap::new()),
             sealed_since_save: AtomicBool::new(false),
             started: Instant::now(),
+            key_clock_ahead: AtomicU64::new(0),
         }
+    }
+
+    /// Moves the time keys see `by` further ahead of the wall clock: the `now` of key
+    /// management (creation and rotation dates, due deletions) and of housekeeping (automatic
+    /// rotation, material expiry), which is the wall clock plus every advance so far.
+    /// Authentication keeps the wall clock (signed timestamps, replay windows). For tests of
+    /// what happens with time, without waiting for it; nothing outside a test calls it (the
+    /// binary has no option that does).
+    pub fn advance_key_clock(&self, by: Duration) {
+        self.key_clock_ahead
+            .fetch_add(by.as_secs(), Ordering::SeqCst);
+    }
+
+    /// The time keys see at wall-clock time `now`, since the Unix epoch.
+    fn key_time(&self, now: SystemTime) -> Duration {
+        since_epoch(now) + Duration::from_secs(self.key_clock_ahead.load(Ordering::SeqCst))
     }
 
     /// The whole second the service begins serving in: a request whose signed timestamp is
@@ -405,7 +425,7 @@ impl Service {
             }
         };
         let (key_id, version) = exhausted;
-        self.rotate_exhausted(&key_id, &version, since_epoch(now))?;
+        self.rotate_exhausted(&key_id, &version, self.key_time(now))?;
         let result = run(&read(&self.provider));
         if result.is_ok() {
             self.sealed_since_save.store(true, Ordering::SeqCst);
@@ -453,7 +473,7 @@ impl Service {
         let sealed = self.sealed_since_save.load(Ordering::SeqCst);
         let deleted = {
             let _serial = lock(&self.management);
-            self.run_due(since_epoch(now))
+            self.run_due(self.key_time(now))
                 .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?
         };
         self.save()?;
@@ -863,7 +883,7 @@ impl Service {
         format: Format,
     ) -> Outcome {
         let root = format!("{}Response", operation.name());
-        let epoch = since_epoch(now);
+        let epoch = self.key_time(now);
 
         if operation.is_data_key() {
             let body = self
@@ -1009,13 +1029,23 @@ impl Service {
     }
 
     fn create_key(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
-        let request = mparams::create_key(
+        let mut request = mparams::create_key(
             m.get("KeySpec"),
             m.get("KeyUsage"),
             m.get("Origin"),
             m.get("Description"),
             m.get("DKMSInstanceId"),
         )?;
+        request.protection_level = mparams::protection_level(m.get("ProtectionLevel"))?;
+        let rotation = mparams::rotation_policy(
+            m.get("EnableAutomaticRotation"),
+            m.get("RotationInterval"),
+            false,
+        )?;
+        if let Some(interval) = rotation {
+            request = request.with_rotation_interval(interval);
+            request.check()?;
+        }
         // A KMS instance other than the one this server hosts: CreateKey's documented 403
         // (`Forbidden.DKMSInstanceNotFound`).
         if let Some(instance) = request.instance
@@ -1129,6 +1159,24 @@ impl Service {
         m.done()
     }
 
+    fn update_rotation_policy(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
+        let key = mparams::key_id(m.get("KeyId"))?;
+        let interval = mparams::rotation_policy(
+            m.get("EnableAutomaticRotation"),
+            m.get("RotationInterval"),
+            true,
+        )?;
+        let staged = management::update_rotation_policy(
+            &*read(&self.provider),
+            m.caller,
+            &key,
+            interval,
+            m.now,
+        )?;
+        self.commit(staged)?;
+        m.done()
+    }
+
     fn create_key_version(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
         let key = mparams::key_id(m.get("KeyId"))?;
         let (key_id, staged) = {
@@ -1190,7 +1238,7 @@ type Handler = fn(&Service, &Manage<'_>) -> Result<Vec<u8>, ApiError>;
 
 /// The key management operations and their handlers (the data-key operations run through the
 /// core's wire layer, [`run_data_key`]).
-const MANAGEMENT: [(Operation, Handler); 14] = [
+const MANAGEMENT: [(Operation, Handler); 15] = [
     (Operation::CreateKey, Service::create_key),
     (Operation::DescribeKey, Service::describe_key),
     (Operation::ListKeys, Service::list_keys),
@@ -1208,6 +1256,10 @@ const MANAGEMENT: [(Operation, Handler); 14] = [
     (Operation::CreateKeyVersion, Service::create_key_version),
     (Operation::ListKeyVersions, Service::list_key_versions),
     (Operation::DescribeKeyVersion, Service::describe_key_version),
+    (
+        Operation::UpdateRotationPolicy,
+        Service::update_rotation_policy,
+    ),
 ];
 
 /// What a data-key operation answers: the core's wire responses, which serialize with the

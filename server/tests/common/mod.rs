@@ -111,8 +111,13 @@ pub async fn start_with_provider(provider: InMemoryProvider, store: Option<Store
     start_service(Service::new(config(), provider, store)).await
 }
 
-/// Serves `service` on 127.0.0.1:0.
+/// Serves `service` on 127.0.0.1:0, with housekeeping once an hour.
 pub async fn start_service(service: Service) -> TestServer {
+    start_service_ticking(service, Duration::from_secs(3600)).await
+}
+
+/// Serves `service` on 127.0.0.1:0, with housekeeping every `tick`.
+pub async fn start_service_ticking(service: Service, tick: Duration) -> TestServer {
     // As the binary does: accept requests from the second the service serves from.
     tokio::time::sleep(service.until_serving(std::time::SystemTime::now())).await;
     let service = Arc::new(service);
@@ -122,7 +127,7 @@ pub async fn start_service(service: Service) -> TestServer {
     let task = tokio::spawn(kms_server::http::serve(
         listener,
         Arc::clone(&service),
-        Duration::from_secs(3600),
+        tick,
         async move {
             let _ = rx.await;
         },
