@@ -15,6 +15,7 @@ mod import;
 mod key_versions;
 mod lifecycle;
 mod records;
+mod rotation;
 mod snapshot;
 mod support;
 mod versions;

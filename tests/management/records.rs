@@ -128,6 +128,11 @@ enum Op {
     Unalias(u8),
     Seal(usize),
     Pass(u8),
+    /// UpdateRotationPolicy: every 7 + n days, or off for `None`.
+    Policy(usize, Option<u8>),
+    /// ImportKeyMaterial with material that expires in 1 + n days.
+    ImportUntil(usize, u8),
+    DeleteMaterial(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -145,6 +150,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..4).prop_map(Op::Unalias),
         3 => any::<usize>().prop_map(Op::Seal),
         1 => (1u8..10).prop_map(Op::Pass),
+        1 => (any::<usize>(), proptest::option::of(0u8..10)).prop_map(|(k, d)| Op::Policy(k, d)),
+        1 => (any::<usize>(), 0u8..10).prop_map(|(k, d)| Op::ImportUntil(k, d)),
+        1 => any::<usize>().prop_map(Op::DeleteMaterial),
     ]
 }
 
@@ -255,11 +263,49 @@ impl World {
                 }
             }
             Op::Pass(days) => {
+                // Housekeeping, as a frontend runs it: every change due, one at a time
+                // (deletions, expired material, automatic rotations).
                 self.now += secs(u64::from(days) * DAY_SECS);
-                let staged = management::delete_due_keys(&self.provider, self.now);
-                if let Ok(Some(staged)) = staged {
+                while let Ok(Some(staged)) =
+                    management::next_due(&self.provider, self.now, &mut self.rng)
+                {
                     self.commit(Ok(staged));
                 }
+            }
+            Op::Policy(i, days) => {
+                let Some(k) = self.pick(i) else { return };
+                let interval = days.map(|d| secs((7 + u64::from(d)) * DAY_SECS));
+                let staged = management::update_rotation_policy(
+                    &self.provider,
+                    &caller,
+                    &KeyReference::Id(k),
+                    interval,
+                    now,
+                );
+                self.commit(staged);
+            }
+            Op::ImportUntil(i, days) => {
+                let Some(k) = self.pick(i) else { return };
+                let expires = now + secs((1 + u64::from(days)) * DAY_SECS);
+                let staged = management::import_key_material_until(
+                    &self.provider,
+                    &caller,
+                    &KeyReference::Id(k),
+                    material(&[9; 32]),
+                    expires,
+                    now,
+                );
+                self.commit(staged);
+            }
+            Op::DeleteMaterial(i) => {
+                let Some(k) = self.pick(i) else { return };
+                let staged = management::delete_key_material(
+                    &self.provider,
+                    &caller,
+                    &KeyReference::Id(k),
+                    now,
+                );
+                self.commit(staged);
             }
         }
     }
