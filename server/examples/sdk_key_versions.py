@@ -4,50 +4,15 @@
 # paged, each described, and one call per error code the operations answer. Prints one line
 # per check with its outcome; exits non-zero on the first failure. Run by
 # server/scripts/sdk-check.sh.
-import json
-import os
 import sys
 
 from alibabacloud_kms20160120 import models
-from alibabacloud_kms20160120.client import Client
-from alibabacloud_tea_openapi import models as open_api_models
-from aliyunsdkcore.acs_exception.exceptions import ServerException
-from aliyunsdkcore.client import AcsClient
 from aliyunsdkkms.request.v20160120.DescribeKeyVersionRequest import DescribeKeyVersionRequest
 from aliyunsdkkms.request.v20160120.ListKeyVersionsRequest import ListKeyVersionsRequest
 
-ENDPOINT = os.environ.get("KMS_ENDPOINT", "127.0.0.1:8089")
-CA = os.environ["KMS_CA"]
-AK = os.environ.get("KMS_AK", "LTAI5tDemoAccessKey0001")
-SK = os.environ.get("KMS_SK", "demo-secret-change-me")
+from sdk_common import AK, check, exit_code, legacy, legacy_error, v3_client, v3_error
+
 UNKNOWN_VERSION = "2ab1a983-7072-4bbc-a582-584b5bd80000"
-failures = 0
-
-
-def check(label, ok, detail=""):
-    global failures
-    print(f"{label}: {'ok' if ok else 'FAILED'}{' (' + detail + ')' if detail else ''}")
-    if not ok:
-        failures += 1
-
-
-def v3_client(ak=AK):
-    config = open_api_models.Config(
-        access_key_id=ak, access_key_secret=SK, endpoint=ENDPOINT, protocol="HTTPS",
-        region_id="cn-hangzhou",
-    )
-    config.ca = CA
-    return Client(config)
-
-
-def v3_error(call):
-    """The (code, status) of a V3 SDK call expected to fail; None if it succeeded."""
-    try:
-        call()
-    except Exception as error:  # the SDK raises for 4xx answers
-        status = getattr(error, "status_code", None) or getattr(error, "statusCode", None)
-        return error.code, status
-    return None
 
 
 # --- V3 SDK
@@ -121,23 +86,6 @@ for label, call, code, status in errors:
     check(f"[V3] {label}: {code} {status}", got == (code, status), f"got {got}")
 
 # --- legacy SDK
-host, port = ENDPOINT.rsplit(":", 1)
-
-
-def legacy(request, ak=AK):
-    client = AcsClient(ak, SK, "cn-hangzhou", port=int(port), verify=CA)
-    request.set_endpoint(host)
-    return json.loads(client.do_action_with_exception(request))
-
-
-def legacy_error(request, ak=AK):
-    try:
-        legacy(request, ak)
-    except ServerException as error:
-        return error.get_error_code(), error.get_http_status()
-    return None
-
-
 r = ListKeyVersionsRequest()
 r.set_KeyId(key_id)
 r.set_PageSize(2)
@@ -183,4 +131,4 @@ for label, request, ak, code, status in legacy_errors:
     got = legacy_error(request, ak)
     check(f"[legacy] {label}: {code} {status}", got == (code, status), f"got {got}")
 
-sys.exit(1 if failures else 0)
+sys.exit(exit_code())
