@@ -89,7 +89,8 @@ struct Cli {
     #[arg(long, env = "KMS_SERVER_RATE_LIMIT", default_value_t = 750)]
     rate_limit: u32,
 
-    /// Seconds between housekeeping passes (due deletions; seal counts written to the keyring).
+    /// Seconds between housekeeping passes (due deletions, automatic rotations, expired
+    /// imported material; seal counts written to the keyring).
     #[arg(long, default_value_t = 30)]
     tick_seconds: u64,
 
