@@ -77,6 +77,8 @@ pub enum Parameter {
     EncryptedKeyMaterial,
     /// `KeyMaterialExpireUnix` (ImportKeyMaterial).
     KeyMaterialExpireUnix,
+    /// `Filters` (ListKeys).
+    Filters,
 }
 
 impl Parameter {
@@ -115,6 +117,7 @@ impl Parameter {
             Parameter::ImportToken => "ImportToken",
             Parameter::EncryptedKeyMaterial => "EncryptedKeyMaterial",
             Parameter::KeyMaterialExpireUnix => "KeyMaterialExpireUnix",
+            Parameter::Filters => "Filters",
         }
     }
 }

@@ -1072,7 +1072,12 @@ impl Service {
 
     fn list_keys(&self, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
         let page = mparams::page(m.get("PageNumber"), m.get("PageSize"))?;
-        let listing = management::list_keys(&*read(&self.provider), m.caller, page, m.now)?;
+        let filter = match m.get("Filters") {
+            Some(text) => key_filter(text)?,
+            None => management::KeyFilter::new(),
+        };
+        let listing =
+            management::list_keys_filtered(&*read(&self.provider), m.caller, page, &filter, m.now)?;
         m.render(&ListKeysResponse::new(m.caller, &listing, m.request_id))
     }
 
@@ -1201,6 +1206,43 @@ impl Service {
             m.request_id,
         ))
     }
+}
+
+/// ListKeys' `Filters`: a JSON array of `{"Key": property, "Values": [text, ...]}`, each
+/// property one the core's [`management::KeyProperty`] names. **\[decided\]** Anything else
+/// (not JSON, another shape, an unknown property, a value that is not a string, more than 10
+/// conditions or values) is `InvalidParameter Filters`; a value no key has simply matches
+/// nothing; the empty text and `[]` filter nothing.
+fn key_filter(text: &str) -> Result<management::KeyFilter, kms_core::Error> {
+    let invalid = kms_core::Error::InvalidParameter(kms_core::Parameter::Filters);
+    let mut filter = management::KeyFilter::new();
+    if text.trim().is_empty() {
+        return Ok(filter);
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| invalid)?;
+    let conditions = value.as_array().ok_or(invalid)?;
+    for condition in conditions {
+        let object = condition.as_object().ok_or(invalid)?;
+        if object.keys().any(|k| k != "Key" && k != "Values") {
+            return Err(invalid);
+        }
+        let property = object
+            .get("Key")
+            .and_then(serde_json::Value::as_str)
+            .and_then(management::KeyProperty::from_name)
+            .ok_or(invalid)?;
+        let values = match object.get("Values") {
+            None => Vec::new(),
+            Some(values) => values
+                .as_array()
+                .ok_or(invalid)?
+                .iter()
+                .map(|v| v.as_str().ok_or(invalid))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        filter = filter.with(property, values)?;
+    }
+    Ok(filter)
 }
 
 /// The most housekeeping changes (rotations, expiries, deletions) one tick makes.

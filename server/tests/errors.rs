@@ -16,10 +16,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Action, parameters, expected status, code and message.
 type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str, &'a str);
 
-fn code(r: &kms_server::client::ClientResponse) -> (u16, String) {
-    (r.status, r.field("Code"))
-}
-
 #[tokio::test]
 async fn an_error_of_each_class() {
     let server = start().await;

@@ -21,10 +21,6 @@ fn is_iso8601_utc(text: &str) -> bool {
         })
 }
 
-fn code(r: &kms_server::client::ClientResponse) -> (u16, String) {
-    (r.status, r.field("Code"))
-}
-
 /// A key of `c` with `n` versions; its ID and the versions oldest first.
 async fn key_with_versions(c: &kms_server::client::Client, n: usize) -> (String, Vec<String>) {
     let r = c.call("CreateKey", &[]).await.unwrap();

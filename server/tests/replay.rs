@@ -91,10 +91,6 @@ fn both() -> [CallOptions; 2] {
     [CallOptions::v1(), CallOptions::default()]
 }
 
-fn code(r: &ClientResponse) -> (u16, String) {
-    (r.status, r.field("Code"))
-}
-
 fn retry_after_ms(r: &ClientResponse) -> u64 {
     r.headers["x-acs-retry-after"]
         .to_str()

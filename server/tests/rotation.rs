@@ -15,10 +15,6 @@ use serde_json::Value;
 
 const DAY: u64 = 86_400;
 
-fn code(r: &ClientResponse) -> (u16, String) {
-    (r.status, r.field("Code"))
-}
-
 fn message(r: &ClientResponse) -> String {
     r.field("Message")
 }

@@ -61,7 +61,10 @@ use crate::reference::{is_reserved_alias, is_valid_alias};
 use crate::{Caller, Error, KeyId, KeyOrigin, KeyReference, KeyState, KeyUsage, KeyVersionId};
 use crate::{InstanceId, MasterKeyMaterial, MasterKeySpec, Parameter};
 
+pub mod filter;
 pub mod params;
+
+pub use filter::{KeyFilter, KeyProperty};
 
 /// The most characters of a key description.
 pub const MAX_DESCRIPTION_CHARS: usize = 8192;
@@ -826,6 +829,55 @@ pub fn list_keys<S: KeyStore + ?Sized>(
                 push(*key_id);
             }
         })
+    })
+}
+
+/// ListKeys with `Filters`: the caller's keys in its region that `filter` accepts, oldest
+/// first, a page at a time (`TotalCount` counts the keys accepted). The empty filter lists as
+/// [`list_keys`] does.
+///
+/// # Errors
+/// As [`list_keys`].
+pub fn list_keys_filtered<S: KeyStore + ?Sized>(
+    store: &S,
+    caller: &Caller<'_>,
+    page: Page,
+    filter: &KeyFilter,
+    now: Duration,
+) -> Result<Listing<KeyId>, Error> {
+    if filter.is_empty() {
+        return list_keys(store, caller, page, now);
+    }
+    page.check()?;
+    let mut live = Vec::new();
+    store.visit_keys(caller.account, caller.region, &mut |key_id, delete_at| {
+        if delete_at.is_none_or(|at| at > now) {
+            live.push(*key_id);
+        }
+    })?;
+    let mut aliases: Vec<(KeyId, String)> = Vec::new();
+    if filter.needs_aliases() {
+        store.visit_aliases(caller.account, caller.region, &mut |alias, key_id| {
+            aliases.push((*key_id, alias.into()));
+        })?;
+    }
+    let mut accepted = Vec::new();
+    for key_id in live {
+        let Some(key) = store.key(&key_id)? else {
+            continue;
+        };
+        let of_key: Vec<&str> = aliases
+            .iter()
+            .filter(|(k, _)| *k == key_id)
+            .map(|(_, a)| a.as_str())
+            .collect();
+        if filter.matches(&key, &of_key) {
+            accepted.push(key_id);
+        }
+    }
+    page_of(page, |push| {
+        accepted.iter().for_each(|k| push(*k));
+        Ok(())
     })
 }
 

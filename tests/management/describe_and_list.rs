@@ -226,3 +226,112 @@ fn a_page_numbered_zero_is_an_invalid_page_number() {
     assert_row(keys.unwrap(), Row::invalid("PageNumber"));
     assert_row(aliases.unwrap(), Row::invalid("PageNumber"));
 }
+
+/// The IDs `filter` lets ListKeys list (one page of 100).
+fn filtered(k: &Kms, filter: &management::KeyFilter) -> Vec<KeyId> {
+    let page = Page {
+        number: 1,
+        size: 100,
+    };
+    let listing = management::list_keys_filtered(&k.provider, &owner(), page, filter, k.now)
+        .expect("list keys");
+    assert_eq!(listing.total, listing.items.len());
+    listing.items
+}
+
+#[test]
+fn list_keys_filters_and_across_conditions_or_within_one() {
+    use kms_core::management::{CreateKey, KeyFilter, KeyProperty, ProtectionLevel};
+    use kms_core::{KeyOrigin, MasterKeySpec};
+
+    let mut k = Kms::new(19);
+    let enabled = k.key();
+    let disabled = k.key();
+    k.disable(disabled.as_str()).unwrap();
+    let hsm = k
+        .create(&CreateKey::new().with_protection_level(ProtectionLevel::Hsm))
+        .unwrap()
+        .key_id;
+    let external = k
+        .create(&CreateKey::new().with_origin(KeyOrigin::External))
+        .unwrap()
+        .key_id;
+    let rsa = k
+        .create(&CreateKey::new().with_spec(MasterKeySpec::Rsa2048))
+        .unwrap()
+        .key_id;
+    k.create_alias("alias/filtered", hsm.as_str()).unwrap();
+    let _elsewhere = k.key_of(&other());
+    let all = vec![enabled, disabled, hsm, external, rsa];
+
+    let f = |conditions: &[(KeyProperty, &[&str])]| {
+        conditions
+            .iter()
+            .try_fold(KeyFilter::new(), |f, (p, v)| f.with(*p, v.iter().copied()))
+            .unwrap()
+    };
+    assert_eq!(filtered(&k, &KeyFilter::new()), all);
+    let rsa_id = [rsa.as_str()];
+    let cases: Vec<(Vec<(KeyProperty, &[&str])>, Vec<KeyId>)> = vec![
+        (
+            vec![(KeyProperty::KeyState, &["Enabled"])],
+            vec![enabled, hsm, rsa],
+        ),
+        (
+            vec![(KeyProperty::KeyState, &["Disabled", "PendingImport"])],
+            vec![disabled, external],
+        ),
+        (
+            vec![
+                (KeyProperty::KeyState, &["Enabled"]),
+                (KeyProperty::KeySpec, &["Aliyun_AES_256"]),
+            ],
+            vec![enabled, hsm],
+        ),
+        (vec![(KeyProperty::ProtectionLevel, &["HSM"])], vec![hsm]),
+        (vec![(KeyProperty::KeyUsage, &["SIGN/VERIFY"])], vec![]),
+        (vec![(KeyProperty::CreatorType, &["User"])], all.clone()),
+        (vec![(KeyProperty::CreatorType, &["Service"])], vec![]),
+        (
+            vec![(KeyProperty::AliasName, &["alias/filtered"])],
+            vec![hsm],
+        ),
+        (vec![(KeyProperty::KeyId, &rsa_id)], vec![rsa]),
+        (vec![(KeyProperty::Creator, &[ACCOUNT])], all.clone()),
+        (vec![(KeyProperty::Creator, &[OTHER_ACCOUNT])], vec![]),
+        (vec![(KeyProperty::DkmsInstanceId, &["kst-none"])], vec![]),
+        (vec![(KeyProperty::TagKey, &["team"])], vec![]),
+        // A condition without values constrains nothing; a value no key has matches none.
+        (vec![(KeyProperty::KeyState, &[])], all.clone()),
+        (vec![(KeyProperty::KeyState, &["enabled"])], vec![]),
+    ];
+    for (conditions, expected) in cases {
+        assert_eq!(filtered(&k, &f(&conditions)), expected, "{conditions:?}");
+    }
+    // Paging counts the keys the filter accepts.
+    let page = Page { number: 2, size: 2 };
+    let listing = management::list_keys_filtered(
+        &k.provider,
+        &owner(),
+        page,
+        &f(&[(KeyProperty::KeyState, &["Enabled"])]),
+        k.now,
+    )
+    .unwrap();
+    assert_eq!((listing.total, listing.items), (3, vec![rsa]));
+
+    // At most 10 conditions of at most 10 values.
+    let invalid = Err(kms_core::Error::InvalidParameter(
+        kms_core::Parameter::Filters,
+    ));
+    let eleven = ["x"; 11];
+    assert_eq!(KeyFilter::new().with(KeyProperty::KeyId, eleven), invalid);
+    let ten = (0..10).try_fold(KeyFilter::new(), |f, _| f.with(KeyProperty::KeyId, ["x"]));
+    assert_eq!(ten.unwrap().with(KeyProperty::KeyId, ["x"]), invalid);
+    // Property names.
+    for p in KeyProperty::ALL {
+        assert_eq!(KeyProperty::from_name(p.name()), Some(p));
+    }
+    assert_eq!(KeyProperty::from_name("keyId"), Some(KeyProperty::KeyId));
+    assert_eq!(KeyProperty::from_name("keystate"), None);
+}

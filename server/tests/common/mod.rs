@@ -140,6 +140,11 @@ pub async fn start_service_ticking(service: Service, tick: Duration) -> TestServ
     }
 }
 
+/// The status and `Code` of an answer.
+pub fn code(r: &kms_server::client::ClientResponse) -> (u16, String) {
+    (r.status, r.field("Code"))
+}
+
 /// Starts a server with the default configuration.
 pub async fn start() -> TestServer {
     start_with(config()).await
