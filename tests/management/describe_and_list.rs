@@ -272,7 +272,8 @@ fn list_keys_filters_and_across_conditions_or_within_one() {
     };
     assert_eq!(filtered(&k, &KeyFilter::new()), all);
     let rsa_id = [rsa.as_str()];
-    let cases: Vec<(Vec<(KeyProperty, &[&str])>, Vec<KeyId>)> = vec![
+    type Conditions<'a> = Vec<(KeyProperty, &'a [&'a str])>;
+    let cases: Vec<(Conditions<'_>, Vec<KeyId>)> = vec![
         (
             vec![(KeyProperty::KeyState, &["Enabled"])],
             vec![enabled, hsm, rsa],
