@@ -8,8 +8,8 @@
 #     AcsClient(verify=...);
 #   - both SDKs: server/examples/sdk_key_versions.py, ListKeyVersions and DescribeKeyVersion
 #     with one error case per error code they answer, one line per check;
-#   - both SDKs: server/examples/sdk_rotation.py, CreateKey's rotation policy, UpdateRotationPolicy
-#     and DescribeKey's fields, with one error case per error code;
+#   - both SDKs: server/examples/sdk_keys.py, CreateKey's rotation policy, UpdateRotationPolicy,
+#     DescribeKey's fields and ListKeys' Filters, with one error case per error code;
 # and checks that both refuse the server when they trust another CA. Needs python3 with venv
 # and PyPI; installs the SDKs in target/sdk-venv.
 set -euo pipefail
@@ -57,8 +57,8 @@ KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/legacy_
 echo "--- ListKeyVersions, DescribeKeyVersion: V3 SDK (signature V3) and legacy SDK"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_key_versions.py
 
-echo "--- rotation policy and DescribeKey's fields: V3 SDK and legacy SDK"
-KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_rotation.py
+echo "--- rotation policy, DescribeKey's fields, ListKeys Filters: V3 SDK and legacy SDK"
+KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_keys.py
 
 echo "--- both SDKs refuse the server when they trust other CAs (certifi's bundle)"
 others=$("$venv/bin/python" -c 'import certifi; print(certifi.where())')

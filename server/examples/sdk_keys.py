@@ -1,12 +1,12 @@
-# Rotation policy and the DescribeKey fields through both official Python SDKs (the V3 SDK
-# alibabacloud-kms20160120 and the legacy aliyun-python-sdk-kms), against a local kms-server
-# over HTTPS trusting KMS_CA: CreateKey's EnableAutomaticRotation, RotationInterval and
-# ProtectionLevel, UpdateRotationPolicy on and off, what DescribeKey reports (AutomaticRotation,
-# RotationInterval, LastRotationDate, NextRotationDate, ProtectionLevel, DeletionProtection),
-# and one call per error code the operations answer. (Rotations made by the server's
-# housekeeping need the clock to pass a NextRotationDate: server/tests/rotation.rs advances a
-# test clock for that.) One line per check; exits non-zero if any failed. Run by
-# server/scripts/sdk-check.sh.
+# Rotation policy, DescribeKey's fields and ListKeys' Filters through both official Python SDKs
+# (the V3 SDK alibabacloud-kms20160120 and the legacy aliyun-python-sdk-kms), against a local
+# kms-server over HTTPS trusting KMS_CA: CreateKey's EnableAutomaticRotation, RotationInterval
+# and ProtectionLevel, UpdateRotationPolicy on and off, what DescribeKey reports
+# (AutomaticRotation, RotationInterval, LastRotationDate, NextRotationDate, ProtectionLevel,
+# DeletionProtection), ListKeys Filters, and one call per error code the operations answer.
+# (Rotations made by the server's housekeeping need the clock to pass a NextRotationDate:
+# server/tests/rotation.rs advances a test clock for that.) One line per check; exits non-zero
+# if any failed. Run by server/scripts/sdk-check.sh.
 import sys
 from datetime import datetime, timedelta
 
@@ -107,10 +107,34 @@ check_errors("[V3]", [
      lambda: client.create_key(models.CreateKeyRequest(
          origin="EXTERNAL", enable_automatic_rotation=True, rotation_interval="30d")),
      "InvalidParameter", 400),
+    ("ListKeys Filters with an unknown property",
+     lambda: client.list_keys(models.ListKeysRequest(filters='[{"Key":"Colour","Values":[]}]')),
+     "InvalidParameter", 400),
+    ("ListKeys Filters that are not JSON",
+     lambda: client.list_keys(models.ListKeysRequest(filters="KeyState=Enabled")),
+     "InvalidParameter", 400),
     ("CreateKey ProtectionLevel=FIPS",
      lambda: client.create_key(models.CreateKeyRequest(protection_level="FIPS")),
      "InvalidParameter", 400),
 ])
+
+# ListKeys Filters: AND across conditions, OR within one.
+def listed(filters):
+    body = client.list_keys(models.ListKeysRequest(filters=filters, page_size=100)).body
+    return [k.key_id for k in body.keys.key], body.total_count
+
+
+hsm = made.key_id
+keys, total = listed('[{"Key":"ProtectionLevel","Values":["HSM"]}]')
+check("[V3] ListKeys Filters ProtectionLevel=HSM: the HSM key alone", keys == [hsm] and total == 1,
+      f"{keys}")
+keys, _ = listed('[{"Key":"KeyState","Values":["Disabled","PendingImport"]}]')
+check("[V3] ListKeys Filters KeyState in (Disabled, PendingImport): the disabled and the EXTERNAL "
+      "keys", keys == [external, disabled], f"{keys}")
+keys, _ = listed('[{"Key":"KeyState","Values":["Enabled"]},{"Key":"ProtectionLevel",'
+                 '"Values":["SOFTWARE"]}]')
+check("[V3] ListKeys Filters KeyState=Enabled AND ProtectionLevel=SOFTWARE: neither the HSM key "
+      "nor the disabled one", hsm not in keys and disabled not in keys and plain in keys, f"{keys}")
 
 # --- legacy SDK
 r = CreateKeyRequest()
