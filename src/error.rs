@@ -61,6 +61,12 @@ pub enum Parameter {
     DKMSInstanceId,
     /// `KeyVersionId` (DescribeKeyVersion).
     KeyVersionId,
+    /// `PublicKeyBlob` (GenerateAndExportDataKey, ExportDataKey).
+    PublicKeyBlob,
+    /// `WrappingAlgorithm` (GenerateAndExportDataKey, ExportDataKey).
+    WrappingAlgorithm,
+    /// `WrappingKeySpec` (GenerateAndExportDataKey, ExportDataKey).
+    WrappingKeySpec,
 }
 
 impl Parameter {
@@ -91,6 +97,9 @@ impl Parameter {
             Parameter::Length => "Length",
             Parameter::DKMSInstanceId => "DKMSInstanceId",
             Parameter::KeyVersionId => "KeyVersionId",
+            Parameter::PublicKeyBlob => "PublicKeyBlob",
+            Parameter::WrappingAlgorithm => "WrappingAlgorithm",
+            Parameter::WrappingKeySpec => "WrappingKeySpec",
         }
     }
 }
