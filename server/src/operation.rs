@@ -43,11 +43,15 @@ pub enum Operation {
     ListKeyVersions,
     /// DescribeKeyVersion.
     DescribeKeyVersion,
+    /// GenerateAndExportDataKey.
+    GenerateAndExportDataKey,
+    /// ExportDataKey.
+    ExportDataKey,
 }
 
 impl Operation {
     /// Every operation served.
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 21] = [
         Operation::GenerateDataKey,
         Operation::GenerateDataKeyWithoutPlaintext,
         Operation::Encrypt,
@@ -67,6 +71,8 @@ impl Operation {
         Operation::CreateKeyVersion,
         Operation::ListKeyVersions,
         Operation::DescribeKeyVersion,
+        Operation::GenerateAndExportDataKey,
+        Operation::ExportDataKey,
     ];
 
     /// The wire name.
@@ -91,6 +97,8 @@ impl Operation {
             Operation::CreateKeyVersion => "CreateKeyVersion",
             Operation::ListKeyVersions => "ListKeyVersions",
             Operation::DescribeKeyVersion => "DescribeKeyVersion",
+            Operation::GenerateAndExportDataKey => "GenerateAndExportDataKey",
+            Operation::ExportDataKey => "ExportDataKey",
         }
     }
 
@@ -109,6 +117,8 @@ impl Operation {
                 | Operation::Encrypt
                 | Operation::Decrypt
                 | Operation::ReEncrypt
+                | Operation::GenerateAndExportDataKey
+                | Operation::ExportDataKey
         )
     }
 
@@ -136,6 +146,7 @@ impl Operation {
                 | Operation::GenerateDataKeyWithoutPlaintext
                 | Operation::Encrypt
                 | Operation::ReEncrypt
+                | Operation::GenerateAndExportDataKey
         )
     }
 }
@@ -166,6 +177,9 @@ mod tests {
             assert!(!(o.is_data_key() && o.alters_keys()), "{o:?}");
         }
         assert!(Operation::Decrypt.is_data_key() && !Operation::Decrypt.seals());
+        // GenerateAndExportDataKey seals as GenerateDataKey; ExportDataKey opens as Decrypt.
+        assert!(Operation::GenerateAndExportDataKey.seals());
+        assert!(Operation::ExportDataKey.is_data_key() && !Operation::ExportDataKey.seals());
         // The version reads change nothing and seal nothing.
         for o in [Operation::ListKeyVersions, Operation::DescribeKeyVersion] {
             assert!(!o.is_data_key() && !o.alters_keys() && !o.seals(), "{o:?}");

@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use kms_core::export;
 use kms_core::management::{self, KeyStore, Staged, params as mparams};
 use kms_core::wire::{
     self as core_wire, CiphertextResponseBuf, DecryptParams, DecryptResponseBuf, EncryptParams,
@@ -1196,6 +1197,10 @@ enum DataKeyReply {
     Sealed(CiphertextResponseBuf),
     /// Decrypt.
     Opened(DecryptResponseBuf),
+    /// GenerateAndExportDataKey.
+    GeneratedAndExported(export::GenerateAndExportDataKeyResponse),
+    /// ExportDataKey.
+    Exported(export::ExportDataKeyResponse),
 }
 
 impl DataKeyReply {
@@ -1204,6 +1209,8 @@ impl DataKeyReply {
             DataKeyReply::Generated(r) => wire::render(format, root, r),
             DataKeyReply::Sealed(r) => wire::render(format, root, r),
             DataKeyReply::Opened(r) => wire::render(format, root, r),
+            DataKeyReply::GeneratedAndExported(r) => wire::render(format, root, r),
+            DataKeyReply::Exported(r) => wire::render(format, root, r),
         }
     }
 }
@@ -1243,6 +1250,18 @@ fn run_data_key(
         Operation::Decrypt => {
             let params = DecryptParams::from_fn(get).request_id(request_id);
             DataKeyReply::Opened(core_wire::decrypt(provider, caller, &params, rng)?)
+        }
+        // GenerateDataKey (the same seal, budget and rotation) and Decrypt, each followed by
+        // an RSA-OAEP wrap to the caller's public key (kms-core's `export`).
+        Operation::GenerateAndExportDataKey => {
+            let params = export::GenerateAndExportDataKeyParams::from_fn(get).request_id(request_id);
+            DataKeyReply::GeneratedAndExported(export::generate_and_export_data_key_wire(
+                provider, caller, &params, rng,
+            )?)
+        }
+        Operation::ExportDataKey => {
+            let params = export::ExportDataKeyParams::from_fn(get).request_id(request_id);
+            DataKeyReply::Exported(export::export_data_key_wire(provider, caller, &params, rng)?)
         }
         // Management operations are not data-key operations.
         _ => return Err(kms_core::Error::InternalFailure(Internal::Provider)),
