@@ -8,6 +8,9 @@
 #     AcsClient(verify=...);
 #   - both SDKs: server/examples/sdk_key_versions.py, ListKeyVersions and DescribeKeyVersion
 #     with one error case per error code they answer, one line per check;
+#   - both SDKs: server/examples/sdk_export.py, GenerateAndExportDataKey and ExportDataKey with
+#     each WrappingAlgorithm served, the export unwrapped with Python's `cryptography`, and one
+#     error case per error code they answer;
 # and checks that both refuse the server when they trust another CA. Needs python3 with venv
 # and PyPI; installs the SDKs in target/sdk-venv.
 set -euo pipefail
@@ -54,6 +57,9 @@ KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/legacy_
 
 echo "--- ListKeyVersions, DescribeKeyVersion: V3 SDK (signature V3) and legacy SDK"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_key_versions.py
+
+echo "--- GenerateAndExportDataKey, ExportDataKey: V3 SDK (signature V3) and legacy SDK"
+KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_export.py
 
 echo "--- both SDKs refuse the server when they trust other CAs (certifi's bundle)"
 others=$("$venv/bin/python" -c 'import certifi; print(certifi.where())')
