@@ -1254,14 +1254,17 @@ fn run_data_key(
         // GenerateDataKey (the same seal, budget and rotation) and Decrypt, each followed by
         // an RSA-OAEP wrap to the caller's public key (kms-core's `export`).
         Operation::GenerateAndExportDataKey => {
-            let params = export::GenerateAndExportDataKeyParams::from_fn(get).request_id(request_id);
+            let params =
+                export::GenerateAndExportDataKeyParams::from_fn(get).request_id(request_id);
             DataKeyReply::GeneratedAndExported(export::generate_and_export_data_key_wire(
                 provider, caller, &params, rng,
             )?)
         }
         Operation::ExportDataKey => {
             let params = export::ExportDataKeyParams::from_fn(get).request_id(request_id);
-            DataKeyReply::Exported(export::export_data_key_wire(provider, caller, &params, rng)?)
+            DataKeyReply::Exported(export::export_data_key_wire(
+                provider, caller, &params, rng,
+            )?)
         }
         // Management operations are not data-key operations.
         _ => return Err(kms_core::Error::InternalFailure(Internal::Provider)),

@@ -26,6 +26,10 @@ fn unwrap_sha256(private: &rsa::PrivateKey, exported: &str) -> Vec<u8> {
         .expect("the export unwraps")
 }
 
+/// A case: the parameters added or replaced, the status, the code, the parameter the message
+/// names (a `MissingParameter` case removes it).
+type Case<'a> = (Vec<(&'a str, String)>, u16, &'a str, &'a str);
+
 fn code(r: &kms_server::client::ClientResponse) -> (u16, String) {
     (r.status, r.field("Code"))
 }
@@ -54,10 +58,17 @@ async fn generate_and_export_unwraps_to_what_decrypt_gives_and_export_agrees() {
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["KeyId"], key.as_str());
-    assert!(v["KeyVersionId"].is_string() && v["RequestId"].is_string(), "{v}");
+    assert!(
+        v["KeyVersionId"].is_string() && v["RequestId"].is_string(),
+        "{v}"
+    );
     assert!(v.get("Plaintext").is_none(), "no plaintext leaves: {v}");
     let ciphertext_blob = r.field("CiphertextBlob");
-    assert_eq!(ciphertext_blob.len(), 144, "GenerateDataKey's blob of a 32-byte key");
+    assert_eq!(
+        ciphertext_blob.len(),
+        144,
+        "GenerateDataKey's blob of a 32-byte key"
+    );
     let exported = r.field("ExportedDataKey");
     assert_eq!(exported.len(), 344, "a 256-byte RSA-2048 ciphertext");
     let data_key = unwrap_sha256(&private, &exported);
@@ -129,13 +140,13 @@ async fn each_error_code() {
     let key = create_key(&c).await;
     let (_private, blob) = key_pair(2048);
     let (_big, blob_3072) = key_pair(3072);
-    let r = c
-        .call("GenerateDataKey", &[("KeyId", &key)])
-        .await
-        .unwrap();
+    let r = c.call("GenerateDataKey", &[("KeyId", &key)]).await.unwrap();
     let data_key_blob = r.field("CiphertextBlob");
     let r = c
-        .call("Encrypt", &[("KeyId", &key), ("Plaintext", "not a data key")])
+        .call(
+            "Encrypt",
+            &[("KeyId", &key), ("Plaintext", "not a data key")],
+        )
         .await
         .unwrap();
     let encrypt_blob = r.field("CiphertextBlob");
@@ -148,7 +159,7 @@ async fn each_error_code() {
     };
     let good = wrap("RSA_2048", "RSAES_OAEP_SHA_256", blob.clone());
     let pem = format!("-----BEGIN PUBLIC KEY-----\n{blob}\n-----END PUBLIC KEY-----");
-    let gaedk: Vec<(Vec<(&str, String)>, u16, &str, &str)> = vec![
+    let gaedk: Vec<Case> = vec![
         (vec![], 400, "MissingParameter", "KeyId"),
         (
             vec![("KeyId", key.clone()), ("NumberOfBytes", "191".into())],
@@ -225,21 +236,13 @@ async fn each_error_code() {
             params.retain(|(n, _)| *n != parameter);
         }
         let borrowed: Vec<(&str, &str)> = params.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let r = c
-            .call("GenerateAndExportDataKey", &borrowed)
-            .await
-            .unwrap();
+        let r = c.call("GenerateAndExportDataKey", &borrowed).await.unwrap();
         assert_eq!(code(&r), (status, expected.to_owned()), "{}", r.text());
         assert!(r.field("Message").contains(parameter), "{}", r.text());
     }
 
-    let edk: Vec<(Vec<(&str, String)>, u16, &str, &str)> = vec![
-        (
-            vec![("CiphertextBlob", data_key_blob.clone())],
-            200,
-            "",
-            "",
-        ),
+    let edk: Vec<Case> = vec![
+        (vec![("CiphertextBlob", data_key_blob.clone())], 200, "", ""),
         (
             vec![
                 ("CiphertextBlob", data_key_blob.clone()),
@@ -331,7 +334,10 @@ async fn generate_and_export_counts_its_seals_and_rotates_at_the_limit() {
         let data_key = unwrap_sha256(&private, &r.field("ExportedDataKey"));
         blobs.push((r.field("CiphertextBlob"), data_key));
     }
-    assert_eq!(versions[0], versions[2], "three seals under the first version");
+    assert_eq!(
+        versions[0], versions[2],
+        "three seals under the first version"
+    );
     assert_ne!(versions[2], versions[3], "the fourth rotated the key");
     for (ciphertext_blob, data_key) in blobs {
         let r = c
