@@ -79,6 +79,8 @@ pub enum Parameter {
     KeyMaterialExpireUnix,
     /// `Filters` (ListKeys).
     Filters,
+    /// `PublicKeyBlob` (GenerateAndExportDataKey, ExportDataKey).
+    PublicKeyBlob,
 }
 
 impl Parameter {
@@ -118,6 +120,7 @@ impl Parameter {
             Parameter::EncryptedKeyMaterial => "EncryptedKeyMaterial",
             Parameter::KeyMaterialExpireUnix => "KeyMaterialExpireUnix",
             Parameter::Filters => "Filters",
+            Parameter::PublicKeyBlob => "PublicKeyBlob",
         }
     }
 }

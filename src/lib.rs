@@ -19,6 +19,8 @@ pub mod container;
 pub mod context;
 pub mod data_key;
 mod error;
+#[cfg(feature = "rsa")]
+pub mod export;
 pub mod fixed;
 mod id;
 #[cfg(feature = "alloc")]

@@ -10,6 +10,9 @@
 #     with one error case per error code they answer, one line per check;
 #   - both SDKs: server/examples/sdk_keys.py, CreateKey's rotation policy, UpdateRotationPolicy,
 #     DescribeKey's fields and ListKeys' Filters, with one error case per error code;
+#   - both SDKs: server/examples/sdk_export.py, GenerateAndExportDataKey and ExportDataKey with
+#     each WrappingAlgorithm served, the export unwrapped with Python's `cryptography`, and one
+#     error case per error code they answer;
 # and checks that both refuse the server when they trust another CA. Needs python3 with venv
 # and PyPI; installs the SDKs in target/sdk-venv.
 set -euo pipefail
@@ -59,6 +62,8 @@ KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_key
 
 echo "--- rotation policy, DescribeKey's fields, ListKeys Filters: V3 SDK and legacy SDK"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_keys.py
+echo "--- GenerateAndExportDataKey, ExportDataKey: V3 SDK (signature V3) and legacy SDK"
+KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_export.py
 
 echo "--- both SDKs refuse the server when they trust other CAs (certifi's bundle)"
 others=$("$venv/bin/python" -c 'import certifi; print(certifi.where())')

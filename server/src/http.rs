@@ -358,7 +358,7 @@ enum Runs {
 /// serialises it and for the provider's write lock: on the blocking pool, so that a request
 /// that waits never holds up a runtime worker, and with it the other connections and the
 /// timers.
-const OPERATIONS: [(Operation, Runs); 20] = [
+const OPERATIONS: &[(Operation, Runs)] = &[
     (Operation::GenerateDataKey, Runs::Inline),
     (Operation::GenerateDataKeyWithoutPlaintext, Runs::Inline),
     (Operation::Encrypt, Runs::Inline),
@@ -379,6 +379,9 @@ const OPERATIONS: [(Operation, Runs); 20] = [
     (Operation::ListKeyVersions, Runs::BlockingPool),
     (Operation::DescribeKeyVersion, Runs::BlockingPool),
     (Operation::UpdateRotationPolicy, Runs::BlockingPool),
+    // An RSA public-key operation per request (e = 65537: microseconds) after the seal or open.
+    (Operation::GenerateAndExportDataKey, Runs::Inline),
+    (Operation::ExportDataKey, Runs::Inline),
 ];
 
 /// Where an operation runs: its entry in [`OPERATIONS`] (the blocking pool for one not listed,

@@ -45,11 +45,15 @@ pub enum Operation {
     DescribeKeyVersion,
     /// UpdateRotationPolicy.
     UpdateRotationPolicy,
+    /// GenerateAndExportDataKey.
+    GenerateAndExportDataKey,
+    /// ExportDataKey.
+    ExportDataKey,
 }
 
 impl Operation {
     /// Every operation served.
-    pub const ALL: [Operation; 20] = [
+    pub const ALL: [Operation; 22] = [
         Operation::GenerateDataKey,
         Operation::GenerateDataKeyWithoutPlaintext,
         Operation::Encrypt,
@@ -70,6 +74,8 @@ impl Operation {
         Operation::ListKeyVersions,
         Operation::DescribeKeyVersion,
         Operation::UpdateRotationPolicy,
+        Operation::GenerateAndExportDataKey,
+        Operation::ExportDataKey,
     ];
 
     /// The wire name.
@@ -95,6 +101,8 @@ impl Operation {
             Operation::ListKeyVersions => "ListKeyVersions",
             Operation::DescribeKeyVersion => "DescribeKeyVersion",
             Operation::UpdateRotationPolicy => "UpdateRotationPolicy",
+            Operation::GenerateAndExportDataKey => "GenerateAndExportDataKey",
+            Operation::ExportDataKey => "ExportDataKey",
         }
     }
 
@@ -113,6 +121,8 @@ impl Operation {
                 | Operation::Encrypt
                 | Operation::Decrypt
                 | Operation::ReEncrypt
+                | Operation::GenerateAndExportDataKey
+                | Operation::ExportDataKey
         )
     }
 
@@ -141,6 +151,7 @@ impl Operation {
                 | Operation::GenerateDataKeyWithoutPlaintext
                 | Operation::Encrypt
                 | Operation::ReEncrypt
+                | Operation::GenerateAndExportDataKey
         )
     }
 }
@@ -171,6 +182,9 @@ mod tests {
             assert!(!(o.is_data_key() && o.alters_keys()), "{o:?}");
         }
         assert!(Operation::Decrypt.is_data_key() && !Operation::Decrypt.seals());
+        // GenerateAndExportDataKey seals as GenerateDataKey; ExportDataKey opens as Decrypt.
+        assert!(Operation::GenerateAndExportDataKey.seals());
+        assert!(Operation::ExportDataKey.is_data_key() && !Operation::ExportDataKey.seals());
         // The version reads change nothing and seal nothing.
         for o in [Operation::ListKeyVersions, Operation::DescribeKeyVersion] {
             assert!(!o.is_data_key() && !o.alters_keys() && !o.seals(), "{o:?}");

@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use kms_core::export;
 use kms_core::management::{self, KeyStore, Staged, params as mparams};
 use kms_core::wire::{
     self as core_wire, CiphertextResponseBuf, DecryptParams, DecryptResponseBuf, EncryptParams,
@@ -1280,7 +1281,7 @@ type Handler = fn(&Service, &Manage<'_>) -> Result<Vec<u8>, ApiError>;
 
 /// The key management operations and their handlers (the data-key operations run through the
 /// core's wire layer, [`run_data_key`]).
-const MANAGEMENT: [(Operation, Handler); 15] = [
+const MANAGEMENT: &[(Operation, Handler)] = &[
     (Operation::CreateKey, Service::create_key),
     (Operation::DescribeKey, Service::describe_key),
     (Operation::ListKeys, Service::list_keys),
@@ -1313,6 +1314,10 @@ enum DataKeyReply {
     Sealed(CiphertextResponseBuf),
     /// Decrypt.
     Opened(DecryptResponseBuf),
+    /// GenerateAndExportDataKey.
+    GeneratedAndExported(export::GenerateAndExportDataKeyResponse),
+    /// ExportDataKey.
+    Exported(export::ExportDataKeyResponse),
 }
 
 impl DataKeyReply {
@@ -1321,6 +1326,8 @@ impl DataKeyReply {
             DataKeyReply::Generated(r) => wire::render(format, root, r),
             DataKeyReply::Sealed(r) => wire::render(format, root, r),
             DataKeyReply::Opened(r) => wire::render(format, root, r),
+            DataKeyReply::GeneratedAndExported(r) => wire::render(format, root, r),
+            DataKeyReply::Exported(r) => wire::render(format, root, r),
         }
     }
 }
@@ -1360,6 +1367,21 @@ fn run_data_key(
         Operation::Decrypt => {
             let params = DecryptParams::from_fn(get).request_id(request_id);
             DataKeyReply::Opened(core_wire::decrypt(provider, caller, &params, rng)?)
+        }
+        // GenerateDataKey (the same seal, budget and rotation) and Decrypt, each followed by
+        // an RSA-OAEP wrap to the caller's public key (kms-core's `export`).
+        Operation::GenerateAndExportDataKey => {
+            let params =
+                export::GenerateAndExportDataKeyParams::from_fn(get).request_id(request_id);
+            DataKeyReply::GeneratedAndExported(export::generate_and_export_data_key_wire(
+                provider, caller, &params, rng,
+            )?)
+        }
+        Operation::ExportDataKey => {
+            let params = export::ExportDataKeyParams::from_fn(get).request_id(request_id);
+            DataKeyReply::Exported(export::export_data_key_wire(
+                provider, caller, &params, rng,
+            )?)
         }
         // Management operations are not data-key operations.
         _ => return Err(kms_core::Error::InternalFailure(Internal::Provider)),

@@ -9,6 +9,8 @@ mod testkit;
 mod cross_cutting;
 mod decrypt;
 mod encrypt;
+#[cfg(feature = "rsa")]
+mod export_vectors;
 mod formats;
 mod generate_data_key;
 mod instance;
