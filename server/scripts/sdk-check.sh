@@ -13,7 +13,9 @@
 #   - both SDKs: server/examples/sdk_export.py, GenerateAndExportDataKey and ExportDataKey with
 #     each WrappingAlgorithm served, the export unwrapped with Python's `cryptography`, and one
 #     error case per error code they answer;
-# and checks that both refuse the server when they trust another CA. Needs python3 with venv
+#   - server/examples/sdk_operations.py, the other operations of the README's table;
+# then checks that every operation of server/README.md's table is reached by one of these
+# scripts, and that both SDKs refuse the server when they trust another CA. Needs python3 with venv
 # and PyPI; installs the SDKs in target/sdk-venv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -64,6 +66,26 @@ echo "--- rotation policy, DescribeKey's fields, ListKeys Filters: V3 SDK and le
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_keys.py
 echo "--- GenerateAndExportDataKey, ExportDataKey: V3 SDK (signature V3) and legacy SDK"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_export.py
+
+echo "--- the other operations: GenerateDataKeyWithoutPlaintext, Encrypt, ReEncrypt, aliases, deletion"
+KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_operations.py
+
+echo "--- every operation of server/README.md's table is reached by these scripts"
+"$venv/bin/python" - "$0" <<'PY'
+import re, sys
+script = open(sys.argv[1]).read()
+readme = open("server/README.md").read()
+table = readme.split("Operations served (", 1)[1]
+count = int(table.split(")", 1)[0])
+rows = table.split("\n\n", 2)[1]
+ops = [op.strip().split(" ")[0] for row in rows.splitlines()[2:] for op in row.split("|")[2].split(",")]
+scripts = set(re.findall(r"server/examples/[a-z_]+\.py", script))
+text = "".join(open(p).read() for p in scripts)
+missing = [op for op in ops if f"{op}Request" not in text]
+print(f"{len(ops)} operations in the table (heading says {count}); reached by {len(ops) - len(missing)}")
+if missing or len(ops) != count or len(set(ops)) != len(ops):
+    sys.exit(f"not reached: {missing}")
+PY
 
 echo "--- both SDKs refuse the server when they trust other CAs (certifi's bundle)"
 others=$("$venv/bin/python" -c 'import certifi; print(certifi.where())')
