@@ -1,6 +1,8 @@
-//! Key management (with `alloc`): CreateKey, DescribeKey, ListKeys, the alias operations,
-//! EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, CreateKeyVersion,
-//! ListKeyVersions, DescribeKeyVersion and ImportKeyMaterial, typed, over any [`KeyStore`].
+//! Key management (with `alloc`): CreateKey, DescribeKey, ListKeys (with [`KeyFilter`]), the
+//! alias operations, EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion,
+//! CreateKeyVersion, ListKeyVersions, DescribeKeyVersion, UpdateRotationPolicy,
+//! ImportKeyMaterial, DeleteKeyMaterial and housekeeping ([`next_due`]: deletions, material
+//! expiry, automatic rotation), typed, over any [`KeyStore`].
 //!
 //! **Stage, then publish.** Read-only operations take `&store` and return their answer. An
 //! operation that changes keys also takes only `&store`: it decides the change (every state
