@@ -1,6 +1,8 @@
 //! Key management (with `alloc`): CreateKey, DescribeKey, ListKeys, the alias operations,
 //! EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, CreateKeyVersion,
-//! ListKeyVersions, DescribeKeyVersion and ImportKeyMaterial, typed, over any [`KeyStore`].
+//! ListKeyVersions, DescribeKeyVersion and ImportKeyMaterial, typed, over any [`KeyStore`];
+//! the metadata operations (descriptions, deletion protection, tags, GetRandomPassword) in
+//! [`metadata`].
 //!
 //! **Stage, then publish.** Read-only operations take `&store` and return their answer. An
 //! operation that changes keys also takes only `&store`: it decides the change (every state
@@ -61,7 +63,14 @@ use crate::reference::{is_reserved_alias, is_valid_alias};
 use crate::{Caller, Error, KeyId, KeyOrigin, KeyReference, KeyState, KeyUsage, KeyVersionId};
 use crate::{InstanceId, MasterKeyMaterial, MasterKeySpec, Parameter};
 
+pub mod metadata;
 pub mod params;
+
+pub use metadata::{
+    PasswordRequest, TagFilter, TagRow, TagRows, list_aliases_by_key_id, list_key_tags,
+    list_tag_resources, random_password, set_deletion_protection, tag_key, untag_key,
+    update_key_description,
+};
 
 /// The most characters of a key description.
 pub const MAX_DESCRIPTION_CHARS: usize = 8192;
@@ -1093,10 +1102,12 @@ pub fn cancel_key_deletion<S: KeyStore + ?Sized>(
     change_state(store, caller, key, Change::CancelDeletion, now)
 }
 
-/// ScheduleKeyDeletion: the key is deleted `days` (7..=366) days after `now`.
+/// ScheduleKeyDeletion: the key is deleted `days` (7..=366) days after `now`. Refused while the
+/// key's deletion protection is on ([`set_deletion_protection`]).
 ///
 /// # Errors
 /// `InvalidParameter PendingWindowInDays`; key resolution errors;
+/// `Forbidden.ResourceProtected` while deletion protection is on;
 /// `Rejected.StateModifiedFailed` when already pending deletion.
 pub fn schedule_key_deletion<S: KeyStore + ?Sized>(
     store: &S,
@@ -1112,6 +1123,13 @@ pub fn schedule_key_deletion<S: KeyStore + ?Sized>(
     let delete_at = now
         .checked_add(Duration::from_secs(u64::from(days) * 86_400))
         .ok_or(invalid)?;
+    if owned(store, caller, key, now)?
+        .settings
+        .deletion_protection
+        .is_some()
+    {
+        return Err(Error::ResourceProtected);
+    }
     let change = Change::ScheduleDeletion {
         delete_at: Some(delete_at),
     };
