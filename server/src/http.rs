@@ -358,7 +358,7 @@ enum Runs {
 /// serialises it and for the provider's write lock: on the blocking pool, so that a request
 /// that waits never holds up a runtime worker, and with it the other connections and the
 /// timers.
-const OPERATIONS: [(Operation, Runs); 19] = [
+const OPERATIONS: [(Operation, Runs); 30] = [
     (Operation::GenerateDataKey, Runs::Inline),
     (Operation::GenerateDataKeyWithoutPlaintext, Runs::Inline),
     (Operation::Encrypt, Runs::Inline),
@@ -378,6 +378,17 @@ const OPERATIONS: [(Operation, Runs); 19] = [
     (Operation::CreateKeyVersion, Runs::BlockingPool),
     (Operation::ListKeyVersions, Runs::BlockingPool),
     (Operation::DescribeKeyVersion, Runs::BlockingPool),
+    (Operation::UpdateKeyDescription, Runs::BlockingPool),
+    (Operation::SetDeletionProtection, Runs::BlockingPool),
+    (Operation::TagResource, Runs::BlockingPool),
+    (Operation::UntagResource, Runs::BlockingPool),
+    (Operation::ListResourceTags, Runs::BlockingPool),
+    (Operation::TagResources, Runs::BlockingPool),
+    (Operation::UntagResources, Runs::BlockingPool),
+    (Operation::ListTagResources, Runs::BlockingPool),
+    (Operation::ListAliasesByKeyId, Runs::BlockingPool),
+    (Operation::DescribeRegions, Runs::BlockingPool),
+    (Operation::GetRandomPassword, Runs::BlockingPool),
 ];
 
 /// Where an operation runs: its entry in [`OPERATIONS`] (the blocking pool for one not listed,

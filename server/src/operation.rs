@@ -43,11 +43,33 @@ pub enum Operation {
     ListKeyVersions,
     /// DescribeKeyVersion.
     DescribeKeyVersion,
+    /// UpdateKeyDescription.
+    UpdateKeyDescription,
+    /// SetDeletionProtection.
+    SetDeletionProtection,
+    /// TagResource.
+    TagResource,
+    /// UntagResource.
+    UntagResource,
+    /// ListResourceTags.
+    ListResourceTags,
+    /// TagResources.
+    TagResources,
+    /// UntagResources.
+    UntagResources,
+    /// ListTagResources.
+    ListTagResources,
+    /// ListAliasesByKeyId.
+    ListAliasesByKeyId,
+    /// DescribeRegions.
+    DescribeRegions,
+    /// GetRandomPassword.
+    GetRandomPassword,
 }
 
 impl Operation {
     /// Every operation served.
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 30] = [
         Operation::GenerateDataKey,
         Operation::GenerateDataKeyWithoutPlaintext,
         Operation::Encrypt,
@@ -67,6 +89,17 @@ impl Operation {
         Operation::CreateKeyVersion,
         Operation::ListKeyVersions,
         Operation::DescribeKeyVersion,
+        Operation::UpdateKeyDescription,
+        Operation::SetDeletionProtection,
+        Operation::TagResource,
+        Operation::UntagResource,
+        Operation::ListResourceTags,
+        Operation::TagResources,
+        Operation::UntagResources,
+        Operation::ListTagResources,
+        Operation::ListAliasesByKeyId,
+        Operation::DescribeRegions,
+        Operation::GetRandomPassword,
     ];
 
     /// The wire name.
@@ -91,6 +124,17 @@ impl Operation {
             Operation::CreateKeyVersion => "CreateKeyVersion",
             Operation::ListKeyVersions => "ListKeyVersions",
             Operation::DescribeKeyVersion => "DescribeKeyVersion",
+            Operation::UpdateKeyDescription => "UpdateKeyDescription",
+            Operation::SetDeletionProtection => "SetDeletionProtection",
+            Operation::TagResource => "TagResource",
+            Operation::UntagResource => "UntagResource",
+            Operation::ListResourceTags => "ListResourceTags",
+            Operation::TagResources => "TagResources",
+            Operation::UntagResources => "UntagResources",
+            Operation::ListTagResources => "ListTagResources",
+            Operation::ListAliasesByKeyId => "ListAliasesByKeyId",
+            Operation::DescribeRegions => "DescribeRegions",
+            Operation::GetRandomPassword => "GetRandomPassword",
         }
     }
 
@@ -125,6 +169,12 @@ impl Operation {
                 | Operation::ScheduleKeyDeletion
                 | Operation::CancelKeyDeletion
                 | Operation::CreateKeyVersion
+                | Operation::UpdateKeyDescription
+                | Operation::SetDeletionProtection
+                | Operation::TagResource
+                | Operation::UntagResource
+                | Operation::TagResources
+                | Operation::UntagResources
         )
     }
 
