@@ -8,6 +8,8 @@
 #     AcsClient(verify=...);
 #   - both SDKs: server/examples/sdk_key_versions.py, ListKeyVersions and DescribeKeyVersion
 #     with one error case per error code they answer, one line per check;
+#   - both SDKs: server/examples/sdk_metadata.py, the metadata and housekeeping operations,
+#     likewise;
 # and checks that both refuse the server when they trust another CA. Needs python3 with venv
 # and PyPI; installs the SDKs in target/sdk-venv.
 set -euo pipefail
@@ -54,6 +56,10 @@ KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/legacy_
 
 echo "--- ListKeyVersions, DescribeKeyVersion: V3 SDK (signature V3) and legacy SDK"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_key_versions.py
+
+echo "--- metadata and housekeeping (descriptions, deletion protection, tags, ListAliasesByKeyId,"
+echo "    DescribeRegions, GetRandomPassword): V3 SDK (signature V3) and legacy SDK"
+KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_metadata.py
 
 echo "--- both SDKs refuse the server when they trust other CAs (certifi's bundle)"
 others=$("$venv/bin/python" -c 'import certifi; print(certifi.where())')
