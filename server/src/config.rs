@@ -187,7 +187,10 @@ mod tests {
         let mut config = Config::new(Vec::new());
         assert_eq!(config.nonce_capacity(), crate::auth::NONCE_CAPACITY_CAP);
         config.rate_limit = 10;
-        assert_eq!(config.nonce_capacity(), 10 * 19 * 1861);
+        assert_eq!(
+            config.nonce_capacity(),
+            10 * crate::Operation::ALL.len() * 1861
+        );
         config.nonce_capacity_per_key = Some(5);
         assert_eq!(config.nonce_capacity(), 5);
         config.nonce_capacity_per_key = Some(0);

@@ -1,7 +1,7 @@
 //! Metadata and housekeeping: UpdateKeyDescription, SetDeletionProtection, the tag operations
 //! (TagResource, UntagResource, ListResourceTags and the plural TagResources, UntagResources,
 //! ListTagResources), ListAliasesByKeyId and GetRandomPassword. Every change is one
-//! [`Mutation::UpdateKey`] of one key, staged as the rest of [`management`](super) is.
+//! [`Mutation::UpdateKey`](super::Mutation::UpdateKey) of one key, staged as the rest of [`management`](super) is.
 //!
 //! Where Alibaba is silent the choices are marked **\[decided\]**; `docs/metadata.md` lists
 //! them with their sources.
