@@ -81,6 +81,49 @@ pub enum Parameter {
     Filters,
     /// `PublicKeyBlob` (GenerateAndExportDataKey, ExportDataKey).
     PublicKeyBlob,
+    // Metadata and housekeeping (SetDeletionProtection, tags, GetRandomPassword, key policies).
+    /// `Tags` (TagResource).
+    Tags,
+    /// `TagKeys` (UntagResource).
+    TagKeys,
+    /// `Tag.N.Key` / `Tag.N.Value` (TagResources, ListTagResources).
+    Tag,
+    /// `TagKey.N` (UntagResources).
+    TagKey,
+    /// `ResourceId.N` (TagResources, UntagResources, ListTagResources).
+    ResourceId,
+    /// `ResourceType` (TagResources, UntagResources, ListTagResources).
+    ResourceType,
+    /// `RegionId` (TagResources, UntagResources, ListTagResources).
+    RegionId,
+    /// `All` (UntagResources).
+    All,
+    /// `NextToken` (ListTagResources).
+    NextToken,
+    /// `EnableDeletionProtection` (SetDeletionProtection).
+    EnableDeletionProtection,
+    /// `DeletionProtectionDescription` (SetDeletionProtection).
+    DeletionProtectionDescription,
+    /// `ProtectedResourceArn` (SetDeletionProtection).
+    ProtectedResourceArn,
+    /// `PasswordLength` (GetRandomPassword).
+    PasswordLength,
+    /// `ExcludeCharacters` (GetRandomPassword).
+    ExcludeCharacters,
+    /// `ExcludeLowercase` (GetRandomPassword).
+    ExcludeLowercase,
+    /// `ExcludeUppercase` (GetRandomPassword).
+    ExcludeUppercase,
+    /// `ExcludeNumbers` (GetRandomPassword).
+    ExcludeNumbers,
+    /// `ExcludePunctuation` (GetRandomPassword).
+    ExcludePunctuation,
+    /// `RequireEachIncludedType` (GetRandomPassword).
+    RequireEachIncludedType,
+    /// `Policy` (SetKeyPolicy).
+    Policy,
+    /// `PolicyName` (GetKeyPolicy, SetKeyPolicy).
+    PolicyName,
 }
 
 impl Parameter {
@@ -121,6 +164,27 @@ impl Parameter {
             Parameter::KeyMaterialExpireUnix => "KeyMaterialExpireUnix",
             Parameter::Filters => "Filters",
             Parameter::PublicKeyBlob => "PublicKeyBlob",
+            Parameter::Tags => "Tags",
+            Parameter::TagKeys => "TagKeys",
+            Parameter::Tag => "Tag",
+            Parameter::TagKey => "TagKey",
+            Parameter::ResourceId => "ResourceId",
+            Parameter::ResourceType => "ResourceType",
+            Parameter::RegionId => "RegionId",
+            Parameter::All => "All",
+            Parameter::NextToken => "NextToken",
+            Parameter::EnableDeletionProtection => "EnableDeletionProtection",
+            Parameter::DeletionProtectionDescription => "DeletionProtectionDescription",
+            Parameter::ProtectedResourceArn => "ProtectedResourceArn",
+            Parameter::PasswordLength => "PasswordLength",
+            Parameter::ExcludeCharacters => "ExcludeCharacters",
+            Parameter::ExcludeLowercase => "ExcludeLowercase",
+            Parameter::ExcludeUppercase => "ExcludeUppercase",
+            Parameter::ExcludeNumbers => "ExcludeNumbers",
+            Parameter::ExcludePunctuation => "ExcludePunctuation",
+            Parameter::RequireEachIncludedType => "RequireEachIncludedType",
+            Parameter::Policy => "Policy",
+            Parameter::PolicyName => "PolicyName",
         }
     }
 }
@@ -277,6 +341,9 @@ pub enum Error {
     StateModifiedFailed,
     /// 409 `AliasAlreadyExists`: the alias is taken in this account and region.
     AliasAlreadyExists,
+    /// 403 `Forbidden.ResourceProtected`: ScheduleKeyDeletion of a key whose deletion
+    /// protection is on (SetDeletionProtection) **\[decided: code and status\]**.
+    ResourceProtected,
     /// 412 `DryRunOperationError`: the dry run passed every check (the wire's answer; the
     /// typed operations return [`Outcome::DryRun`](crate::ops::Outcome::DryRun) instead).
     DryRunOperation,
@@ -316,6 +383,9 @@ impl fmt::Display for Message {
             Error::Unavailable => "The request was rejected because the key state is Unavailable.",
             Error::StateModifiedFailed => "Keystate modified failed.",
             Error::AliasAlreadyExists => "The specified Alias already exists.",
+            Error::ResourceProtected => {
+                "The resource is protected by deletion protection and cannot be deleted."
+            }
             Error::DryRunOperation => {
                 "The request would have succeeded, but the DryRun flag is set."
             }
@@ -334,7 +404,7 @@ impl Error {
             | Error::UnsupportedOperation
             | Error::RejectedUnsupportedOperation
             | Error::ValidationError(_) => 400,
-            Error::NoPermission | Error::AccessDenied => 403,
+            Error::NoPermission | Error::AccessDenied | Error::ResourceProtected => 403,
             Error::AliasNotFound | Error::KeyNotFound => 404,
             Error::Disabled
             | Error::PendingDeletion
@@ -366,6 +436,7 @@ impl Error {
             Error::Unavailable => "Rejected.Unavailable",
             Error::StateModifiedFailed => "Rejected.StateModifiedFailed",
             Error::AliasAlreadyExists => "AliasAlreadyExists",
+            Error::ResourceProtected => "Forbidden.ResourceProtected",
             Error::DryRunOperation => "DryRunOperationError",
             Error::Throttling { .. } => "Rejected.Throttling",
             Error::InternalFailure(_) => "InternalFailure",
@@ -417,6 +488,9 @@ impl fmt::Display for Error {
             Error::Unavailable => f.write_str("the key's material cannot be reached"),
             Error::StateModifiedFailed => f.write_str("the key's state does not allow this change"),
             Error::AliasAlreadyExists => f.write_str("the alias already exists"),
+            Error::ResourceProtected => {
+                f.write_str("the key's deletion protection is on: turn it off first")
+            }
             Error::DryRunOperation => f.write_str("dry run: the request would have succeeded"),
             Error::Throttling { retry_after_ms } => {
                 write!(f, "over the request rate; retry in {retry_after_ms} ms")

@@ -13,10 +13,12 @@
 #   - both SDKs: server/examples/sdk_export.py, GenerateAndExportDataKey and ExportDataKey with
 #     each WrappingAlgorithm served, the export unwrapped with Python's `cryptography`, and one
 #     error case per error code they answer;
+#   - both SDKs: server/examples/sdk_metadata.py, the metadata and housekeeping operations,
+#     likewise;
 #   - server/examples/sdk_operations.py, the other operations of the README's table;
 # then checks that every operation of server/README.md's table is reached by one of these
-# scripts, and that both SDKs refuse the server when they trust another CA. Needs python3 with venv
-# and PyPI; installs the SDKs in target/sdk-venv.
+# scripts, and that both SDKs refuse the server when they trust another CA. Needs python3 with
+# venv and PyPI; installs the SDKs in target/sdk-venv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -64,8 +66,13 @@ KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_key
 
 echo "--- rotation policy, DescribeKey's fields, ListKeys Filters: V3 SDK and legacy SDK"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_keys.py
+
 echo "--- GenerateAndExportDataKey, ExportDataKey: V3 SDK (signature V3) and legacy SDK"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_export.py
+
+echo "--- metadata and housekeeping (descriptions, deletion protection, tags, ListAliasesByKeyId,"
+echo "    DescribeRegions, GetRandomPassword): V3 SDK (signature V3) and legacy SDK"
+KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_metadata.py
 
 echo "--- the other operations: GenerateDataKeyWithoutPlaintext, Encrypt, ReEncrypt, aliases, deletion"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_operations.py

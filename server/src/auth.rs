@@ -258,9 +258,10 @@ pub const NONCE_CAPACITY_CAP: usize = 1 << 22;
 ///
 /// The rate limit is `per_second` requests per second per account and operation, with a burst
 /// of as many, so in `H` seconds one account admits at most `per_second × (1 + H)` requests
-/// per operation, `operations × per_second × (1 + H)` in all; with `H` = 1,860 s and the 21
-/// operations served, that is `39,081 × per_second` (29.3 million at the default 750 per
-/// second, so the cap applies; below 108 per second the formula does).
+/// per operation, `operations × per_second × (1 + H)` in all; with `H` = 1,860 s, that is
+/// `1,861 × operations × per_second` (`operations` is the number served, [`crate::Operation::ALL`]'s
+/// length): at the default 750 per second the cap applies as soon as 4 operations are served,
+/// and with 30 or more it applies above 75 per second.
 pub fn nonce_capacity(per_second: u32, operations: usize) -> usize {
     let admitted =
         u128::from(per_second) * (operations as u128) * (1 + u128::from(NONCE_HORIZON.as_secs()));

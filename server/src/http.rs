@@ -382,6 +382,17 @@ const OPERATIONS: &[(Operation, Runs)] = &[
     // An RSA public-key operation per request (e = 65537: microseconds) after the seal or open.
     (Operation::GenerateAndExportDataKey, Runs::Inline),
     (Operation::ExportDataKey, Runs::Inline),
+    (Operation::UpdateKeyDescription, Runs::BlockingPool),
+    (Operation::SetDeletionProtection, Runs::BlockingPool),
+    (Operation::TagResource, Runs::BlockingPool),
+    (Operation::UntagResource, Runs::BlockingPool),
+    (Operation::ListResourceTags, Runs::BlockingPool),
+    (Operation::TagResources, Runs::BlockingPool),
+    (Operation::UntagResources, Runs::BlockingPool),
+    (Operation::ListTagResources, Runs::BlockingPool),
+    (Operation::ListAliasesByKeyId, Runs::BlockingPool),
+    (Operation::DescribeRegions, Runs::BlockingPool),
+    (Operation::GetRandomPassword, Runs::BlockingPool),
 ];
 
 /// Where an operation runs: its entry in [`OPERATIONS`] (the blocking pool for one not listed,

@@ -49,11 +49,33 @@ pub enum Operation {
     GenerateAndExportDataKey,
     /// ExportDataKey.
     ExportDataKey,
+    /// UpdateKeyDescription.
+    UpdateKeyDescription,
+    /// SetDeletionProtection.
+    SetDeletionProtection,
+    /// TagResource.
+    TagResource,
+    /// UntagResource.
+    UntagResource,
+    /// ListResourceTags.
+    ListResourceTags,
+    /// TagResources.
+    TagResources,
+    /// UntagResources.
+    UntagResources,
+    /// ListTagResources.
+    ListTagResources,
+    /// ListAliasesByKeyId.
+    ListAliasesByKeyId,
+    /// DescribeRegions.
+    DescribeRegions,
+    /// GetRandomPassword.
+    GetRandomPassword,
 }
 
 impl Operation {
     /// Every operation served.
-    pub const ALL: [Operation; 22] = [
+    pub const ALL: [Operation; 33] = [
         Operation::GenerateDataKey,
         Operation::GenerateDataKeyWithoutPlaintext,
         Operation::Encrypt,
@@ -76,6 +98,17 @@ impl Operation {
         Operation::UpdateRotationPolicy,
         Operation::GenerateAndExportDataKey,
         Operation::ExportDataKey,
+        Operation::UpdateKeyDescription,
+        Operation::SetDeletionProtection,
+        Operation::TagResource,
+        Operation::UntagResource,
+        Operation::ListResourceTags,
+        Operation::TagResources,
+        Operation::UntagResources,
+        Operation::ListTagResources,
+        Operation::ListAliasesByKeyId,
+        Operation::DescribeRegions,
+        Operation::GetRandomPassword,
     ];
 
     /// The wire name.
@@ -103,6 +136,17 @@ impl Operation {
             Operation::UpdateRotationPolicy => "UpdateRotationPolicy",
             Operation::GenerateAndExportDataKey => "GenerateAndExportDataKey",
             Operation::ExportDataKey => "ExportDataKey",
+            Operation::UpdateKeyDescription => "UpdateKeyDescription",
+            Operation::SetDeletionProtection => "SetDeletionProtection",
+            Operation::TagResource => "TagResource",
+            Operation::UntagResource => "UntagResource",
+            Operation::ListResourceTags => "ListResourceTags",
+            Operation::TagResources => "TagResources",
+            Operation::UntagResources => "UntagResources",
+            Operation::ListTagResources => "ListTagResources",
+            Operation::ListAliasesByKeyId => "ListAliasesByKeyId",
+            Operation::DescribeRegions => "DescribeRegions",
+            Operation::GetRandomPassword => "GetRandomPassword",
         }
     }
 
@@ -140,6 +184,12 @@ impl Operation {
                 | Operation::CancelKeyDeletion
                 | Operation::CreateKeyVersion
                 | Operation::UpdateRotationPolicy
+                | Operation::UpdateKeyDescription
+                | Operation::SetDeletionProtection
+                | Operation::TagResource
+                | Operation::UntagResource
+                | Operation::TagResources
+                | Operation::UntagResources
         )
     }
 

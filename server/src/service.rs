@@ -52,6 +52,9 @@ use crate::random::ThreadRng;
 use crate::store::{Store, StoreError};
 use crate::wire::{self, Format};
 
+#[path = "metadata.rs"]
+mod metadata;
+
 /// The API version served.
 pub const API_VERSION: &str = "2016-01-20";
 
@@ -1024,6 +1027,7 @@ impl Service {
     fn manage(&self, operation: Operation, request: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
         let (_, handler) = MANAGEMENT
             .iter()
+            .chain(metadata::MANAGEMENT.iter())
             .find(|(op, _)| *op == operation)
             .ok_or_else(ApiError::internal)?;
         handler(self, request)
@@ -1417,7 +1421,11 @@ mod tests {
     #[test]
     fn the_management_table_has_every_management_operation_once() {
         for op in Operation::ALL {
-            let entries = MANAGEMENT.iter().filter(|(o, _)| *o == op).count();
+            let entries = MANAGEMENT
+                .iter()
+                .chain(metadata::MANAGEMENT.iter())
+                .filter(|(o, _)| *o == op)
+                .count();
             let expected = usize::from(!op.is_data_key());
             assert_eq!(entries, expected, "{op:?}");
         }

@@ -2,7 +2,8 @@
 //! alias operations, EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion,
 //! CreateKeyVersion, ListKeyVersions, DescribeKeyVersion, UpdateRotationPolicy,
 //! ImportKeyMaterial, DeleteKeyMaterial and housekeeping ([`next_due`]: deletions, material
-//! expiry, automatic rotation), typed, over any [`KeyStore`].
+//! expiry, automatic rotation), typed, over any [`KeyStore`]; the metadata operations
+//! (descriptions, deletion protection, tags, GetRandomPassword) in [`metadata`].
 //!
 //! **Stage, then publish.** Read-only operations take `&store` and return their answer. An
 //! operation that changes keys also takes only `&store`: it decides the change (every state
@@ -64,9 +65,16 @@ use crate::{Caller, Error, KeyId, KeyOrigin, KeyReference, KeyState, KeyUsage, K
 use crate::{InstanceId, MasterKeyMaterial, MasterKeySpec, Parameter};
 
 pub mod filter;
+pub mod metadata;
 pub mod params;
 
 pub use filter::{KeyFilter, KeyProperty};
+
+pub use metadata::{
+    PasswordRequest, TagFilter, TagRow, TagRows, list_aliases_by_key_id, list_key_tags,
+    list_tag_resources, random_password, set_deletion_protection, tag_key, untag_key,
+    update_key_description,
+};
 
 /// The most characters of a key description.
 pub const MAX_DESCRIPTION_CHARS: usize = 8192;
@@ -1147,10 +1155,12 @@ pub fn cancel_key_deletion<S: KeyStore + ?Sized>(
     change_state(store, caller, key, Change::CancelDeletion, now)
 }
 
-/// ScheduleKeyDeletion: the key is deleted `days` (7..=366) days after `now`.
+/// ScheduleKeyDeletion: the key is deleted `days` (7..=366) days after `now`. Refused while the
+/// key's deletion protection is on ([`set_deletion_protection`]).
 ///
 /// # Errors
 /// `InvalidParameter PendingWindowInDays`; key resolution errors;
+/// `Forbidden.ResourceProtected` while deletion protection is on;
 /// `Rejected.StateModifiedFailed` when already pending deletion.
 pub fn schedule_key_deletion<S: KeyStore + ?Sized>(
     store: &S,
@@ -1166,6 +1176,13 @@ pub fn schedule_key_deletion<S: KeyStore + ?Sized>(
     let delete_at = now
         .checked_add(Duration::from_secs(u64::from(days) * 86_400))
         .ok_or(invalid)?;
+    if owned(store, caller, key, now)?
+        .settings
+        .deletion_protection
+        .is_some()
+    {
+        return Err(Error::ResourceProtected);
+    }
     let change = Change::ScheduleDeletion {
         delete_at: Some(delete_at),
     };

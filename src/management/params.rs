@@ -222,3 +222,43 @@ pub fn key_material(text: Option<&str>) -> Result<MasterKeyMaterial, Error> {
     let bytes = Base64::decode(text, &mut raw[..]).map_err(|_| invalid)?;
     MasterKeyMaterial::from_slice(bytes).ok_or(invalid)
 }
+
+/// GetRandomPassword's parameters, by wire name: `PasswordLength` (ASCII digits, 8..=128,
+/// default 32), `ExcludeCharacters`, and the booleans `ExcludeLowercase`, `ExcludeUppercase`,
+/// `ExcludeNumbers`, `ExcludePunctuation` (default `false`) and `RequireEachIncludedType`
+/// (default `true`), checked in that order. `get` answers a parameter's text by name.
+///
+/// # Errors
+/// `InvalidParameter` of the first parameter that is not valid.
+pub fn password_request<'a>(
+    get: impl Fn(Parameter) -> Option<&'a str>,
+) -> Result<super::PasswordRequest<'a>, Error> {
+    let mut request = super::PasswordRequest::new();
+    if let Some(text) = get(Parameter::PasswordLength) {
+        let range = super::metadata::PASSWORD_LENGTH;
+        request.length =
+            decimal_in(text, 3, range).ok_or(Error::InvalidParameter(Parameter::PasswordLength))?;
+    }
+    request.exclude_characters = get(Parameter::ExcludeCharacters).unwrap_or("");
+    let flag = |p: Parameter, default: bool| Ok::<_, Error>(boolean(get(p), p)?.unwrap_or(default));
+    request.exclude_lowercase = flag(Parameter::ExcludeLowercase, false)?;
+    request.exclude_uppercase = flag(Parameter::ExcludeUppercase, false)?;
+    request.exclude_numbers = flag(Parameter::ExcludeNumbers, false)?;
+    request.exclude_punctuation = flag(Parameter::ExcludePunctuation, false)?;
+    request.require_each_included_type = flag(Parameter::RequireEachIncludedType, true)?;
+    Ok(request)
+}
+
+/// ListTagResources' `NextToken`: where the page starts. Absent or empty: the first row; else
+/// the token a previous page gave (**\[decided\]** the decimal index of the row, at most 9
+/// digits).
+///
+/// # Errors
+/// `InvalidParameter NextToken`.
+pub fn next_token(text: Option<&str>) -> Result<usize, Error> {
+    match text {
+        None | Some("") => Ok(0),
+        Some(text) => decimal_in(text, 9, 0..=999_999_999)
+            .ok_or(Error::InvalidParameter(Parameter::NextToken)),
+    }
+}

@@ -14,6 +14,7 @@ mod enable_disable;
 mod import;
 mod key_versions;
 mod lifecycle;
+mod metadata;
 mod records;
 mod rotation;
 mod snapshot;
