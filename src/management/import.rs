@@ -179,8 +179,9 @@ pub fn wrapping_params(
     algorithm: Option<&str>,
     spec: Option<&str>,
 ) -> Result<(WrappingAlgorithm, WrappingKeySpec), Error> {
-    let algorithm = WrappingAlgorithm::from_name(required(algorithm, Parameter::WrappingAlgorithm)?)
-        .ok_or(Error::InvalidParameter(Parameter::WrappingAlgorithm))?;
+    let algorithm =
+        WrappingAlgorithm::from_name(required(algorithm, Parameter::WrappingAlgorithm)?)
+            .ok_or(Error::InvalidParameter(Parameter::WrappingAlgorithm))?;
     let spec = WrappingKeySpec::from_name(required(spec, Parameter::WrappingKeySpec)?)
         .ok_or(Error::InvalidParameter(Parameter::WrappingKeySpec))?;
     Ok((algorithm, spec))

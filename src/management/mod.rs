@@ -1309,10 +1309,16 @@ pub fn material_check(material: &MasterKeyMaterial) -> [u8; 16] {
     use aes_gcm::{AeadInOut, Aes128Gcm, Aes256Gcm, KeyInit};
     let nonce = [0u8; 12];
     let tag = match material {
-        MasterKeyMaterial::Aes128(k) => Aes128Gcm::new((&**k).into())
-            .encrypt_inout_detached(&nonce.into(), MATERIAL_CHECK_LABEL, (&mut [][..]).into()),
-        MasterKeyMaterial::Aes256(k) => Aes256Gcm::new((&**k).into())
-            .encrypt_inout_detached(&nonce.into(), MATERIAL_CHECK_LABEL, (&mut [][..]).into()),
+        MasterKeyMaterial::Aes128(k) => Aes128Gcm::new((&**k).into()).encrypt_inout_detached(
+            &nonce.into(),
+            MATERIAL_CHECK_LABEL,
+            (&mut [][..]).into(),
+        ),
+        MasterKeyMaterial::Aes256(k) => Aes256Gcm::new((&**k).into()).encrypt_inout_detached(
+            &nonce.into(),
+            MATERIAL_CHECK_LABEL,
+            (&mut [][..]).into(),
+        ),
     };
     // Sealing an empty message cannot fail (AES-GCM fails only past its length limit).
     tag.map(Into::into).unwrap_or([0u8; 16])
