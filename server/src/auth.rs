@@ -258,9 +258,9 @@ pub const NONCE_CAPACITY_CAP: usize = 1 << 22;
 ///
 /// The rate limit is `per_second` requests per second per account and operation, with a burst
 /// of as many, so in `H` seconds one account admits at most `per_second × (1 + H)` requests
-/// per operation, `operations × per_second × (1 + H)` in all; with `H` = 1,860 s and the 19
-/// operations served, that is `35,359 × per_second` (26.5 million at the default 750 per
-/// second, so the cap applies; below 119 per second the formula does).
+/// per operation, `operations × per_second × (1 + H)` in all; with `H` = 1,860 s and the 22
+/// operations served, that is `40,942 × per_second` (30.7 million at the default 750 per
+/// second, so the cap applies; below 103 per second the formula does).
 pub fn nonce_capacity(per_second: u32, operations: usize) -> usize {
     let admitted =
         u128::from(per_second) * (operations as u128) * (1 + u128::from(NONCE_HORIZON.as_secs()));

@@ -153,7 +153,7 @@ impl Config {
 
     /// The most nonces each AccessKey's replay cache holds: the override if set (at least 1),
     /// else what one AccessKey's rate limits can admit while a nonce is remembered
-    /// ([`crate::auth::nonce_capacity`]: `19 × rate_limit × 1,861`, capped at 2^22).
+    /// ([`crate::auth::nonce_capacity`]: `22 × rate_limit × 1,861`, capped at 2^22).
     pub fn nonce_capacity(&self) -> usize {
         self.nonce_capacity_per_key.map_or_else(
             || crate::auth::nonce_capacity(self.rate_limit, crate::Operation::ALL.len()),
@@ -187,7 +187,7 @@ mod tests {
         let mut config = Config::new(Vec::new());
         assert_eq!(config.nonce_capacity(), crate::auth::NONCE_CAPACITY_CAP);
         config.rate_limit = 10;
-        assert_eq!(config.nonce_capacity(), 10 * 19 * 1861);
+        assert_eq!(config.nonce_capacity(), 10 * 22 * 1861);
         config.nonce_capacity_per_key = Some(5);
         assert_eq!(config.nonce_capacity(), 5);
         config.nonce_capacity_per_key = Some(0);

@@ -358,7 +358,7 @@ enum Runs {
 /// serialises it and for the provider's write lock: on the blocking pool, so that a request
 /// that waits never holds up a runtime worker, and with it the other connections and the
 /// timers.
-const OPERATIONS: [(Operation, Runs); 19] = [
+const OPERATIONS: [(Operation, Runs); 22] = [
     (Operation::GenerateDataKey, Runs::Inline),
     (Operation::GenerateDataKeyWithoutPlaintext, Runs::Inline),
     (Operation::Encrypt, Runs::Inline),
@@ -378,6 +378,10 @@ const OPERATIONS: [(Operation, Runs); 19] = [
     (Operation::CreateKeyVersion, Runs::BlockingPool),
     (Operation::ListKeyVersions, Runs::BlockingPool),
     (Operation::DescribeKeyVersion, Runs::BlockingPool),
+    // An RSA-2048 key generation (tens of milliseconds) and an RSA decryption: off the workers.
+    (Operation::GetParametersForImport, Runs::BlockingPool),
+    (Operation::ImportKeyMaterial, Runs::BlockingPool),
+    (Operation::DeleteKeyMaterial, Runs::BlockingPool),
 ];
 
 /// Where an operation runs: its entry in [`OPERATIONS`] (the blocking pool for one not listed,

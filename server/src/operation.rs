@@ -43,11 +43,17 @@ pub enum Operation {
     ListKeyVersions,
     /// DescribeKeyVersion.
     DescribeKeyVersion,
+    /// GetParametersForImport.
+    GetParametersForImport,
+    /// ImportKeyMaterial.
+    ImportKeyMaterial,
+    /// DeleteKeyMaterial.
+    DeleteKeyMaterial,
 }
 
 impl Operation {
     /// Every operation served.
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 22] = [
         Operation::GenerateDataKey,
         Operation::GenerateDataKeyWithoutPlaintext,
         Operation::Encrypt,
@@ -67,6 +73,9 @@ impl Operation {
         Operation::CreateKeyVersion,
         Operation::ListKeyVersions,
         Operation::DescribeKeyVersion,
+        Operation::GetParametersForImport,
+        Operation::ImportKeyMaterial,
+        Operation::DeleteKeyMaterial,
     ];
 
     /// The wire name.
@@ -91,6 +100,9 @@ impl Operation {
             Operation::CreateKeyVersion => "CreateKeyVersion",
             Operation::ListKeyVersions => "ListKeyVersions",
             Operation::DescribeKeyVersion => "DescribeKeyVersion",
+            Operation::GetParametersForImport => "GetParametersForImport",
+            Operation::ImportKeyMaterial => "ImportKeyMaterial",
+            Operation::DeleteKeyMaterial => "DeleteKeyMaterial",
         }
     }
 
@@ -125,6 +137,8 @@ impl Operation {
                 | Operation::ScheduleKeyDeletion
                 | Operation::CancelKeyDeletion
                 | Operation::CreateKeyVersion
+                | Operation::ImportKeyMaterial
+                | Operation::DeleteKeyMaterial
         )
     }
 
@@ -150,7 +164,11 @@ mod tests {
             assert_eq!(Operation::from_name(o.name()), Some(o));
         }
         assert_eq!(Operation::from_name("generatedatakey"), None);
-        assert_eq!(Operation::from_name("ImportKeyMaterial"), None);
+        assert_eq!(
+            Operation::from_name("ImportKeyMaterial"),
+            Some(Operation::ImportKeyMaterial)
+        );
+        assert_eq!(Operation::from_name("UpdateRotationPolicy"), None);
         assert_eq!(
             Operation::from_name("ListKeyVersions"),
             Some(Operation::ListKeyVersions)
@@ -170,5 +188,10 @@ mod tests {
         for o in [Operation::ListKeyVersions, Operation::DescribeKeyVersion] {
             assert!(!o.is_data_key() && !o.alters_keys() && !o.seals(), "{o:?}");
         }
+        // GetParametersForImport stores nothing (its token is stateless); the import and the
+        // deletion of material change the keyring.
+        assert!(!Operation::GetParametersForImport.alters_keys());
+        assert!(Operation::ImportKeyMaterial.alters_keys());
+        assert!(Operation::DeleteKeyMaterial.alters_keys());
     }
 }

@@ -134,7 +134,7 @@ pub struct Service {
     region: String,
     host_id: String,
     access_keys: HashMap<String, AccessKey>,
-    provider: RwLock<InMemoryProvider>,
+    pub(crate) provider: RwLock<InMemoryProvider>,
     /// Serialises what changes keys (management requests, housekeeping, rotations): held from
     /// staging to commit, so a commit never meets a store changed since its staging.
     management: Mutex<()>,
@@ -161,6 +161,10 @@ pub struct Service {
     written_counts: Mutex<HashMap<KeyVersionId, u64>>,
     sealed_since_save: AtomicBool,
     started: Instant,
+    /// What seals the ImportTokens of GetParametersForImport: derived from the store's
+    /// wrapping key ([`Store::import_token_key`]), so tokens outlive a restart; drawn at start
+    /// without a store (tokens then die with the process, as its keys do).
+    pub(crate) import_token_key: kms_core::management::import::ImportTokenKey,
 }
 
 impl std::fmt::Debug for Service {
@@ -177,7 +181,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+pub(crate) fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -291,7 +295,13 @@ impl Service {
                 (k.id.clone(), floor)
             })
             .collect();
+        let import_token_key = match &store {
+            Some(store) => store.import_token_key(),
+            None => kms_core::management::import::ImportTokenKey::random(&mut kms_core::OsRng)
+                .expect("the operating system's random number generator"),
+        };
         Self {
+            import_token_key,
             host_id: format!("kms.{}.aliyuncs.com", config.region),
             region: config.region,
             access_keys: config
@@ -313,6 +323,12 @@ impl Service {
             sealed_since_save: AtomicBool::new(false),
             started: Instant::now(),
         }
+    }
+
+    /// The key that seals this service's ImportTokens (for in-process callers that mint
+    /// tokens with the core directly, such as tests).
+    pub fn import_token_key(&self) -> &kms_core::management::import::ImportTokenKey {
+        &self.import_token_key
     }
 
     /// The whole second the service begins serving in: a request whose signed timestamp is
@@ -958,7 +974,7 @@ impl Service {
     /// changes nothing. Callers hold the management lock, so the provider cannot have changed
     /// since the change was staged: a conflict would be a bug, and is reported as
     /// `InternalFailure`.
-    fn commit<T>(&self, staged: Staged<T>) -> Result<T, kms_core::Error> {
+    pub(crate) fn commit<T>(&self, staged: Staged<T>) -> Result<T, kms_core::Error> {
         if let Some(store) = &self.store {
             let changes = read(&self.provider).record_changes(staged.change())?;
             store.apply(&changes).map_err(|e| {
@@ -1159,26 +1175,26 @@ impl Service {
 const MAX_DUE_PER_TICK: usize = 1024;
 
 /// What a key management operation is given: the caller, the parameters, and how to answer.
-struct Manage<'a> {
-    caller: &'a Caller<'a>,
+pub(crate) struct Manage<'a> {
+    pub(crate) caller: &'a Caller<'a>,
     params: &'a Params,
-    request_id: RequestId,
-    now: Duration,
+    pub(crate) request_id: RequestId,
+    pub(crate) now: Duration,
     format: Format,
     root: &'a str,
 }
 
 impl Manage<'_> {
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.params.get(name)
     }
 
-    fn render<T: serde::Serialize>(&self, response: &T) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn render<T: serde::Serialize>(&self, response: &T) -> Result<Vec<u8>, ApiError> {
         wire::render(self.format, self.root, response)
     }
 
     /// The answer of an operation that returns only its request ID.
-    fn done(&self) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn done(&self) -> Result<Vec<u8>, ApiError> {
         self.render(&EmptyResponse {
             request_id: self.request_id,
         })
@@ -1190,7 +1206,7 @@ type Handler = fn(&Service, &Manage<'_>) -> Result<Vec<u8>, ApiError>;
 
 /// The key management operations and their handlers (the data-key operations run through the
 /// core's wire layer, [`run_data_key`]).
-const MANAGEMENT: [(Operation, Handler); 14] = [
+const MANAGEMENT: [(Operation, Handler); 17] = [
     (Operation::CreateKey, Service::create_key),
     (Operation::DescribeKey, Service::describe_key),
     (Operation::ListKeys, Service::list_keys),
@@ -1208,6 +1224,18 @@ const MANAGEMENT: [(Operation, Handler); 14] = [
     (Operation::CreateKeyVersion, Service::create_key_version),
     (Operation::ListKeyVersions, Service::list_key_versions),
     (Operation::DescribeKeyVersion, Service::describe_key_version),
+    (
+        Operation::GetParametersForImport,
+        crate::import::get_parameters_for_import,
+    ),
+    (
+        Operation::ImportKeyMaterial,
+        crate::import::import_key_material,
+    ),
+    (
+        Operation::DeleteKeyMaterial,
+        crate::import::delete_key_material,
+    ),
 ];
 
 /// What a data-key operation answers: the core's wire responses, which serialize with the
