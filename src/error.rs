@@ -344,6 +344,17 @@ pub enum Error {
     /// 403 `Forbidden.ResourceProtected`: ScheduleKeyDeletion of a key whose deletion
     /// protection is on (SetDeletionProtection) **\[decided: code and status\]**.
     ResourceProtected,
+    /// `InvalidKeyMaterial` (400): imported material that does not unwrap, is not of the
+    /// key's length, or is not the material first imported into the key.
+    InvalidKeyMaterial,
+    /// `InvalidImportToken` (400): an ImportToken that is malformed, altered, or made for
+    /// another key.
+    InvalidImportToken,
+    /// `ExpiredImportToken` (400): an ImportToken past its `TokenExpireTime`.
+    ExpiredImportToken,
+    /// `Unsupported.Origin` (400): an import operation on a key whose origin is not
+    /// `EXTERNAL`.
+    UnsupportedOrigin,
     /// 412 `DryRunOperationError`: the dry run passed every check (the wire's answer; the
     /// typed operations return [`Outcome::DryRun`](crate::ops::Outcome::DryRun) instead).
     DryRunOperation,
@@ -386,6 +397,10 @@ impl fmt::Display for Message {
             Error::ResourceProtected => {
                 "The resource is protected by deletion protection and cannot be deleted."
             }
+            Error::InvalidKeyMaterial => "key material is invalid.",
+            Error::InvalidImportToken => "import token is invalid.",
+            Error::ExpiredImportToken => "import token is expired.",
+            Error::UnsupportedOrigin => "This key origin is not valid for this api.",
             Error::DryRunOperation => {
                 "The request would have succeeded, but the DryRun flag is set."
             }
@@ -403,6 +418,10 @@ impl Error {
             | Error::InvalidParameter(_)
             | Error::UnsupportedOperation
             | Error::RejectedUnsupportedOperation
+            | Error::InvalidKeyMaterial
+            | Error::InvalidImportToken
+            | Error::ExpiredImportToken
+            | Error::UnsupportedOrigin
             | Error::ValidationError(_) => 400,
             Error::NoPermission | Error::AccessDenied | Error::ResourceProtected => 403,
             Error::AliasNotFound | Error::KeyNotFound => 404,
@@ -437,6 +456,10 @@ impl Error {
             Error::StateModifiedFailed => "Rejected.StateModifiedFailed",
             Error::AliasAlreadyExists => "AliasAlreadyExists",
             Error::ResourceProtected => "Forbidden.ResourceProtected",
+            Error::InvalidKeyMaterial => "InvalidKeyMaterial",
+            Error::InvalidImportToken => "InvalidImportToken",
+            Error::ExpiredImportToken => "ExpiredImportToken",
+            Error::UnsupportedOrigin => "Unsupported.Origin",
             Error::DryRunOperation => "DryRunOperationError",
             Error::Throttling { .. } => "Rejected.Throttling",
             Error::InternalFailure(_) => "InternalFailure",
@@ -491,6 +514,14 @@ impl fmt::Display for Error {
             Error::ResourceProtected => {
                 f.write_str("the key's deletion protection is on: turn it off first")
             }
+            Error::InvalidKeyMaterial => f.write_str(
+                "the key material does not unwrap, has the wrong length, or is not the key's material",
+            ),
+            Error::InvalidImportToken => {
+                f.write_str("the import token is malformed, altered or for another key")
+            }
+            Error::ExpiredImportToken => f.write_str("the import token has expired"),
+            Error::UnsupportedOrigin => f.write_str("the key's origin is not EXTERNAL"),
             Error::DryRunOperation => f.write_str("dry run: the request would have succeeded"),
             Error::Throttling { retry_after_ms } => {
                 write!(f, "over the request rate; retry in {retry_after_ms} ms")

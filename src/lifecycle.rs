@@ -15,7 +15,7 @@
 //! | CancelKeyDeletion | refused | refused | Enabled (PendingImport without material) | refused |
 //! | CreateAlias / UpdateAlias to the key | allowed | allowed | refused | allowed |
 //! | CreateKeyVersion | new primary version | refused | refused | refused |
-//! | ImportKeyMaterial | refused | refused | refused | Enabled |
+//! | ImportKeyMaterial | the same material again (its expiry reset) | the same material again | refused | Enabled |
 //! | DeleteKeyMaterial, material expiry | PendingImport | PendingImport | PendingDeletion, without material | refused |
 //! | deletion | refused | refused | deleted | refused |
 //!
@@ -23,7 +23,11 @@
 //! (`EXTERNAL` origin, or an asymmetric spec) is `UnsupportedOperation`; ImportKeyMaterial into
 //! a key that is not `EXTERNAL` is refused, and material of the wrong length for the key's spec
 //! is `InvalidParameter KeyMaterial`; DeleteKeyMaterial of a key that is not `EXTERNAL` is
-//! `UnsupportedOperation`.
+//! `UnsupportedOperation`. ImportKeyMaterial into an Enabled or Disabled key (one that has
+//! material) is a re-import: the table allows it and changes nothing; management then checks
+//! that the material is the one the key has ([`crate::management`], `InvalidKeyMaterial`
+//! otherwise) and resets its expiry (Alibaba: "You can reimport the key material and reset the
+//! expiration time ... at any time, but the same key material must be imported").
 //!
 //! `Unavailable` is not a stored state but a provider's condition (its material cannot be
 //! reached); the table is about the stored state.
@@ -169,11 +173,15 @@ pub fn transition(current: &Lifecycle, change: Change) -> Result<Transition, Err
             to(*current, Effect::VersionAdded)
         }
         Change::ImportMaterial { spec } => {
-            if current.origin != KeyOrigin::External || state != PendingImport {
+            let reimport = matches!(state, Enabled | Disabled) && current.has_material;
+            if current.origin != KeyOrigin::External || !(state == PendingImport || reimport) {
                 return refused;
             }
             if spec != current.spec {
                 return Err(Error::InvalidParameter(Parameter::KeyMaterial));
+            }
+            if reimport {
+                return to(*current, Effect::Unchanged);
             }
             let next = Lifecycle {
                 state: Enabled,

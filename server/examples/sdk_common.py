@@ -22,7 +22,7 @@ failures = 0
 def check(label, ok, detail=""):
     """Prints `label: ok` or `label: FAILED (detail)` and counts failures."""
     global failures
-    print(f"{label}: {'ok' if ok else 'FAILED'}{' (' + detail + ')' if detail else ''}")
+    print(f"{label}: {'ok' if ok else 'FAILED'}{f' ({detail})' if detail else ''}")
     if not ok:
         failures += 1
 

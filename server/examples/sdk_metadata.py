@@ -11,10 +11,6 @@ import string
 import sys
 
 from alibabacloud_kms20160120 import models
-from alibabacloud_kms20160120.client import Client
-from alibabacloud_tea_openapi import models as open_api_models
-from aliyunsdkcore.acs_exception.exceptions import ServerException
-from aliyunsdkcore.client import AcsClient
 from aliyunsdkkms.request.v20160120 import (
     DescribeRegionsRequest, GetRandomPasswordRequest, ListAliasesByKeyIdRequest,
     ListResourceTagsRequest, ListTagResourcesRequest, SetDeletionProtectionRequest,
@@ -22,42 +18,12 @@ from aliyunsdkkms.request.v20160120 import (
     UpdateKeyDescriptionRequest,
 )
 
-ENDPOINT = os.environ.get("KMS_ENDPOINT", "127.0.0.1:8089")
-CA = os.environ["KMS_CA"]
-AK = os.environ.get("KMS_AK", "LTAI5tDemoAccessKey0001")
-SK = os.environ.get("KMS_SK", "demo-secret-change-me")
+from sdk_common import (AK, UNKNOWN_AK, UNKNOWN_KEY, check, exit_code, legacy, legacy_error,
+                        v3_client, v3_error)
+
 ACCOUNT = os.environ.get("KMS_ACCOUNT", "1234567890123456")
 REGION = "cn-hangzhou"
-UNKNOWN_KEY = "key-hzz630494463ejqjx1234"
-NO_AK = "LTAI5tNoSuchKey00000"
-failures = 0
-
-
-def check(label, ok, detail=""):
-    global failures
-    print(f"{label}: {'ok' if ok else 'FAILED'}{' (' + detail + ')' if detail else ''}")
-    if not ok:
-        failures += 1
-
-
-def v3_client(ak=AK):
-    config = open_api_models.Config(
-        access_key_id=ak, access_key_secret=SK, endpoint=ENDPOINT, protocol="HTTPS",
-        region_id=REGION,
-    )
-    config.ca = CA
-    return Client(config)
-
-
-def v3_error(call):
-    """The (code, status) of a V3 SDK call expected to fail; None if it succeeded."""
-    try:
-        call()
-    except Exception as error:  # the SDK raises for 4xx answers
-        status = getattr(error, "status_code", None) or getattr(error, "statusCode", None)
-        return getattr(error, "code", repr(error)), status
-    return None
-
+NO_AK = UNKNOWN_AK
 
 client = v3_client()
 
@@ -258,21 +224,6 @@ for label, call, code, status in errors:
     check(f"[V3] {label}: {code} {status}", got == (code, status), f"got {got}")
 
 # --- legacy SDK
-host, port = ENDPOINT.rsplit(":", 1)
-
-
-def legacy(request, ak=AK):
-    acs = AcsClient(ak, SK, REGION, port=int(port), verify=CA)
-    request.set_endpoint(host)
-    return json.loads(acs.do_action_with_exception(request))
-
-
-def legacy_error(request, ak=AK):
-    try:
-        legacy(request, ak)
-    except ServerException as error:
-        return error.get_error_code(), error.get_http_status()
-    return None
 
 
 def make(module, **setters):
@@ -353,4 +304,4 @@ for label, request, ak, code, status in legacy_errors:
     got = legacy_error(request, ak)
     check(f"[legacy] {label}: {code} {status}", got == (code, status), f"got {got}")
 
-sys.exit(1 if failures else 0)
+sys.exit(exit_code())

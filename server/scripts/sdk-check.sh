@@ -15,6 +15,10 @@
 #     error case per error code they answer;
 #   - both SDKs: server/examples/sdk_metadata.py, the metadata and housekeeping operations,
 #     likewise;
+#   - the V3 SDK with Python's `cryptography`: server/examples/sdk_import.py, bring your own
+#     key (GetParametersForImport per WrappingAlgorithm, ImportKeyMaterial, DeleteKeyMaterial,
+#     material expiry by the server's housekeeping, which runs every second here), one line
+#     per check;
 #   - server/examples/sdk_operations.py, the other operations of the README's table;
 # then checks that every operation of server/README.md's table is reached by one of these
 # scripts, and that both SDKs refuse the server when they trust another CA. Needs python3 with
@@ -27,13 +31,14 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install -q --disable-pip-version-check \
-  alibabacloud-kms20160120 aliyun-python-sdk-kms aliyun-python-sdk-core
+  alibabacloud-kms20160120 aliyun-python-sdk-kms aliyun-python-sdk-core cryptography==50.0.2
 
 cargo build -q -p kms-server --bin kms-server
 work=$(mktemp -d)
 log="$work/server.log"
 KMS_SERVER_ACCESS_KEYS="LTAI5tDemoAccessKey0001:demo-secret-change-me:1234567890123456" \
-  ./target/debug/kms-server --listen 127.0.0.1:0 --tls-self-signed "$work/tls" >"$log" 2>&1 &
+  ./target/debug/kms-server --listen 127.0.0.1:0 --tls-self-signed "$work/tls" --tick-seconds 1 \
+    >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -73,6 +78,9 @@ KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_exp
 echo "--- metadata and housekeeping (descriptions, deletion protection, tags, ListAliasesByKeyId,"
 echo "    DescribeRegions, GetRandomPassword): V3 SDK (signature V3) and legacy SDK"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_metadata.py
+
+echo "--- bring your own key: V3 SDK, material wrapped with Python's cryptography"
+KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_import.py
 
 echo "--- the other operations: GenerateDataKeyWithoutPlaintext, Encrypt, ReEncrypt, aliases, deletion"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_operations.py

@@ -359,3 +359,35 @@ impl ListKeyVersionsResponse {
         }
     }
 }
+
+/// A GetParametersForImport response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetParametersForImportResponse {
+    /// The key's canonical ID.
+    pub key_id: KeyId,
+    /// The token ImportKeyMaterial takes (Base64).
+    pub import_token: String,
+    /// The wrapping public key: Base64 of its DER SubjectPublicKeyInfo.
+    pub public_key: String,
+    /// When the token and the public key expire (ISO 8601 UTC).
+    pub token_expire_time: String,
+    /// The request ID.
+    pub request_id: RequestId,
+}
+
+impl GetParametersForImportResponse {
+    /// The response for `parameters`.
+    pub fn new(
+        parameters: kms_core::management::import::ImportParameters,
+        request_id: RequestId,
+    ) -> Self {
+        Self {
+            key_id: parameters.key_id,
+            token_expire_time: Timestamp(parameters.token_expires).to_string(),
+            import_token: parameters.import_token,
+            public_key: parameters.public_key,
+            request_id,
+        }
+    }
+}

@@ -393,6 +393,10 @@ const OPERATIONS: &[(Operation, Runs)] = &[
     (Operation::ListAliasesByKeyId, Runs::BlockingPool),
     (Operation::DescribeRegions, Runs::BlockingPool),
     (Operation::GetRandomPassword, Runs::BlockingPool),
+    // An RSA-2048 key generation (tens of milliseconds) and an RSA decryption: off the workers.
+    (Operation::GetParametersForImport, Runs::BlockingPool),
+    (Operation::ImportKeyMaterial, Runs::BlockingPool),
+    (Operation::DeleteKeyMaterial, Runs::BlockingPool),
 ];
 
 /// Where an operation runs: its entry in [`OPERATIONS`] (the blocking pool for one not listed,

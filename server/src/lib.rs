@@ -32,6 +32,7 @@ pub mod config;
 pub mod dto;
 pub mod error;
 pub mod http;
+mod import;
 pub mod instance;
 pub mod keyring;
 pub mod limits;

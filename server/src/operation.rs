@@ -71,11 +71,17 @@ pub enum Operation {
     DescribeRegions,
     /// GetRandomPassword.
     GetRandomPassword,
+    /// GetParametersForImport.
+    GetParametersForImport,
+    /// ImportKeyMaterial.
+    ImportKeyMaterial,
+    /// DeleteKeyMaterial.
+    DeleteKeyMaterial,
 }
 
 impl Operation {
     /// Every operation served.
-    pub const ALL: [Operation; 33] = [
+    pub const ALL: [Operation; 36] = [
         Operation::GenerateDataKey,
         Operation::GenerateDataKeyWithoutPlaintext,
         Operation::Encrypt,
@@ -109,6 +115,9 @@ impl Operation {
         Operation::ListAliasesByKeyId,
         Operation::DescribeRegions,
         Operation::GetRandomPassword,
+        Operation::GetParametersForImport,
+        Operation::ImportKeyMaterial,
+        Operation::DeleteKeyMaterial,
     ];
 
     /// The wire name.
@@ -147,6 +156,9 @@ impl Operation {
             Operation::ListAliasesByKeyId => "ListAliasesByKeyId",
             Operation::DescribeRegions => "DescribeRegions",
             Operation::GetRandomPassword => "GetRandomPassword",
+            Operation::GetParametersForImport => "GetParametersForImport",
+            Operation::ImportKeyMaterial => "ImportKeyMaterial",
+            Operation::DeleteKeyMaterial => "DeleteKeyMaterial",
         }
     }
 
@@ -190,6 +202,8 @@ impl Operation {
                 | Operation::UntagResource
                 | Operation::TagResources
                 | Operation::UntagResources
+                | Operation::ImportKeyMaterial
+                | Operation::DeleteKeyMaterial
         )
     }
 
@@ -216,7 +230,12 @@ mod tests {
             assert_eq!(Operation::from_name(o.name()), Some(o));
         }
         assert_eq!(Operation::from_name("generatedatakey"), None);
-        assert_eq!(Operation::from_name("ImportKeyMaterial"), None);
+        assert_eq!(
+            Operation::from_name("ImportKeyMaterial"),
+            Some(Operation::ImportKeyMaterial)
+        );
+        // An operation of Alibaba's API that is not served.
+        assert_eq!(Operation::from_name("AsymmetricSign"), None);
         assert_eq!(
             Operation::from_name("ListKeyVersions"),
             Some(Operation::ListKeyVersions)
@@ -239,5 +258,10 @@ mod tests {
         for o in [Operation::ListKeyVersions, Operation::DescribeKeyVersion] {
             assert!(!o.is_data_key() && !o.alters_keys() && !o.seals(), "{o:?}");
         }
+        // GetParametersForImport stores nothing (its token is stateless); the import and the
+        // deletion of material change the keyring.
+        assert!(!Operation::GetParametersForImport.alters_keys());
+        assert!(Operation::ImportKeyMaterial.alters_keys());
+        assert!(Operation::DeleteKeyMaterial.alters_keys());
     }
 }

@@ -138,7 +138,7 @@ pub struct Service {
     region: String,
     host_id: String,
     access_keys: HashMap<String, AccessKey>,
-    provider: RwLock<InMemoryProvider>,
+    pub(crate) provider: RwLock<InMemoryProvider>,
     /// Serialises what changes keys (management requests, housekeeping, rotations): held from
     /// staging to commit, so a commit never meets a store changed since its staging.
     management: Mutex<()>,
@@ -168,6 +168,10 @@ pub struct Service {
     /// How far the time keys see runs ahead of the wall clock, in seconds
     /// ([`Service::advance_key_clock`]); zero unless a test moved it.
     key_clock_ahead: AtomicU64,
+    /// What seals the ImportTokens of GetParametersForImport: derived from the store's
+    /// wrapping key ([`Store::import_token_key`]), so tokens outlive a restart; drawn at start
+    /// without a store (tokens then die with the process, as its keys do).
+    pub(crate) import_token_key: kms_core::management::import::ImportTokenKey,
 }
 
 impl std::fmt::Debug for Service {
@@ -184,7 +188,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+pub(crate) fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -298,7 +302,13 @@ impl Service {
                 (k.id.clone(), floor)
             })
             .collect();
+        let import_token_key = match &store {
+            Some(store) => store.import_token_key(),
+            None => kms_core::management::import::ImportTokenKey::random(&mut kms_core::OsRng)
+                .expect("the operating system's random number generator"),
+        };
         Self {
+            import_token_key,
             host_id: format!("kms.{}.aliyuncs.com", config.region),
             region: config.region,
             access_keys: config
@@ -337,6 +347,12 @@ impl Service {
     /// The time keys see at wall-clock time `now`, since the Unix epoch.
     fn key_time(&self, now: SystemTime) -> Duration {
         since_epoch(now) + Duration::from_secs(self.key_clock_ahead.load(Ordering::SeqCst))
+    }
+
+    /// The key that seals this service's ImportTokens (for in-process callers that mint
+    /// tokens with the core directly, such as tests).
+    pub fn import_token_key(&self) -> &kms_core::management::import::ImportTokenKey {
+        &self.import_token_key
     }
 
     /// The whole second the service begins serving in: a request whose signed timestamp is
@@ -982,7 +998,7 @@ impl Service {
     /// changes nothing. Callers hold the management lock, so the provider cannot have changed
     /// since the change was staged: a conflict would be a bug, and is reported as
     /// `InternalFailure`.
-    fn commit<T>(&self, staged: Staged<T>) -> Result<T, kms_core::Error> {
+    pub(crate) fn commit<T>(&self, staged: Staged<T>) -> Result<T, kms_core::Error> {
         if let Some(store) = &self.store {
             let changes = read(&self.provider).record_changes(staged.change())?;
             store.apply(&changes).map_err(|e| {
@@ -1254,26 +1270,26 @@ fn key_filter(text: &str) -> Result<management::KeyFilter, kms_core::Error> {
 const MAX_DUE_PER_TICK: usize = 1024;
 
 /// What a key management operation is given: the caller, the parameters, and how to answer.
-struct Manage<'a> {
-    caller: &'a Caller<'a>,
+pub(crate) struct Manage<'a> {
+    pub(crate) caller: &'a Caller<'a>,
     params: &'a Params,
-    request_id: RequestId,
-    now: Duration,
+    pub(crate) request_id: RequestId,
+    pub(crate) now: Duration,
     format: Format,
     root: &'a str,
 }
 
 impl Manage<'_> {
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.params.get(name)
     }
 
-    fn render<T: serde::Serialize>(&self, response: &T) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn render<T: serde::Serialize>(&self, response: &T) -> Result<Vec<u8>, ApiError> {
         wire::render(self.format, self.root, response)
     }
 
     /// The answer of an operation that returns only its request ID.
-    fn done(&self) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn done(&self) -> Result<Vec<u8>, ApiError> {
         self.render(&EmptyResponse {
             request_id: self.request_id,
         })
@@ -1306,6 +1322,18 @@ const MANAGEMENT: &[(Operation, Handler)] = &[
     (
         Operation::UpdateRotationPolicy,
         Service::update_rotation_policy,
+    ),
+    (
+        Operation::GetParametersForImport,
+        crate::import::get_parameters_for_import,
+    ),
+    (
+        Operation::ImportKeyMaterial,
+        crate::import::import_key_material,
+    ),
+    (
+        Operation::DeleteKeyMaterial,
+        crate::import::delete_key_material,
     ),
 ];
 

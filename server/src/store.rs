@@ -321,6 +321,20 @@ fn read_state(conn: &Connection, key: &[u8; 32]) -> Result<State, StoreError> {
 }
 
 impl Store {
+    /// The key that seals this server's ImportTokens (GetParametersForImport): derived from
+    /// the store's wrapping key, HMAC-SHA256 keyed with it over a fixed label, so a token made
+    /// before a restart is still accepted after it (within its 24 hours), and the token key is
+    /// never the wrapping key itself.
+    pub fn import_token_key(&self) -> kms_core::management::import::ImportTokenKey {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key[..])
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(b"kms-server import token key v1");
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        bytes.copy_from_slice(&mac.finalize().into_bytes());
+        kms_core::management::import::ImportTokenKey::new(*bytes)
+    }
+
     /// Opens the store at `path` (making it when it does not exist) under the wrapping key
     /// `key`, checks it against the generation last seen, and loads it. `seal_limit` is the
     /// seal limit of a store made now (at most 2^32, as the provider clamps it); an existing

@@ -102,9 +102,9 @@ async fn an_error_of_each_class() {
         (
             "ImportKeyMaterial",
             vec![],
-            404,
-            "InvalidAction.NotFound",
-            "Specified api is not found, please check your url and method.",
+            400,
+            "MissingParameter",
+            "The parameter KeyId is needed but not provided.",
         ),
     ];
     for (action, params, status, expected_code, message) in cases {

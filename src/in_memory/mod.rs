@@ -751,6 +751,7 @@ impl InMemoryProvider {
                 key_id,
                 material,
                 expires,
+                check,
             } => {
                 let engine = self.engine;
                 let key = self.key_mut(&key_id)?;
@@ -759,6 +760,7 @@ impl InMemoryProvider {
                     Some(Box::new(VersionCipher::with_engine(material, engine)));
                 key.state = KeyState::Enabled;
                 key.settings.material_expires = expires;
+                key.settings.material_check = Some(check);
             }
             Mutation::DeleteMaterial { key_id, state } => {
                 let key = self.key_mut(&key_id)?;

@@ -344,6 +344,7 @@ impl InMemoryProvider {
                 key_id,
                 material,
                 expires,
+                check,
             } => {
                 let current = key(key_id)?;
                 let primary = &current.versions[current.primary];
@@ -351,6 +352,7 @@ impl InMemoryProvider {
                 out.push(RecordChange::Put(record.map_err(store_failed)?));
                 let settings = KeySettings {
                     material_expires: *expires,
+                    material_check: Some(*check),
                     ..current.settings.clone()
                 };
                 let fields = KeyFields {

@@ -1,8 +1,9 @@
 //! Key management (with `alloc`): CreateKey, DescribeKey, ListKeys (with [`KeyFilter`]), the
 //! alias operations, EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion,
 //! CreateKeyVersion, ListKeyVersions, DescribeKeyVersion, UpdateRotationPolicy,
-//! ImportKeyMaterial, DeleteKeyMaterial and housekeeping ([`next_due`]: deletions, material
-//! expiry, automatic rotation), typed, over any [`KeyStore`]; the metadata operations
+//! ImportKeyMaterial (raw, or wrapped under an RSA key with GetParametersForImport: [`import`],
+//! with the `rsa` feature), DeleteKeyMaterial and housekeeping ([`next_due`]: deletions,
+//! material expiry, automatic rotation), typed, over any [`KeyStore`]; the metadata operations
 //! (descriptions, deletion protection, tags, GetRandomPassword) in [`metadata`].
 //!
 //! **Stage, then publish.** Read-only operations take `&store` and return their answer. An
@@ -65,6 +66,8 @@ use crate::{Caller, Error, KeyId, KeyOrigin, KeyReference, KeyState, KeyUsage, K
 use crate::{InstanceId, MasterKeyMaterial, MasterKeySpec, Parameter};
 
 pub mod filter;
+#[cfg(feature = "rsa")]
+pub mod import;
 pub mod metadata;
 pub mod params;
 
@@ -275,6 +278,9 @@ pub enum Mutation {
         material: MasterKeyMaterial,
         /// When it expires (the key's [`KeySettings::material_expires`]), if ever.
         expires: Option<Duration>,
+        /// Its check value ([`material_check`]), kept as the key's
+        /// [`KeySettings::material_check`].
+        check: [u8; 16],
     },
     /// The primary version's material removed (DeleteKeyMaterial, or imported material that
     /// expired); the key takes `state` (PendingImport, or PendingDeletion as it was) and its
@@ -1262,11 +1268,20 @@ where
 }
 
 /// ImportKeyMaterial: raw material for an `EXTERNAL` key pending import, which becomes
-/// Enabled. The material never expires.
+/// Enabled; or the same material again into an `EXTERNAL` key that has it (Enabled or
+/// Disabled), which resets its expiry. The material never expires.
+///
+/// The first material imported into a key is the only material it ever takes: its check value
+/// ([`material_check`]) is kept in the key's settings, also after the material is deleted or
+/// expires, and other material is `InvalidKeyMaterial` (blobs sealed under the first must stay
+/// openable). **\[decided\]** A key that has material but no check value (imported before
+/// check values were kept) cannot tell its material from another: a re-import is then
+/// `Rejected.StateModifiedFailed`, as before.
 ///
 /// # Errors
 /// Key resolution errors; `Rejected.StateModifiedFailed` unless an external key pending
-/// import; `InvalidParameter KeyMaterial` for material of the wrong length.
+/// import, Enabled or Disabled; `InvalidParameter KeyMaterial` for material of the wrong
+/// length; `InvalidKeyMaterial` for material that is not the key's.
 pub fn import_key_material<S: KeyStore + ?Sized>(
     store: &S,
     caller: &Caller<'_>,
@@ -1307,16 +1322,76 @@ fn import<S: KeyStore + ?Sized>(
     now: Duration,
 ) -> Result<Staged<()>, Error> {
     let key = owned(store, caller, key, now)?;
+    stage_import(store, &key, material, expires)
+}
+
+/// Stages `material` into `key` (resolved and owned), after the state table and the check
+/// value allow it: the material itself for a key pending import, only the new expiry for a
+/// re-import of the material the key has.
+pub(crate) fn stage_import<S: KeyStore + ?Sized>(
+    store: &S,
+    key: &KeyMeta,
+    material: MasterKeyMaterial,
+    expires: Option<Duration>,
+) -> Result<Staged<()>, Error> {
     let change = Change::ImportMaterial {
         spec: material.spec(),
     };
-    transition(&key.lifecycle(), change)?;
-    let mutation = Mutation::ImportMaterial {
-        key_id: key.key_id,
-        material,
-        expires,
+    let effect = transition(&key.lifecycle(), change)?.effect;
+    let check = material_check(&material);
+    match key.settings.material_check {
+        Some(kept) if !bool::from(subtle::ConstantTimeEq::ct_eq(&kept[..], &check[..])) => {
+            return Err(Error::InvalidKeyMaterial);
+        }
+        None if key.has_material => return Err(Error::StateModifiedFailed),
+        _ => {}
+    }
+    if effect == crate::lifecycle::Effect::MaterialImported {
+        let mutation = Mutation::ImportMaterial {
+            key_id: key.key_id,
+            material,
+            expires,
+            check,
+        };
+        return Ok(stage(store, mutation, ()));
+    }
+    // A re-import of the material the key has: only its expiry changes.
+    let settings = KeySettings {
+        material_expires: expires,
+        ..key.settings.clone()
     };
-    Ok(stage(store, mutation, ()))
+    Ok(stage(
+        store,
+        update(key.key_id, key.description.clone(), settings),
+        (),
+    ))
+}
+
+/// The label of [`material_check`].
+const MATERIAL_CHECK_LABEL: &[u8] = b"kms-core imported material check value v1";
+
+/// The check value of imported material: the AES-GCM tag (AES-128 or AES-256, by the
+/// material's length) of an empty message under the material, with an all-zero nonce and a
+/// fixed label as associated data. It tells one material from another without revealing it (a
+/// key check value, as HSMs print for a key), and is kept in the key's settings so that only
+/// the material first imported can be imported again. Compare check values in constant time.
+pub fn material_check(material: &MasterKeyMaterial) -> [u8; 16] {
+    use aes_gcm::{AeadInOut, Aes128Gcm, Aes256Gcm, KeyInit};
+    let nonce = [0u8; 12];
+    let tag = match material {
+        MasterKeyMaterial::Aes128(k) => Aes128Gcm::new((&**k).into()).encrypt_inout_detached(
+            &nonce.into(),
+            MATERIAL_CHECK_LABEL,
+            (&mut [][..]).into(),
+        ),
+        MasterKeyMaterial::Aes256(k) => Aes256Gcm::new((&**k).into()).encrypt_inout_detached(
+            &nonce.into(),
+            MATERIAL_CHECK_LABEL,
+            (&mut [][..]).into(),
+        ),
+    };
+    // Sealing an empty message cannot fail (AES-GCM fails only past its length limit).
+    tag.map(Into::into).unwrap_or([0u8; 16])
 }
 
 /// DeleteKeyMaterial: the material of an `EXTERNAL` key is removed (zeroized when committed);

@@ -111,7 +111,8 @@ fn expected(state: KeyState, change: Change) -> Result<Transition, Error> {
         // CreateKeyVersion: new primary version | refused | refused | refused
         (Change::AddVersion, Enabled) => ok(current, Effect::VersionAdded),
         (Change::AddVersion, _) => REFUSED,
-        // ImportKeyMaterial: refused | refused | refused | Enabled
+        // ImportKeyMaterial: these columns' Enabled and Disabled keys are the service's own
+        // (refused; EXTERNAL keys with material are re-imports, in the test below) | refused | Enabled
         (Change::ImportMaterial { .. }, PendingImport) => ok(
             Lifecycle {
                 state: Enabled,
@@ -238,21 +239,25 @@ fn a_new_version_only_of_a_key_with_material_of_its_own() {
 }
 
 #[test]
-fn material_only_of_the_key_s_spec_and_only_into_an_external_key_pending_import() {
+fn material_only_of_the_key_s_spec_and_only_into_an_external_key_pending_import_or_again() {
     let pending = |spec| life(PendingImport, External, spec, false, None);
     let cases = [
         (pending(Aes128), Aes128, Ok(())),
         (pending(Aes256), Aes128, Err(Row::invalid("KeyMaterial"))),
         (pending(Aes128), Aes256, Err(Row::invalid("KeyMaterial"))),
-        // The state and origin come before the material's length.
+        // A key with material takes the same material again (a re-import, which changes
+        // nothing here: management checks that the material is the key's); of its length only.
         (
             life(Enabled, External, Aes256, true, None),
             Aes128,
-            Err(Row::state_modified_failed()),
+            Err(Row::invalid("KeyMaterial")),
         ),
+        (life(Enabled, External, Aes256, true, None), Aes256, Ok(())),
+        (life(Disabled, External, Aes256, true, None), Aes256, Ok(())),
+        // The state and origin come before the material's length.
         (
-            life(Disabled, External, Aes256, true, None),
-            Aes256,
+            life(PendingDeletion, External, Aes256, true, Some(SCHEDULED)),
+            Aes128,
             Err(Row::state_modified_failed()),
         ),
         (
@@ -270,6 +275,9 @@ fn material_only_of_the_key_s_spec_and_only_into_an_external_key_pending_import(
     for (current, spec, verdict) in cases {
         let result = transition(&current, Change::ImportMaterial { spec });
         match verdict {
+            Ok(()) if current.has_material => {
+                assert_eq!(result, ok(current, Effect::Unchanged), "{current:?}");
+            }
             Ok(()) => {
                 let next = Lifecycle {
                     state: Enabled,
@@ -480,6 +488,8 @@ fn outcome(op: KeyOp, setup: Setup) -> Outcome {
             }
         }
         (KeyOp::ImportKeyMaterial, PendingImport) => To(Enabled),
+        // The same material again into an external key that has it: a re-import.
+        (KeyOp::ImportKeyMaterial, Enabled | Disabled) if setup.external() => To(state),
         (KeyOp::DeleteKey, PendingDeletion) => Deleted,
         _ => Refused,
     }

@@ -12,6 +12,8 @@ mod deletion;
 mod describe_and_list;
 mod enable_disable;
 mod import;
+#[cfg(feature = "rsa")]
+mod import_wrapped;
 mod key_versions;
 mod lifecycle;
 mod metadata;

@@ -890,6 +890,9 @@ struct Body {
     former: u8,
     keys: Vec<SnapKey>,
     aliases: Vec<SnapAlias>,
+    /// The keys with settings other than the defaults: the key ID and the settings' fields
+    /// that these tests set (only the imported material's check value).
+    settings: Vec<(String, Option<[u8; 16]>)>,
 }
 
 struct Dec<'a>(&'a [u8]);
@@ -982,10 +985,20 @@ fn decode(body: &[u8]) -> Body {
         .collect();
     // The keys held in a KMS instance (none in these tests).
     assert_eq!(d.u32(), 0, "keys held in an instance");
-    // The keys with settings other than the defaults (none in these tests).
-    assert_eq!(d.u32(), 0, "keys with settings");
+    // The keys with settings other than the defaults: in these tests only imported material's
+    // check value (no rotation, HSM, protection, expiry or tags).
+    let settings = (0..d.u32())
+        .map(|_| {
+            let key_id = d.str(1);
+            assert_eq!((d.u32(), d.u8(), d.u8(), d.u8()), (0, 0, 0, 0), "{key_id}");
+            let check = (d.u8() == 1).then(|| d.take(16).try_into().unwrap());
+            assert_eq!(d.u16(), 0, "tags");
+            (key_id, check)
+        })
+        .collect();
     assert!(d.0.is_empty(), "{} bytes left over", d.0.len());
     Body {
+        settings,
         seal_limit,
         former,
         keys,
@@ -1064,9 +1077,24 @@ fn encode(body: &Body) -> Vec<u8> {
         e.bytes(a.alias.as_bytes(), 2);
         e.bytes(a.key_id.as_bytes(), 1);
     }
-    // No key held in an instance, no key with settings.
+    // No key held in an instance; the keys with settings (only a check value).
     e.u32(0);
-    e.u32(0);
+    e.u32(body.settings.len() as u32);
+    for (key_id, check) in &body.settings {
+        e.bytes(key_id.as_bytes(), 1);
+        e.u32(0);
+        e.u8(0);
+        e.u8(0);
+        e.u8(0);
+        match check {
+            Some(c) => {
+                e.u8(1);
+                e.0.extend_from_slice(c);
+            }
+            None => e.u8(0),
+        }
+        e.u16(0);
+    }
     e.0
 }
 
@@ -1104,6 +1132,10 @@ fn exported_bytes_follow_the_documented_format() {
     let b = key(&r.b);
     assert_eq!((b.spec, b.state), (1, 1));
     assert_eq!(b.versions[0].material.len(), 16);
+
+    // The one key with material imported has its check value in its settings.
+    let check = management::material_check(&material(&MATERIAL));
+    assert_eq!(body.settings, [(r.f.to_string(), Some(check))]);
 
     let c = key(&r.c);
     assert_eq!(c.primary, 2);
@@ -1216,6 +1248,7 @@ fn hand_made() -> Body {
             alias: "alias/hand".into(),
             key_id: "key-hzz630494463ejqjx1234".into(),
         }],
+        settings: vec![],
     }
 }
 

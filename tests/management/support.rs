@@ -476,7 +476,7 @@ impl KeyOp {
     ];
 
     /// Runs the operation on `key` as `caller` at `now`, with its other arguments valid
-    /// (ScheduleKeyDeletion: 7 days; ImportKeyMaterial: 32 bytes). Returns the staged change,
+    /// (ScheduleKeyDeletion: 7 days; ImportKeyMaterial: 32 bytes of 0x42). Returns the staged change,
     /// `None` for DescribeKey, uncommitted.
     pub fn stage<R: TryCryptoRng + ?Sized>(
         self,
@@ -503,7 +503,8 @@ impl KeyOp {
                 management::create_key_version(store, caller, key, rng, now)?.into_change()
             }
             KeyOp::ImportKeyMaterial => {
-                let material = material(&[5u8; 32]);
+                // The material the lifecycle setups import, so a key that has it re-imports it.
+                let material = material(&[0x42u8; 32]);
                 management::import_key_material(store, caller, key, material, now)?.into_change()
             }
             KeyOp::CreateAlias => {
