@@ -21,7 +21,9 @@
 #     per check;
 #   - server/examples/sdk_operations.py, the other operations of the README's table;
 # then checks that every operation of server/README.md's table is reached by one of these
-# scripts, and that both SDKs refuse the server when they trust another CA. Needs python3 with
+# scripts, and that both SDKs refuse the server when they trust another CA; last, a week later
+# (server/examples/sdk_later.py): a server on a store, restarted with --key-clock-ahead 8d,
+# rotates a key by its policy and refuses an ImportToken of the week before. Needs python3 with
 # venv and PyPI; installs the SDKs in target/sdk-venv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,24 +37,33 @@ fi
 
 cargo build -q -p kms-server --bin kms-server
 work=$(mktemp -d)
-log="$work/server.log"
-KMS_SERVER_ACCESS_KEYS="LTAI5tDemoAccessKey0001:demo-secret-change-me:1234567890123456" \
-  ./target/debug/kms-server --listen 127.0.0.1:0 --tls-self-signed "$work/tls" --tick-seconds 1 \
-    >"$log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
-endpoint=""
-for _ in $(seq 1 100); do
-  endpoint=$(sed -n 's|^kms-server: listening on https://\([^ ]*\).*|\1|p' "$log")
-  [ -n "$endpoint" ] && break
-  sleep 0.1
-done
-if [ -z "$endpoint" ]; then
-  cat "$log"
-  echo "kms-server did not start (over HTTPS)" >&2
-  exit 1
-fi
+# Starts kms-server over HTTPS (the local CA in $work/tls) with housekeeping every second and
+# the given extra arguments, logging to $1; sets `pid` and `endpoint`.
+start_server() {
+  local log=$1
+  shift
+  KMS_SERVER_ACCESS_KEYS="LTAI5tDemoAccessKey0001:demo-secret-change-me:1234567890123456" \
+    ./target/debug/kms-server --listen 127.0.0.1:0 --tls-self-signed "$work/tls" --tick-seconds 1 \
+      "$@" >"$log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  endpoint=""
+  for _ in $(seq 1 100); do
+    endpoint=$(sed -n 's|^kms-server: listening on https://\([^ ]*\).*|\1|p' "$log")
+    [ -n "$endpoint" ] && break
+    sleep 0.1
+  done
+  if [ -z "$endpoint" ]; then
+    cat "$log"
+    echo "kms-server did not start (over HTTPS)" >&2
+    exit 1
+  fi
+}
+
+start_server "$work/server.log"
 ca="$work/tls/ca.pem"
 test -s "$ca"
 # Only the CA file: not the environment's bundles.
@@ -112,3 +123,17 @@ for snippet in server/examples/sdk_snippet.py server/examples/legacy_sdk_snippet
   grep -q CERTIFICATE_VERIFY_FAILED "$work/refused.log" || { tail -20 "$work/refused.log"; exit 1; }
   echo "$snippet: refused (CERTIFICATE_VERIFY_FAILED)"
 done
+
+echo "--- a week later, through the V3 SDK: automatic rotation by housekeeping, blobs of every"
+echo "    version, an expired ImportToken (a server on a store, restarted with --key-clock-ahead 8d)"
+export KMS_KEYRING_KEY
+KMS_KEYRING_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+start_server "$work/before.log" --store "$work/later.db"
+KMS_ENDPOINT="$endpoint" KMS_CA="$ca" KMS_STATE="$work/later.json" \
+  "$venv/bin/python" server/examples/sdk_later.py before
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+start_server "$work/after.log" --store "$work/later.db" --key-clock-ahead 8d
+grep -q "keys see the clock 8days ahead" "$work/after.log"
+KMS_ENDPOINT="$endpoint" KMS_CA="$ca" KMS_STATE="$work/later.json" \
+  "$venv/bin/python" server/examples/sdk_later.py after

@@ -94,6 +94,12 @@ struct Cli {
     #[arg(long, default_value_t = 30)]
     tick_seconds: u64,
 
+    /// For tests: the time keys see runs this far ahead of the wall clock (creation, rotation
+    /// and expiry dates; what housekeeping finds due; ImportToken lifetimes). Signatures and
+    /// replay windows keep the wall clock.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    key_clock_ahead: Option<Duration>,
+
     /// The most connections open at once; at the cap, new ones wait in the listen backlog.
     #[arg(long, env = "KMS_SERVER_MAX_CONNECTIONS", default_value_t = Limits::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
@@ -592,6 +598,13 @@ async fn run(cli: Cli) -> ExitCode {
     config.key_quota = cli.key_quota;
     config.nonce_capacity_per_key = cli.nonce_capacity_per_key;
     let service = Arc::new(Service::new(config, provider, store));
+    if let Some(ahead) = cli.key_clock_ahead {
+        service.advance_key_clock(ahead);
+        println!(
+            "kms-server: keys see the clock {} ahead (--key-clock-ahead, for tests)",
+            humantime::format_duration(ahead)
+        );
+    }
     if let Some(store) = service.store() {
         println!(
             "kms-server: store: {} (generation {})",
