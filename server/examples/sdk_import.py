@@ -6,7 +6,8 @@
 # material imported with KeyMaterialExpireUnix a few seconds ahead, expired by the server's
 # housekeeping (start it with --tick-seconds 1) to Rejected.PendingImport, and imported again;
 # one call per error code the three operations answer (ExpiredImportToken, which needs a
-# token 24 hours old, in sdk_later.py). One line per check; exits non-zero if any failed. Run by server/scripts/sdk-check.sh.
+# token 24 hours old, in sdk_later.py). One line per check; exits non-zero if any failed.
+# Run by server/scripts/sdk-check.sh.
 import base64
 import os
 import sys
