@@ -102,14 +102,16 @@ pub fn boolean(text: Option<&str>, parameter: Parameter) -> Result<Option<bool>,
 /// `InvalidParameter RotationInterval`.
 pub fn rotation_interval(text: &str) -> Result<Duration, Error> {
     let invalid = Error::InvalidParameter(Parameter::RotationInterval);
-    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
-    let scale = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" => 1,
+    // The unit is the last byte; being ASCII, it ends a character, so the digits before it
+    // are a `str` of their own.
+    let scale = match text.as_bytes().last() {
+        Some(b'd') => 86_400,
+        Some(b'h') => 3_600,
+        Some(b'm') => 60,
+        Some(b's') => 1,
         _ => return Err(invalid),
     };
+    let digits = &text[..text.len() - 1];
     let n = decimal_in(digits, 9, 1..=999_999_999).ok_or(invalid)?;
     let interval = Duration::from_secs((n as u64).saturating_mul(scale));
     if !super::ROTATION_INTERVAL.contains(&interval) {
