@@ -199,6 +199,10 @@ fn rotation_parameters() {
         "1e6s",
         "9999999999d",
         "٧d",
+        // A last character of more than one byte (the unit is read as the last byte).
+        "7٧",
+        "0\u{40d}",
+        "é",
     ] {
         assert_eq!(
             params::rotation_interval(text),
