@@ -422,52 +422,7 @@ where
     }))
 }
 
-macro_rules! export_params {
-    (
-        $(#[$doc:meta])*
-        $name:ident { $( $(#[$field_doc:meta])* $field:ident: $parameter:ident ),* $(,)? }
-    ) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-        #[non_exhaustive]
-        pub struct $name<'a> {
-            $( $(#[$field_doc])* pub $field: Option<&'a str>, )*
-            /// The frontend's request ID; when `None`, one is drawn from the RNG last.
-            pub request_id: Option<RequestId>,
-        }
-
-        impl<'a> $name<'a> {
-            /// No parameter given.
-            pub fn new() -> Self {
-                Self::default()
-            }
-
-            /// The parameters `get` gives, asked by wire name.
-            pub fn from_fn(mut get: impl FnMut(Parameter) -> Option<&'a str>) -> Self {
-                Self {
-                    $( $field: get(Parameter::$parameter), )*
-                    request_id: None,
-                }
-            }
-
-            $(
-                #[doc = concat!("The same parameters with `", stringify!($parameter), "` set.")]
-                #[must_use]
-                pub fn $field(self, value: &'a str) -> Self {
-                    Self { $field: Some(value), ..self }
-                }
-            )*
-
-            /// The same parameters with the frontend's request ID.
-            #[must_use]
-            pub fn request_id(self, id: RequestId) -> Self {
-                Self { request_id: Some(id), ..self }
-            }
-        }
-    };
-}
-
-export_params!(
+crate::wire::wire_params!(
     /// The parameters of GenerateAndExportDataKey, as text.
     GenerateAndExportDataKeyParams {
         /// `KeyId` (required).
@@ -489,7 +444,7 @@ export_params!(
     }
 );
 
-export_params!(
+crate::wire::wire_params!(
     /// The parameters of ExportDataKey, as text.
     ExportDataKeyParams {
         /// `CiphertextBlob` (required): Base64 of a data key's blob.

@@ -22,8 +22,6 @@
 //!   when the frontend supplies none); Encrypt and ReEncrypt the IV, then the RequestId;
 //!   Decrypt the RequestId.
 
-use core::fmt;
-
 use rand_core::TryCryptoRng;
 
 use crate::blob::{self, Blob, OVERHEAD};
@@ -148,7 +146,7 @@ macro_rules! ran {
 }
 
 /// The value of a parameter as `Debug` shows it: `Plaintext` redacted.
-fn shown(parameter: Parameter, value: Option<&str>) -> Option<&str> {
+pub(crate) fn shown(parameter: Parameter, value: Option<&str>) -> Option<&str> {
     match parameter {
         Parameter::Plaintext => value.map(|_| "[REDACTED]"),
         _ => value,
@@ -167,7 +165,7 @@ macro_rules! wire_params {
             $( $(#[$field_doc])* pub $field: Option<&'a str>, )*
             /// The frontend's request ID; when `None`, one is drawn from the RNG after the
             /// operation.
-            pub request_id: Option<RequestId>,
+            pub request_id: Option<$crate::RequestId>,
         }
 
         impl<'a> $name<'a> {
@@ -177,9 +175,9 @@ macro_rules! wire_params {
             }
 
             /// The parameters `get` gives, asked by wire name.
-            pub fn from_fn(mut get: impl FnMut(Parameter) -> Option<&'a str>) -> Self {
+            pub fn from_fn(mut get: impl FnMut($crate::Parameter) -> Option<&'a str>) -> Self {
                 Self {
-                    $( $field: get(Parameter::$parameter), )*
+                    $( $field: get($crate::Parameter::$parameter), )*
                     request_id: None,
                 }
             }
@@ -194,21 +192,25 @@ macro_rules! wire_params {
 
             /// The same parameters with the frontend's request ID.
             #[must_use]
-            pub fn request_id(self, id: RequestId) -> Self {
+            pub fn request_id(self, id: $crate::RequestId) -> Self {
                 Self { request_id: Some(id), ..self }
             }
         }
 
-        impl fmt::Debug for $name<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl core::fmt::Debug for $name<'_> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
                 f.debug_struct(stringify!($name))
-                    $( .field(stringify!($field), &shown(Parameter::$parameter, self.$field)) )*
+                    $( .field(stringify!($field), &$crate::wire::shown($crate::Parameter::$parameter, self.$field)) )*
                     .field("request_id", &self.request_id)
                     .finish()
             }
         }
     };
 }
+
+/// The text-parameter structs of the wire operations (also the export module's).
+#[cfg(feature = "rsa")]
+pub(crate) use wire_params;
 
 wire_params!(
     /// The parameters of GenerateDataKey and GenerateDataKeyWithoutPlaintext, as text.
