@@ -9,16 +9,7 @@ async fn list_keys_filters() {
     let server = start().await;
     let c = server.client();
     let enabled = common::create_key(&c).await;
-    let hsm = {
-        let r = c
-            .call("CreateKey", &[("ProtectionLevel", "HSM")])
-            .await
-            .unwrap();
-        r.json()["KeyMetadata"]["KeyId"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let hsm = create_key_with(&c, &[("ProtectionLevel", "HSM")]).await;
     let disabled = common::create_key(&c).await;
     c.call("DisableKey", &[("KeyId", &disabled)]).await.unwrap();
     let listed = |filters: &'static str| {

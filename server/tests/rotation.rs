@@ -93,21 +93,11 @@ async fn primary_after(c: &Client, key: &str, before: &str) -> String {
 }
 
 async fn create_rotating(c: &Client, interval: &str) -> String {
-    let r = c
-        .call(
-            "CreateKey",
-            &[
-                ("EnableAutomaticRotation", "True"),
-                ("RotationInterval", interval),
-            ],
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["KeyMetadata"]["KeyId"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let policy = [
+        ("EnableAutomaticRotation", "True"),
+        ("RotationInterval", interval),
+    ];
+    create_key_with(c, &policy).await
 }
 
 #[tokio::test]
@@ -339,30 +329,12 @@ async fn rotation_policy_errors() {
     // A disabled key, an imported key, an asymmetric key: Rejected.UnsupportedOperation.
     let disabled = common::create_key(&c).await;
     c.call("DisableKey", &[("KeyId", &disabled)]).await.unwrap();
-    let external = {
-        let r = c
-            .call("CreateKey", &[("Origin", "EXTERNAL")])
-            .await
-            .unwrap();
-        r.json()["KeyMetadata"]["KeyId"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let asymmetric = {
-        let r = c
-            .call(
-                "CreateKey",
-                &[("KeySpec", "RSA_2048"), ("KeyUsage", "ENCRYPT/DECRYPT")],
-            )
-            .await
-            .unwrap();
-        assert_eq!(r.status, 200, "{}", r.text());
-        r.json()["KeyMetadata"]["KeyId"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let external = create_key_with(&c, &[("Origin", "EXTERNAL")]).await;
+    let asymmetric = create_key_with(
+        &c,
+        &[("KeySpec", "RSA_2048"), ("KeyUsage", "ENCRYPT/DECRYPT")],
+    )
+    .await;
     for refused in [&disabled, &external, &asymmetric] {
         let mut p = on("30d");
         p[0].1 = refused.clone();

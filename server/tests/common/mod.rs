@@ -152,7 +152,12 @@ pub async fn start() -> TestServer {
 
 /// Creates a key over HTTP as `client` and returns its ID.
 pub async fn create_key(client: &Client) -> String {
-    let r = client.call("CreateKey", &[]).await.unwrap();
+    create_key_with(client, &[]).await
+}
+
+/// CreateKey over HTTP as `client` with `params`; returns the new key's ID.
+pub async fn create_key_with(client: &Client, params: &[(&str, &str)]) -> String {
+    let r = client.call("CreateKey", params).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     let id = r.json()["KeyMetadata"]["KeyId"]
         .as_str()
