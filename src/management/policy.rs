@@ -16,6 +16,9 @@ use core::time::Duration;
 use super::{KeyStore, Mutation, Staged, owned, stage};
 use crate::{Caller, Error, KeyId, KeyReference, Parameter, Permission};
 
+/// The most bytes of a policy document (Alibaba: 32,768).
+pub const MAX_POLICY_BYTES: usize = 32_768;
+
 /// What a key policy lets one account (not the key's owner) do with the key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Grant {
