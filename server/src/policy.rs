@@ -77,10 +77,10 @@ fn statement(value: &Value) -> Result<PolicyStatement<'_>, Error> {
     if object.keys().any(|k| !MEMBERS.contains(&k.as_str())) {
         return Err(INVALID);
     }
-    if let Some(sid) = object.get("Sid") {
-        if !sid.as_str().is_some_and(is_valid_sid) {
-            return Err(INVALID);
-        }
+    if let Some(sid) = object.get("Sid")
+        && !sid.as_str().is_some_and(is_valid_sid)
+    {
+        return Err(INVALID);
     }
     let principals = match object.get("Principal") {
         None => Vec::new(),

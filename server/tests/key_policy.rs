@@ -22,6 +22,9 @@ async fn err(c: &Client, action: &str, params: &[(&str, &str)]) -> (u16, String)
     code(&c.call(action, params).await.unwrap())
 }
 
+/// A request's parameters.
+type Params<'a> = Vec<(&'a str, &'a str)>;
+
 fn in_body() -> CallOptions {
     CallOptions {
         params_in_body: true,
@@ -169,7 +172,7 @@ async fn errors() {
     let (a, b) = (server.client(), server.client_b());
     let key = create_key(&a).await;
     let doc = granting_b(&["kms:Decrypt"]);
-    let cases: Vec<(&str, Vec<(&str, &str)>, (u16, &str))> = vec![
+    let cases: Vec<(&str, Params<'_>, (u16, &str))> = vec![
         ("GetKeyPolicy", vec![], (400, "MissingParameter")),
         (
             "SetKeyPolicy",

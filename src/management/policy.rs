@@ -221,7 +221,7 @@ pub fn action_permissions(action: &str) -> Option<impl Iterator<Item = Permissio
     well_formed.then(|| {
         Permission::ALL
             .into_iter()
-            .filter(move |p| glob(pattern.as_bytes(), p.name()["kms:".len()..].as_bytes()))
+            .filter(move |p| glob(pattern.as_bytes(), &p.name().as_bytes()["kms:".len()..]))
     })
 }
 
@@ -372,7 +372,7 @@ mod tests {
     fn what_the_grants_cannot_express_is_refused() {
         let invalid = Err(Error::InvalidParameter(Parameter::Policy));
         let ok = allow(&["acs:ram::222:*"], &["kms:Decrypt"]);
-        assert!(KeyPolicy::from_statements(&[ok.clone()]).is_ok());
+        assert!(KeyPolicy::from_statements(core::slice::from_ref(&ok)).is_ok());
         let cases = [
             PolicyStatement {
                 effect: "Deny",
