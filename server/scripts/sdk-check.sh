@@ -19,6 +19,8 @@
 #     key (GetParametersForImport per WrappingAlgorithm, ImportKeyMaterial, DeleteKeyMaterial,
 #     material expiry by the server's housekeeping, which runs every second here), one line
 #     per check;
+#   - both SDKs: server/examples/sdk_key_policy.py, GetKeyPolicy and SetKeyPolicy, account B
+#     using account A's key by ARN once A's policy grants it, with one error case per error code;
 #   - server/examples/sdk_operations.py, the other operations of the README's table;
 # then checks that every operation of server/README.md's table is reached by one of these
 # scripts, and that both SDKs refuse the server when they trust another CA; last, a week later
@@ -45,7 +47,7 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$wo
 start_server() {
   local log=$1
   shift
-  KMS_SERVER_ACCESS_KEYS="LTAI5tDemoAccessKey0001:demo-secret-change-me:1234567890123456" \
+  KMS_SERVER_ACCESS_KEYS="LTAI5tDemoAccessKey0001:demo-secret-change-me:1234567890123456,LTAI5tDemoAccessKey0002:demo-secret-change-me:6543210987654321" \
     ./target/debug/kms-server --listen 127.0.0.1:0 --tls-self-signed "$work/tls" --tick-seconds 1 \
       "$@" >"$log" 2>&1 &
   pid=$!
@@ -89,6 +91,9 @@ KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_exp
 echo "--- metadata and housekeeping (descriptions, deletion protection, tags, ListAliasesByKeyId,"
 echo "    DescribeRegions, GetRandomPassword): V3 SDK (signature V3) and legacy SDK"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_metadata.py
+
+echo "--- key policies (GetKeyPolicy, SetKeyPolicy, cross-account use): V3 SDK and legacy SDK"
+KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_key_policy.py
 
 echo "--- bring your own key: V3 SDK, material wrapped with Python's cryptography"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_import.py

@@ -397,6 +397,8 @@ const OPERATIONS: &[(Operation, Runs)] = &[
     (Operation::GetParametersForImport, Runs::BlockingPool),
     (Operation::ImportKeyMaterial, Runs::BlockingPool),
     (Operation::DeleteKeyMaterial, Runs::BlockingPool),
+    (Operation::GetKeyPolicy, Runs::BlockingPool),
+    (Operation::SetKeyPolicy, Runs::BlockingPool),
 ];
 
 /// Where an operation runs: its entry in [`OPERATIONS`] (the blocking pool for one not listed,

@@ -77,11 +77,15 @@ pub enum Operation {
     ImportKeyMaterial,
     /// DeleteKeyMaterial.
     DeleteKeyMaterial,
+    /// GetKeyPolicy.
+    GetKeyPolicy,
+    /// SetKeyPolicy.
+    SetKeyPolicy,
 }
 
 impl Operation {
     /// Every operation served.
-    pub const ALL: [Operation; 36] = [
+    pub const ALL: [Operation; 38] = [
         Operation::GenerateDataKey,
         Operation::GenerateDataKeyWithoutPlaintext,
         Operation::Encrypt,
@@ -118,6 +122,8 @@ impl Operation {
         Operation::GetParametersForImport,
         Operation::ImportKeyMaterial,
         Operation::DeleteKeyMaterial,
+        Operation::GetKeyPolicy,
+        Operation::SetKeyPolicy,
     ];
 
     /// The wire name.
@@ -159,6 +165,8 @@ impl Operation {
             Operation::GetParametersForImport => "GetParametersForImport",
             Operation::ImportKeyMaterial => "ImportKeyMaterial",
             Operation::DeleteKeyMaterial => "DeleteKeyMaterial",
+            Operation::GetKeyPolicy => "GetKeyPolicy",
+            Operation::SetKeyPolicy => "SetKeyPolicy",
         }
     }
 
@@ -204,6 +212,7 @@ impl Operation {
                 | Operation::UntagResources
                 | Operation::ImportKeyMaterial
                 | Operation::DeleteKeyMaterial
+                | Operation::SetKeyPolicy
         )
     }
 
@@ -263,5 +272,8 @@ mod tests {
         assert!(!Operation::GetParametersForImport.alters_keys());
         assert!(Operation::ImportKeyMaterial.alters_keys());
         assert!(Operation::DeleteKeyMaterial.alters_keys());
+        // The key policy: set changes the keyring, get reads it.
+        assert!(Operation::SetKeyPolicy.alters_keys());
+        assert!(!Operation::GetKeyPolicy.alters_keys() && !Operation::GetKeyPolicy.is_data_key());
     }
 }

@@ -54,6 +54,8 @@ use crate::wire::{self, Format};
 
 #[path = "metadata.rs"]
 mod metadata;
+#[path = "policy.rs"]
+mod policy;
 
 /// The API version served.
 pub const API_VERSION: &str = "2016-01-20";
@@ -1044,6 +1046,7 @@ impl Service {
         let (_, handler) = MANAGEMENT
             .iter()
             .chain(metadata::MANAGEMENT.iter())
+            .chain(policy::MANAGEMENT.iter())
             .find(|(op, _)| *op == operation)
             .ok_or_else(ApiError::internal)?;
         handler(self, request)
@@ -1452,6 +1455,7 @@ mod tests {
             let entries = MANAGEMENT
                 .iter()
                 .chain(metadata::MANAGEMENT.iter())
+                .chain(policy::MANAGEMENT.iter())
                 .filter(|(o, _)| *o == op)
                 .count();
             let expected = usize::from(!op.is_data_key());

@@ -18,7 +18,7 @@ use rand_core::TryCryptoRng;
 
 use crate::blob::{Iv, Tag};
 use crate::management::{self, CommitError, Generation, KeyMeta, KeySettings, KeyStore, Mutation};
-use crate::management::{StagedChange, VersionMeta};
+use crate::management::{KeyPolicy, StagedChange, VersionMeta};
 use crate::provider::{AeadEngine, VersionCipher};
 use crate::provider::{KeyCipher, KeyDirectory, ProviderError, SealBudget, SecureRandom};
 use crate::{
@@ -129,6 +129,30 @@ impl PermissionSet {
     }
 }
 
+/// A policy's grants as the provider keeps them (accounts sorted, as the policy has them).
+fn grants_of(policy: &KeyPolicy) -> Vec<(Box<str>, PermissionSet)> {
+    policy
+        .grants()
+        .iter()
+        .map(|g| (g.account.as_str().into(), PermissionSet::of(&g.permissions)))
+        .collect()
+}
+
+/// The policy of grants the provider keeps.
+fn policy_of(grants: &[(Box<str>, PermissionSet)]) -> KeyPolicy {
+    let sets: Vec<(&str, Vec<Permission>)> = grants
+        .iter()
+        .map(|(account, set)| {
+            let permissions = Permission::ALL
+                .into_iter()
+                .filter(|p| set.contains(*p))
+                .collect();
+            (&**account, permissions)
+        })
+        .collect();
+    KeyPolicy::from_grants(sets.iter().map(|(a, p)| (*a, p.as_slice())))
+}
+
 struct Version {
     id: KeyVersionId,
     /// `None` until material exists (a key pending import) and for asymmetric keys, whose
@@ -215,6 +239,7 @@ impl Key {
             has_material: primary.cipher.is_some(),
             instance: self.instance,
             settings: self.settings.clone(),
+            policy: policy_of(&self.policy),
         }
     }
 }
@@ -622,7 +647,8 @@ impl InMemoryProvider {
             Mutation::SetLifecycle { key_id, .. }
             | Mutation::ImportMaterial { key_id, .. }
             | Mutation::DeleteMaterial { key_id, .. }
-            | Mutation::UpdateKey { key_id, .. } => {
+            | Mutation::UpdateKey { key_id, .. }
+            | Mutation::SetPolicy { key_id, .. } => {
                 if !has_key(key_id) {
                     return conflict;
                 }
@@ -703,7 +729,7 @@ impl InMemoryProvider {
                     unavailable: false,
                     versions,
                     primary,
-                    policy: Vec::new(),
+                    policy: grants_of(&key.policy),
                     description: key.description.into(),
                     created: key.created,
                     delete_at: key.delete_at,
@@ -778,6 +804,9 @@ impl InMemoryProvider {
                 let key = self.key_mut(&key_id)?;
                 key.description = description.into();
                 key.settings = settings;
+            }
+            Mutation::SetPolicy { key_id, policy } => {
+                self.key_mut(&key_id)?.policy = grants_of(&policy);
             }
             Mutation::PutAlias {
                 account,

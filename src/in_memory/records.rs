@@ -44,7 +44,7 @@ use super::snapshot::{
     Reader, SnapshotError, Writer, parse_instance, parse_key_head, parse_policy, parse_settings,
     write_instance, write_key_head, write_policy, write_settings,
 };
-use super::{InMemoryProvider, Key, PermissionSet, Version};
+use super::{InMemoryProvider, Key, PermissionSet, Version, grants_of};
 use crate::management::{CommitError, KeySettings, KeyStore, Mutation, StagedChange};
 use crate::provider::{ProviderError, SealBudget, VersionCipher};
 use crate::{
@@ -284,6 +284,7 @@ impl InMemoryProvider {
         let mut out = Vec::new();
         match &change.mutation {
             Mutation::CreateKey { key, material } => {
+                let policy = grants_of(&key.policy);
                 let fields = KeyFields {
                     key_id: key.key_id,
                     account: &key.account,
@@ -297,7 +298,7 @@ impl InMemoryProvider {
                     created: key.created,
                     delete_at: key.delete_at,
                     primary: key.primary,
-                    policy: &[],
+                    policy: &policy,
                     instance: key.instance,
                     settings: &key.settings,
                 };
@@ -386,6 +387,14 @@ impl InMemoryProvider {
                 let fields = KeyFields {
                     description,
                     settings,
+                    ..KeyFields::of(key(key_id)?)
+                };
+                out.push(RecordChange::Put(fields.record().map_err(store_failed)?));
+            }
+            Mutation::SetPolicy { key_id, policy } => {
+                let policy = grants_of(policy);
+                let fields = KeyFields {
+                    policy: &policy,
                     ..KeyFields::of(key(key_id)?)
                 };
                 out.push(RecordChange::Put(fields.record().map_err(store_failed)?));

@@ -4,7 +4,8 @@
 //! ImportKeyMaterial (raw, or wrapped under an RSA key with GetParametersForImport: [`import`],
 //! with the `rsa` feature), DeleteKeyMaterial and housekeeping ([`next_due`]: deletions,
 //! material expiry, automatic rotation), typed, over any [`KeyStore`]; the metadata operations
-//! (descriptions, deletion protection, tags, GetRandomPassword) in [`metadata`].
+//! (descriptions, deletion protection, tags, GetRandomPassword) in [`metadata`]; GetKeyPolicy and
+//! SetKeyPolicy (the cross-account grants) in [`policy`].
 //!
 //! **Stage, then publish.** Read-only operations take `&store` and return their answer. An
 //! operation that changes keys also takes only `&store`: it decides the change (every state
@@ -70,6 +71,7 @@ pub mod filter;
 pub mod import;
 pub mod metadata;
 pub mod params;
+pub mod policy;
 
 pub use filter::{KeyFilter, KeyProperty};
 
@@ -78,6 +80,7 @@ pub use metadata::{
     list_tag_resources, random_password, set_deletion_protection, tag_key, untag_key,
     update_key_description,
 };
+pub use policy::{Grant, KeyPolicy, PolicyStatement, get_key_policy, set_key_policy};
 
 /// The most characters of a key description.
 pub const MAX_DESCRIPTION_CHARS: usize = 8192;
@@ -219,6 +222,8 @@ pub struct KeyMeta {
     pub instance: Option<InstanceId>,
     /// Rotation policy, protection, tags and the rest its owner may change.
     pub settings: KeySettings,
+    /// What other accounts may do with the key (the owner may do everything).
+    pub policy: KeyPolicy,
 }
 
 impl KeyMeta {
@@ -299,6 +304,13 @@ pub enum Mutation {
         description: String,
         /// Its settings.
         settings: KeySettings,
+    },
+    /// A key's cross-account grants replaced (SetKeyPolicy).
+    SetPolicy {
+        /// The key.
+        key_id: KeyId,
+        /// Its grants; never one to its owner.
+        policy: KeyPolicy,
     },
     /// An alias made, or pointed at another key.
     PutAlias {
@@ -738,6 +750,7 @@ where
             protection_level: request.protection_level,
             ..KeySettings::new()
         },
+        policy: KeyPolicy::new(),
     };
     Ok(stage(
         store,

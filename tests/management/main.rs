@@ -14,6 +14,7 @@ mod enable_disable;
 mod import;
 #[cfg(feature = "rsa")]
 mod import_wrapped;
+mod key_policy;
 mod key_versions;
 mod lifecycle;
 mod metadata;

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use base64ct::Encoding;
 use kms_core::in_memory::records::{Record, RecordChange, RecordKind, StoredRecord};
-use kms_core::management::{self, CommitError, CreateKey, KeyStore, Staged};
+use kms_core::management::{self, CommitError, CreateKey, KeyPolicy, KeyStore, Staged};
 use kms_core::ops::{self, DecryptRequest, GenerateDataKeyRequest};
 use kms_core::snapshot::SnapshotError;
-use kms_core::{Caller, InMemoryProvider, KeyId, KeyOrigin, KeyReference};
+use kms_core::{Caller, InMemoryProvider, KeyId, KeyOrigin, KeyReference, Permission};
 use proptest::prelude::*;
 
 use crate::support::*;
@@ -133,6 +133,9 @@ enum Op {
     /// ImportKeyMaterial with material that expires in 1 + n days.
     ImportUntil(usize, u8),
     DeleteMaterial(usize),
+    /// SetKeyPolicy: the other account gets the permissions of this bit set over
+    /// `Permission::ALL` (0 revokes), the owner too (a grant the policy drops).
+    Grant(usize, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -153,6 +156,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), proptest::option::of(0u8..10)).prop_map(|(k, d)| Op::Policy(k, d)),
         1 => (any::<usize>(), 0u8..10).prop_map(|(k, d)| Op::ImportUntil(k, d)),
         1 => any::<usize>().prop_map(Op::DeleteMaterial),
+        2 => (any::<usize>(), 0u8..64).prop_map(|(k, m)| Op::Grant(k, m)),
     ]
 }
 
@@ -307,6 +311,27 @@ impl World {
                 );
                 self.commit(staged);
             }
+            Op::Grant(i, mask) => {
+                let Some(k) = self.pick(i) else { return };
+                let permissions: Vec<Permission> = Permission::ALL
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(b, _)| mask & (1 << b) != 0)
+                    .map(|(_, p)| p)
+                    .collect();
+                let policy = KeyPolicy::from_grants([
+                    (OTHER_ACCOUNT, permissions.as_slice()),
+                    (ACCOUNT, &Permission::ALL[..]),
+                ]);
+                let staged = management::set_key_policy(
+                    &self.provider,
+                    &caller,
+                    &KeyReference::Id(k),
+                    policy,
+                    now,
+                );
+                self.commit(staged);
+            }
         }
     }
 }
@@ -329,6 +354,14 @@ proptest! {
         }
         let rebuilt = w.rows.load(&w.provider).expect("the rows load");
         prop_assert_eq!(fingerprint(&rebuilt), fingerprint(&w.provider));
+        // The grants come back as SetKeyPolicy left them, the owner's never among them.
+        for k in &w.keys {
+            let policy = |p: &InMemoryProvider| p.key(k).ok().flatten().map(|m| m.policy);
+            prop_assert_eq!(policy(&rebuilt), policy(&w.provider));
+            if let Some(p) = policy(&w.provider) {
+                prop_assert!(p.grants().iter().all(|g| g.account != ACCOUNT));
+            }
+        }
         prop_assert_eq!(rebuilt.generation().0, 0);
         // Every blob that the original still opens, the rebuilt provider opens too.
         let caller = Caller::new(ACCOUNT, REGION);
