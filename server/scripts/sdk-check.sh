@@ -40,7 +40,14 @@ fi
 cargo build -q -p kms-server --bin kms-server
 work=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+# On exit: stop the servers, wait until they are gone (one on a store writes it as it stops),
+# then remove their files.
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 # Starts kms-server over HTTPS (the local CA in $work/tls) with housekeeping every second and
 # the given extra arguments, logging to $1; sets `pid` and `endpoint`.

@@ -11,19 +11,28 @@ use kms_core::management::{self, import, params as mparams};
 
 use crate::dto::GetParametersForImportResponse;
 use crate::error::ApiError;
-use crate::service::{Manage, Service, read};
+use crate::service::{Manage, Service, lock, read};
 
-/// GetParametersForImport: `KeyId`, `WrappingAlgorithm`, `WrappingKeySpec`.
+/// GetParametersForImport: `KeyId`, `WrappingAlgorithm`, `WrappingKeySpec`. It changes nothing,
+/// so it runs without the management lock ([`Service`]'s dispatch calls it directly), and the
+/// RSA-2048 key generation (milliseconds of one core) runs before the provider's read lock is
+/// taken, one generation at a time server-wide ([`Service`]'s `keygen` lock), at most
+/// [`crate::service::KEYGEN_RATE`] a second per account: a burst of these requests delays no
+/// other request's lock and takes at most one core.
 pub(crate) fn get_parameters_for_import(s: &Service, m: &Manage<'_>) -> Result<Vec<u8>, ApiError> {
     let key = mparams::key_id(m.get("KeyId"))?;
     let (algorithm, spec) =
         import::wrapping_params(m.get("WrappingAlgorithm"), m.get("WrappingKeySpec"))?;
+    let pair = {
+        let _one_at_a_time = lock(&s.keygen);
+        import::WrappingKeyPair::generate(spec, &mut kms_core::OsRng)?
+    };
     let parameters = import::get_parameters_for_import(
         &*read(&s.provider),
         m.caller,
         &key,
         algorithm,
-        spec,
+        &pair,
         &s.import_token_key,
         &mut kms_core::OsRng,
         m.now,

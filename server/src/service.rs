@@ -174,6 +174,9 @@ pub struct Service {
     /// wrapping key ([`Store::import_token_key`]), so tokens outlive a restart; drawn at start
     /// without a store (tokens then die with the process, as its keys do).
     pub(crate) import_token_key: kms_core::management::import::ImportTokenKey,
+    /// Held while GetParametersForImport generates its RSA key: one generation at a time, so
+    /// however many accounts ask at once, they take at most one core from the rest.
+    pub(crate) keygen: Mutex<()>,
 }
 
 impl std::fmt::Debug for Service {
@@ -186,7 +189,7 @@ impl std::fmt::Debug for Service {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -311,6 +314,7 @@ impl Service {
         };
         Self {
             import_token_key,
+            keygen: Mutex::new(()),
             host_id: format!("kms.{}.aliyuncs.com", config.region),
             region: config.region,
             access_keys: config
@@ -320,7 +324,11 @@ impl Service {
                 .collect(),
             provider: RwLock::new(provider),
             management: Mutex::new(()),
-            limiter: Mutex::new(RateLimiter::new().with_default(limit)),
+            limiter: Mutex::new(
+                RateLimiter::new()
+                    .with_default(limit)
+                    .with_limit(Operation::GetParametersForImport, keygen_limit(limit)),
+            ),
             rate_limit: limit,
             instance: std::sync::OnceLock::new(),
             nonces,
@@ -918,10 +926,6 @@ impl Service {
             return body;
         }
 
-        // Key management, one request at a time: first the deletions that are due, then the
-        // request; each change on disk before it is committed.
-        let _serial = lock(&self.management);
-        self.delete_due_keys(epoch)?;
         let request = Manage {
             caller,
             params,
@@ -930,6 +934,16 @@ impl Service {
             format,
             root: &root,
         };
+        // GetParametersForImport changes nothing and spends milliseconds generating an RSA
+        // key: it runs beside the others, not in their queue (a key whose deletion is due is
+        // gone for it already: the core's resolution says so at `epoch`).
+        if operation == Operation::GetParametersForImport {
+            return crate::import::get_parameters_for_import(self, &request);
+        }
+        // Key management, one request at a time: first the deletions that are due, then the
+        // request; each change on disk before it is committed.
+        let _serial = lock(&self.management);
+        self.delete_due_keys(epoch)?;
         self.manage(operation, &request)
     }
 
@@ -1267,6 +1281,18 @@ fn key_filter(text: &str) -> Result<management::KeyFilter, kms_core::Error> {
         filter = filter.with(property, values)?;
     }
     Ok(filter)
+}
+
+/// The most GetParametersForImport requests per second (and burst) of one account: each
+/// generates an RSA-2048 key, milliseconds of a core where the other operations take
+/// microseconds. **\[decided\]** At most 10, or the configured rate if lower.
+pub const KEYGEN_RATE: u32 = 10;
+
+fn keygen_limit(limit: RateLimit) -> RateLimit {
+    RateLimit {
+        per_second: limit.per_second.min(KEYGEN_RATE),
+        burst: limit.burst.min(KEYGEN_RATE),
+    }
 }
 
 /// The most housekeeping changes (rotations, expiries, deletions) one tick makes.

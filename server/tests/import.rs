@@ -365,13 +365,18 @@ async fn an_expired_token_is_refused() {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap();
+    let pair = kms_core::management::import::WrappingKeyPair::generate(
+        kms_core::management::import::WrappingKeySpec::Rsa2048,
+        &mut kms_core::OsRng,
+    )
+    .unwrap();
     let old = server.service.with_provider_read(|p| {
         kms_core::management::import::get_parameters_for_import(
             p,
             &kms_core::Caller::new(common::ACCOUNT_A, "cn-hangzhou"),
             &kms_core::management::params::key_id(Some(&key)).unwrap(),
             kms_core::management::import::WrappingAlgorithm::RsaesOaepSha1,
-            kms_core::management::import::WrappingKeySpec::Rsa2048,
+            &pair,
             server.service.import_token_key(),
             &mut kms_core::OsRng,
             now - Duration::from_secs(86_400 + 5),
@@ -548,5 +553,71 @@ async fn a_restart_with_the_store_keeps_the_material_its_expiry_and_the_tokens()
     assert_error(&r, 400, "InvalidKeyMaterial", "key material is invalid.");
     byok(&c, &key, "RSAES_OAEP_SHA_1", &material, None).await;
     assert_decrypts(&c, &blob, &plaintext).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn get_parameters_for_import_has_a_rate_of_its_own_and_blocks_nothing_else() {
+    // The default rate (750 a second) for every operation; GetParametersForImport, which
+    // generates an RSA key per request, is held to KEYGEN_RATE (10) a second per account.
+    let server = common::start().await;
+    let c = server.client();
+    let key = external_key(&c).await;
+    assert_eq!(kms_server::service::KEYGEN_RATE, 10);
+    // Requests refused for a missing parameter still count: eleven in a row, within a
+    // second, and the eleventh is throttled (the burst is 10).
+    let mut codes = Vec::new();
+    for _ in 0..11 {
+        let r = c
+            .call(
+                "GetParametersForImport",
+                &[
+                    ("KeyId", key.as_str()),
+                    ("WrappingAlgorithm", "RSAES_OAEP_SHA_256"),
+                ],
+            )
+            .await
+            .unwrap();
+        codes.push(common::code(&r));
+    }
+    assert!(
+        codes[..10]
+            .iter()
+            .all(|c| *c == (400, "MissingParameter".to_owned())),
+        "{codes:?}"
+    );
+    assert_eq!(codes[10], (429, "Rejected.Throttling".to_owned()));
+    // Other operations keep their own rate, and run while key pairs are being generated.
+    let generating = {
+        let c = c.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            let mut statuses = Vec::new();
+            for _ in 0..3 {
+                let r = c
+                    .call(
+                        "GetParametersForImport",
+                        &[
+                            ("KeyId", key.as_str()),
+                            ("WrappingAlgorithm", "RSAES_OAEP_SHA_256"),
+                            ("WrappingKeySpec", "RSA_2048"),
+                        ],
+                    )
+                    .await
+                    .unwrap();
+                statuses.push(r.status);
+            }
+            statuses
+        })
+    };
+    for _ in 0..20 {
+        let r = c
+            .call("DescribeKey", &[("KeyId", key.as_str())])
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    assert_eq!(generating.await.unwrap(), vec![200, 200, 200]);
     server.stop().await;
 }

@@ -242,11 +242,51 @@ pub fn key_material_expire_unix(
     Ok(Some(at))
 }
 
-/// GetParametersForImport: a fresh RSA-2048 wrapping key pair from `rng` for key `key` (an
-/// `EXTERNAL` key the caller owns, pending import, or Enabled or Disabled for a re-import of
-/// its material), its public key and an ImportToken valid for [`TOKEN_VALIDITY`] from `now`,
-/// sealed under `token_key`. Nothing is staged: the token carries everything
-/// [`import_wrapped_key_material`] needs.
+/// A wrapping key pair for one GetParametersForImport: an RSA key of its spec's size, drawn
+/// from the caller's RNG. Generating one takes milliseconds of one core (RSA-2048 key
+/// generation), so a frontend makes it before taking any lock, and
+/// [`get_parameters_for_import`] only seals it into a token. The private key is zeroized on
+/// drop and not shown by `Debug`.
+pub struct WrappingKeyPair {
+    spec: WrappingKeySpec,
+    private: RsaPrivateKey,
+}
+
+impl WrappingKeyPair {
+    /// A fresh key pair of `spec` from `rng`.
+    ///
+    /// # Errors
+    /// `InternalFailure` when the RNG fails.
+    pub fn generate<R: TryCryptoRng + ?Sized>(
+        spec: WrappingKeySpec,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        let WrappingKeySpec::Rsa2048 = spec;
+        let private = RsaPrivateKey::new(rng, RSA_BITS)
+            .map_err(|_| Error::InternalFailure(crate::Internal::Rng))?;
+        Ok(Self { spec, private })
+    }
+
+    /// The spec it was made for.
+    pub fn spec(&self) -> WrappingKeySpec {
+        self.spec
+    }
+}
+
+impl fmt::Debug for WrappingKeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WrappingKeyPair")
+            .field("spec", &self.spec)
+            .field("private", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// GetParametersForImport: for key `key` (an `EXTERNAL` key the caller owns, pending import,
+/// or Enabled or Disabled for a re-import of its material), the public key of `pair` and an
+/// ImportToken valid for [`TOKEN_VALIDITY`] from `now`, holding `pair`'s private key sealed
+/// under `token_key` (the seal's IV from `rng`). Nothing is staged: the token carries
+/// everything [`import_wrapped_key_material`] needs.
 ///
 /// # Errors
 /// Key resolution errors; `Unsupported.Origin` for a key whose origin is not `EXTERNAL`;
@@ -258,7 +298,7 @@ pub fn get_parameters_for_import<S, R>(
     caller: &Caller<'_>,
     key: &KeyReference<'_>,
     algorithm: WrappingAlgorithm,
-    spec: WrappingKeySpec,
+    pair: &WrappingKeyPair,
     token_key: &ImportTokenKey,
     rng: &mut R,
     now: Duration,
@@ -267,14 +307,13 @@ where
     S: KeyStore + ?Sized,
     R: TryCryptoRng + ?Sized,
 {
-    let WrappingKeySpec::Rsa2048 = spec;
     let key = owned(store, caller, key, now)?;
     if key.origin != KeyOrigin::External {
         return Err(Error::UnsupportedOrigin);
     }
     transition(&key.lifecycle(), Change::ImportMaterial { spec: key.spec })?;
     let internal = || Error::InternalFailure(crate::Internal::Rng);
-    let private = RsaPrivateKey::new(rng, RSA_BITS).map_err(|_| internal())?;
+    let private = &pair.private;
     let public = private
         .to_public_key()
         .to_public_key_der()

@@ -8,7 +8,7 @@ use core::time::Duration;
 
 use base64ct::{Base64, Encoding};
 use kms_core::management::import::{
-    self, ImportParameters, ImportTokenKey, WrappingAlgorithm, WrappingKeySpec,
+    self, ImportParameters, ImportTokenKey, WrappingAlgorithm, WrappingKeyPair, WrappingKeySpec,
 };
 use kms_core::management::{self, Due, KeyStore};
 use kms_core::{Error, InMemoryProvider, KeyId, KeyState, MasterKeySpec};
@@ -30,12 +30,13 @@ impl Kms {
         key: &str,
         algorithm: WrappingAlgorithm,
     ) -> Result<ImportParameters, Error> {
+        let pair = WrappingKeyPair::generate(WrappingKeySpec::Rsa2048, &mut self.rng)?;
         import::get_parameters_for_import(
             &self.provider,
             &owner(),
             &reference(key),
             algorithm,
-            WrappingKeySpec::Rsa2048,
+            &pair,
             &token_key(),
             &mut self.rng,
             self.now,
