@@ -105,6 +105,23 @@ fn assert_error(r: &kms_server::client::ClientResponse, status: u16, code: &str,
     assert_eq!(r.json()["Message"], message, "{}", r.text());
 }
 
+/// Into `key`, which had `material`: other material is refused (`InvalidKeyMaterial`), the
+/// same is imported (with `algorithm`), and `made` (a blob and its plaintext) decrypts again.
+async fn only_the_same_material(
+    c: &Client,
+    key: &str,
+    algorithm: &str,
+    material: &[u8],
+    made: (&str, &str),
+) {
+    let (token, public) = parameters(c, key, algorithm).await;
+    let other: Vec<u8> = material.iter().map(|b| b ^ 0x5d).collect();
+    let r = import(c, key, &wrap(&public, algorithm, &other), &token, None).await;
+    assert_error(&r, 400, "InvalidKeyMaterial", "key material is invalid.");
+    byok(c, key, algorithm, material, None).await;
+    assert_decrypts(c, made.0, made.1).await;
+}
+
 async fn gdk(c: &Client, key: &str) -> kms_server::client::ClientResponse {
     c.call("GenerateDataKey", &[("KeyId", key)]).await.unwrap()
 }
@@ -445,18 +462,7 @@ async fn delete_and_expiry_go_pending_import_and_the_same_material_comes_back() 
     assert_eq!(r.json()["KeyMetadata"]["KeyState"], "PendingImport");
 
     // Other material is refused; the same comes back, and the old blob opens.
-    let (token, public) = parameters(&c, &key, "RSAES_PKCS1_V1_5").await;
-    let r = import(
-        &c,
-        &key,
-        &wrap(&public, "RSAES_PKCS1_V1_5", &[0x5d; 32]),
-        &token,
-        None,
-    )
-    .await;
-    assert_error(&r, 400, "InvalidKeyMaterial", "key material is invalid.");
-    byok(&c, &key, "RSAES_PKCS1_V1_5", &material, None).await;
-    assert_decrypts(&c, &blob, &plaintext).await;
+    only_the_same_material(&c, &key, "RSAES_PKCS1_V1_5", &material, (&blob, &plaintext)).await;
 
     // DeleteKeyMaterial: PendingImport at once; import again.
     let r = c
@@ -541,18 +547,7 @@ async fn a_restart_with_the_store_keeps_the_material_its_expiry_and_the_tokens()
     let (store, provider) = common::open_store(&path, InMemoryProvider::new().seal_limit());
     let server = common::start_with_provider(provider, Some(store)).await;
     let c = server.client();
-    let (token, public) = parameters(&c, &key, "RSAES_OAEP_SHA_1").await;
-    let r = import(
-        &c,
-        &key,
-        &wrap(&public, "RSAES_OAEP_SHA_1", &[0x6f; 32]),
-        &token,
-        None,
-    )
-    .await;
-    assert_error(&r, 400, "InvalidKeyMaterial", "key material is invalid.");
-    byok(&c, &key, "RSAES_OAEP_SHA_1", &material, None).await;
-    assert_decrypts(&c, &blob, &plaintext).await;
+    only_the_same_material(&c, &key, "RSAES_OAEP_SHA_1", &material, (&blob, &plaintext)).await;
     server.stop().await;
 }
 
