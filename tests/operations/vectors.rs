@@ -763,15 +763,31 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> T
 
 #[test]
 fn vectors_regenerate_byte_for_byte() {
-    let rewrite = std::env::var_os("KMS_REGENERATE_VECTORS").is_some_and(|v| v == "1");
-    let mut mismatches = Vec::new();
     let mut cases = 0;
-    for (name, text) in FILES {
+    assert_regenerate("", FILES, |name, text| {
         let regenerated = render(&regenerate(&parse(name, text)));
         cases += parse::<Vector>(name, &regenerated).decrypt.len();
+        regenerated
+    });
+    assert_eq!(FILES.len(), FILE_COUNT);
+    assert_eq!(cases, DECRYPT_CASES);
+}
+
+/// Regenerates each of `files` (of `tests/vectors/{dir}`) with `regenerate` (name, text) and
+/// asserts that each comes out byte for byte as it is; with `KMS_REGENERATE_VECTORS=1`, rewrites
+/// the files that differ instead.
+pub(crate) fn assert_regenerate(
+    dir: &str,
+    files: &[(&str, &str)],
+    mut regenerate: impl FnMut(&str, &str) -> String,
+) {
+    let rewrite = std::env::var_os("KMS_REGENERATE_VECTORS").is_some_and(|v| v == "1");
+    let mut mismatches = Vec::new();
+    for (name, text) in files {
+        let regenerated = regenerate(name, text);
         if regenerated != *text {
             if rewrite {
-                let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+                let path = format!("{}/tests/vectors/{dir}{name}", env!("CARGO_MANIFEST_DIR"));
                 std::fs::write(&path, &regenerated).expect("write vector");
                 eprintln!("rewrote {path}");
             } else {
@@ -781,11 +797,9 @@ fn vectors_regenerate_byte_for_byte() {
     }
     assert!(
         mismatches.is_empty(),
-        "these vectors no longer regenerate byte for byte (KMS_REGENERATE_VECTORS=1 rewrites \
-         them): {mismatches:?}"
+        "these vectors of tests/vectors/{dir} no longer regenerate byte for byte \
+         (KMS_REGENERATE_VECTORS=1 rewrites them): {mismatches:?}"
     );
-    assert_eq!(FILES.len(), FILE_COUNT);
-    assert_eq!(cases, DECRYPT_CASES);
 }
 
 // ---------------------------------------------------------------------------------------------
