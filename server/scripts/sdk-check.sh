@@ -73,40 +73,45 @@ start_server() {
 }
 
 start_server "$work/server.log"
+
+# Runs an SDK script against the server started last, trusting only its CA.
+sdk() {
+  KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" "$@"
+}
 ca="$work/tls/ca.pem"
 test -s "$ca"
 # Only the CA file: not the environment's bundles.
 unset REQUESTS_CA_BUNDLE CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR ALIBABA_CLOUD_CA_BUNDLE
 
 echo "--- V3 SDK, HTTPS, signature V3 (SDK default), Config.ca=$ca"
-KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_snippet.py
+sdk server/examples/sdk_snippet.py
 echo "--- V3 SDK, HTTPS, signature V1 (signature_algorithm=v2)"
 KMS_ENDPOINT="$endpoint" KMS_CA="$ca" KMS_SDK_SIGNATURE_ALGORITHM=v2 \
   "$venv/bin/python" server/examples/sdk_snippet.py
 echo "--- legacy SDK, HTTPS, AcsClient(verify=$ca)"
-KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/legacy_sdk_snippet.py
+sdk server/examples/legacy_sdk_snippet.py
 
 echo "--- ListKeyVersions, DescribeKeyVersion: V3 SDK (signature V3) and legacy SDK"
-KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_key_versions.py
+sdk server/examples/sdk_key_versions.py
 
 echo "--- rotation policy, DescribeKey's fields, ListKeys Filters: V3 SDK and legacy SDK"
-KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_keys.py
+sdk server/examples/sdk_keys.py
 
 echo "--- GenerateAndExportDataKey, ExportDataKey: V3 SDK (signature V3) and legacy SDK"
-KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_export.py
+sdk server/examples/sdk_export.py
 
 echo "--- metadata and housekeeping (descriptions, deletion protection, tags, ListAliasesByKeyId,"
 echo "    DescribeRegions, GetRandomPassword): V3 SDK (signature V3) and legacy SDK"
-KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_metadata.py
+sdk server/examples/sdk_metadata.py
 
 echo "--- key policies (GetKeyPolicy, SetKeyPolicy, cross-account use): V3 SDK and legacy SDK"
-KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_key_policy.py
+sdk server/examples/sdk_key_policy.py
 
 echo "--- bring your own key: V3 SDK, material wrapped with Python's cryptography"
-KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_import.py
+sdk server/examples/sdk_import.py
 
 echo "--- the other operations: GenerateDataKeyWithoutPlaintext, Encrypt, ReEncrypt, aliases, deletion"
-KMS_ENDPOINT="$endpoint" KMS_CA="$ca" "$venv/bin/python" server/examples/sdk_operations.py
+sdk server/examples/sdk_operations.py
 
 echo "--- every operation of server/README.md's table is reached by these scripts"
 "$venv/bin/python" - "$0" <<'PY'
