@@ -303,7 +303,8 @@ pub struct SealBudget {
 #[repr(align(64))]
 struct BudgetShard {
     used: AtomicU64,
-    limit: u64,
+    /// Only raised ([`SealBudget::grant`]), never lowered.
+    limit: AtomicU64,
 }
 
 impl SealBudget {
@@ -322,7 +323,7 @@ impl SealBudget {
         let mut out = [const {
             BudgetShard {
                 used: AtomicU64::new(0),
-                limit: 0,
+                limit: AtomicU64::new(0),
             }
         }; Self::SHARDS];
         let mut i = 0;
@@ -336,7 +337,7 @@ impl SealBudget {
             unspent_used -= spent;
             out[i] = BudgetShard {
                 used: AtomicU64::new(spent),
-                limit: share,
+                limit: AtomicU64::new(share),
             };
             i += 1;
         }
@@ -356,7 +357,7 @@ impl SealBudget {
             let taken = shard
                 .used
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                    (used < shard.limit).then_some(used + 1)
+                    (used < shard.limit.load(Ordering::Acquire)).then_some(used + 1)
                 });
             if taken.is_ok() {
                 return Ok(());
@@ -375,7 +376,36 @@ impl SealBudget {
 
     /// The most seals allowed.
     pub fn limit(&self) -> u64 {
-        self.shards.iter().map(|s| s.limit).sum()
+        self.shards
+            .iter()
+            .map(|s| s.limit.load(Ordering::Acquire))
+            .sum()
+    }
+
+    /// Raises the limit by `more` seals (the total stays at most [`MAX`](Self::MAX)), through
+    /// `&self`, while seals run; how many were added. For a budget handed out in blocks: a
+    /// store shared by several processes reserves a block of a version's seals for one
+    /// process, which grants it here (a budget made with limit 0 seals nothing until then).
+    pub fn grant(&self, more: u64) -> u64 {
+        let more = more.min(Self::MAX.saturating_sub(self.limit()));
+        let shards = Self::SHARDS as u64;
+        for (i, shard) in self.shards.iter().enumerate() {
+            let share = more / shards + u64::from((i as u64) < more % shards);
+            shard.limit.fetch_add(share, Ordering::AcqRel);
+        }
+        more
+    }
+
+    /// The seals still allowed.
+    pub fn remaining(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| {
+                s.limit
+                    .load(Ordering::Acquire)
+                    .saturating_sub(s.used.load(Ordering::Acquire))
+            })
+            .sum()
     }
 
     /// Whether no seal is left.
@@ -692,6 +722,29 @@ mod tests {
             }
             assert_eq!(budget.used(), limit);
         }
+    }
+
+    #[test]
+    fn a_grant_allows_exactly_what_it_adds() {
+        for (first, more) in [(0u64, 0u64), (0, 1), (0, 5), (3, 7), (1, 1001)] {
+            let budget = SealBudget::new(first, 0);
+            let mut taken = 0;
+            while budget.take(1).is_ok() {
+                taken += 1;
+            }
+            assert_eq!(taken, first);
+            assert_eq!(budget.grant(more), more);
+            assert_eq!(budget.remaining(), more);
+            while budget.take(2).is_ok() {
+                taken += 1;
+            }
+            assert_eq!(taken, first + more, "first {first}, more {more}");
+            assert_eq!(budget.used(), first + more);
+            assert_eq!(budget.remaining(), 0);
+        }
+        let budget = SealBudget::new(SealBudget::MAX - 2, 0);
+        assert_eq!(budget.grant(10), 2, "never past 2^32");
+        assert_eq!(budget.limit(), SealBudget::MAX);
     }
 
     #[test]

@@ -332,6 +332,8 @@ pub struct InMemoryProvider {
     deletions: BTreeSet<(Duration, usize)>,
     live: usize,
     seal_limit: u64,
+    /// Whether versions seal only what [`grant_seals`](Self::grant_seals) allows.
+    seal_windows: bool,
     generation: u64,
     engine: AeadEngine,
 }
@@ -365,6 +367,7 @@ impl InMemoryProvider {
             deletions: BTreeSet::new(),
             live: 0,
             seal_limit: SealBudget::MAX,
+            seal_windows: false,
             generation: 0,
             engine: AeadEngine::DEFAULT,
         }
@@ -429,7 +432,45 @@ impl InMemoryProvider {
     }
 
     fn version_budget(&self) -> SealBudget {
-        SealBudget::new(self.seal_limit, 0)
+        if self.seal_windows {
+            SealBudget::new(0, 0)
+        } else {
+            SealBudget::new(self.seal_limit, 0)
+        }
+    }
+
+    /// From now on, every version seals only what [`grant_seals`](Self::grant_seals) has
+    /// granted it, starting from nothing; for a provider that shares a store with others, which
+    /// hands each a block of a version's seal budget at a time (spec §10: the budget is the
+    /// version's, not one process's). The counts of seals made so far are dropped.
+    pub fn use_seal_windows(&mut self) {
+        self.seal_windows = true;
+        for key in self.keys.iter_mut().flatten() {
+            for version in &mut key.versions {
+                version.budget = SealBudget::new(0, 0);
+            }
+        }
+    }
+
+    /// Lets `version` seal `more` times beyond what it was allowed (at most 2^32 in all), through
+    /// `&self`, while operations run; how many were granted.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`] for an unknown version.
+    pub fn grant_seals(&self, version: &KeyVersionId, more: u64) -> Result<u64, Error> {
+        let (k, v) = *self.by_version.get(version).ok_or(Error::KeyNotFound)?;
+        let key = self.slot(k).ok_or(Error::KeyNotFound)?;
+        Ok(key.versions[v].budget.grant(more))
+    }
+
+    /// How many more times `version` may seal.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`] for an unknown version.
+    pub fn seals_remaining(&self, version: &KeyVersionId) -> Result<u64, Error> {
+        let (k, v) = *self.by_version.get(version).ok_or(Error::KeyNotFound)?;
+        let key = self.slot(k).ok_or(Error::KeyNotFound)?;
+        Ok(key.versions[v].budget.remaining())
     }
 
     /// Provisions a key of `options.account` in `options.region`, with fresh IDs and (for an
@@ -530,6 +571,17 @@ impl InMemoryProvider {
             },
             index,
         );
+    }
+
+    fn unbind_alias(&mut self, account: &str, region: &str, alias: &str) {
+        self.aliases.remove(&AliasQuery {
+            account,
+            region,
+            alias,
+        });
+        if let Some(scope) = self.scopes.get_mut(&ScopeQuery { account, region }) {
+            scope.aliases.remove(alias);
+        }
     }
 
     fn remove_slot(&mut self, index: usize) -> bool {
@@ -821,19 +873,7 @@ impl InMemoryProvider {
                 account,
                 region,
                 alias,
-            } => {
-                self.aliases.remove(&AliasQuery {
-                    account: &account,
-                    region: &region,
-                    alias: &alias,
-                });
-                if let Some(scope) = self.scopes.get_mut(&ScopeQuery {
-                    account: &account,
-                    region: &region,
-                }) {
-                    scope.aliases.remove(alias.as_str());
-                }
-            }
+            } => self.unbind_alias(&account, &region, &alias),
             Mutation::DeleteKeys { key_ids } => {
                 for key_id in key_ids {
                     let index = self.index(&key_id)?;

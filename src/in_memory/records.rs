@@ -486,50 +486,17 @@ impl InMemoryProvider {
         let mut keys: Vec<(Key, KeyVersionId)> = Vec::new();
         let mut index: HashMap<KeyId, usize> = HashMap::new();
         let mut versions: Vec<(KeyId, Version)> = Vec::new();
-        let mut aliases: Vec<(&str, &str, &str, KeyId)> = Vec::new();
+        let mut aliases: Vec<ParsedAlias<'_>> = Vec::new();
         for record in records {
-            let mut r = Reader { bytes: record.body };
-            match record.kind {
-                RecordKind::Key => {
-                    let (key, primary) = parse_key(&mut r)?;
+            match parse_record(record, |seals| SealBudget::new(seal_limit, seals))? {
+                Parsed::Key(key, primary) => {
                     if index.insert(key.key_id, keys.len()).is_some() {
                         return Err(malformed);
                     }
                     keys.push((key, primary));
                 }
-                RecordKind::Version => {
-                    let id = KeyVersionId::parse(r.take(36)?).ok_or(malformed)?;
-                    let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
-                    let len = usize::from(r.u8()?);
-                    let cipher = match len {
-                        0 => None,
-                        _ => {
-                            let material =
-                                MasterKeyMaterial::from_slice(r.take(len)?).ok_or(malformed)?;
-                            Some(Box::new(VersionCipher::new(material)))
-                        }
-                    };
-                    let created = r.time()?;
-                    versions.push((
-                        key_id,
-                        Version {
-                            id,
-                            cipher,
-                            budget: SealBudget::new(seal_limit, record.seals),
-                            created,
-                        },
-                    ));
-                }
-                RecordKind::Alias => {
-                    let account = r.str(4)?;
-                    let region = r.str(4)?;
-                    let alias = r.str(2)?;
-                    let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
-                    aliases.push((account, region, alias, key_id));
-                }
-            }
-            if !r.bytes.is_empty() {
-                return Err(malformed);
+                Parsed::Version(key_id, version) => versions.push((key_id, version)),
+                Parsed::Alias(alias) => aliases.push(alias),
             }
         }
         for (key_id, version) in versions {
@@ -578,6 +545,296 @@ impl InMemoryProvider {
         }
         Ok(provider)
     }
+}
+
+/// A change another writer made to a store's records, read back for
+/// [`InMemoryProvider::apply_records`].
+#[derive(Clone, Copy, Debug)]
+pub enum StoredChange<'a> {
+    /// A record as it now is: made, or replaced.
+    Put(StoredRecord<'a>),
+    /// The alias record of this name is gone (see [`alias_record_name`]).
+    DeleteAlias(&'a str),
+    /// The key is gone, with its versions and every alias that named it.
+    DeleteKey(KeyId),
+}
+
+/// A key of a batch of [`StoredChange`]s: replacing a key this provider holds (its slot), or
+/// new, with the versions the batch brings.
+struct IncomingKey {
+    key: Key,
+    primary: KeyVersionId,
+    slot: Option<usize>,
+}
+
+impl InMemoryProvider {
+    /// Brings this provider up to date with changes another writer made to the records of a
+    /// shared store: several processes serving from one store each keep a provider, commit
+    /// their own changes as usual, and apply the records the others changed with this. A
+    /// `Put` of a key replaces its fields and primary version (its versions stay); a `Put` of a
+    /// version this provider holds replaces its material (an import or a deletion of material)
+    /// and keeps its seal budget; a new version starts with a budget of `seals` spent of the
+    /// seal limit, or with none at all under [`use_seal_windows`](Self::use_seal_windows). The
+    /// deletions are applied first, then the puts.
+    ///
+    /// Every body is parsed and every reference checked before anything changes: all or
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`SnapshotError::Malformed`] for a body that does not parse; a version or alias of a
+    /// key that is neither here nor in the batch; a key that would move to another account or
+    /// region or change its spec, usage or origin; a version that belongs to another key;
+    /// a key whose primary version is not known; material of the wrong length for its key;
+    /// an invalid alias, or one in another account or region than its key.
+    pub fn apply_records<'a>(
+        &mut self,
+        changes: impl IntoIterator<Item = StoredChange<'a>>,
+    ) -> Result<(), SnapshotError> {
+        let malformed = SnapshotError::Malformed;
+        let mut gone_keys: Vec<KeyId> = Vec::new();
+        let mut gone_aliases: Vec<(&str, &str, &str)> = Vec::new();
+        let mut keys: Vec<IncomingKey> = Vec::new();
+        let mut versions: Vec<(KeyId, Version)> = Vec::new();
+        let mut aliases: Vec<ParsedAlias<'_>> = Vec::new();
+        let windows = self.seal_windows;
+        let limit = self.seal_limit;
+        for change in changes {
+            match change {
+                StoredChange::DeleteKey(key_id) => gone_keys.push(key_id),
+                StoredChange::DeleteAlias(name) => {
+                    let mut parts = name.splitn(3, ':');
+                    let (Some(account), Some(region), Some(alias)) =
+                        (parts.next(), parts.next(), parts.next())
+                    else {
+                        return Err(malformed);
+                    };
+                    gone_aliases.push((account, region, alias));
+                }
+                StoredChange::Put(record) => {
+                    let budget = |seals| {
+                        if windows {
+                            SealBudget::new(0, 0)
+                        } else {
+                            SealBudget::new(limit, seals)
+                        }
+                    };
+                    match parse_record(record, budget)? {
+                        Parsed::Key(key, primary) => keys.push(IncomingKey {
+                            key,
+                            primary,
+                            slot: None,
+                        }),
+                        Parsed::Version(key_id, version) => versions.push((key_id, version)),
+                        Parsed::Alias(alias) => aliases.push(alias),
+                    }
+                }
+            }
+        }
+
+        // Checks, against what the provider will hold once the deletions are applied.
+        let kept = |provider: &Self, key_id: &KeyId| {
+            if gone_keys.contains(key_id) {
+                None
+            } else {
+                provider.by_id.get(key_id).copied()
+            }
+        };
+        let mut batch: HashMap<KeyId, usize> = HashMap::new();
+        for (i, incoming) in keys.iter_mut().enumerate() {
+            let key = &incoming.key;
+            if batch.insert(key.key_id, i).is_some() {
+                return Err(malformed);
+            }
+            incoming.slot = kept(self, &key.key_id);
+            if let Some(slot) = incoming.slot {
+                let here = self.slot(slot).ok_or(malformed)?;
+                if here.account != key.account
+                    || here.region != key.region
+                    || here.spec != key.spec
+                    || here.usage != key.usage
+                    || here.origin != key.origin
+                {
+                    return Err(malformed);
+                }
+            }
+        }
+        // The key's account, region and spec, whether it comes in the batch or stays here.
+        let owner =
+            |provider: &Self, key_id: &KeyId| -> Option<(Box<str>, Box<str>, MasterKeySpec)> {
+                if let Some(&i) = batch.get(key_id) {
+                    let k = &keys[i].key;
+                    return Some((k.account.clone(), k.region.clone(), k.spec));
+                }
+                let k = provider.slot(kept(provider, key_id)?)?;
+                Some((k.account.clone(), k.region.clone(), k.spec))
+            };
+        let mut seen: HashMap<KeyVersionId, KeyId> = HashMap::new();
+        for (key_id, version) in &versions {
+            let (_, _, spec) = owner(self, key_id).ok_or(malformed)?;
+            let fits = version
+                .cipher
+                .as_ref()
+                .is_none_or(|c| c.material().spec() == spec);
+            if !fits || seen.insert(version.id, *key_id).is_some() {
+                return Err(malformed);
+            }
+            if let Some(&(k, _)) = self.by_version.get(&version.id) {
+                let holder = self.slot(k).ok_or(malformed)?.key_id;
+                if !gone_keys.contains(&holder) && holder != *key_id {
+                    return Err(malformed);
+                }
+            }
+        }
+        for incoming in &keys {
+            let key_id = incoming.key.key_id;
+            let in_batch = seen.get(&incoming.primary) == Some(&key_id);
+            let here = incoming.slot.is_some_and(|slot| {
+                self.slot(slot)
+                    .is_some_and(|k| k.versions.iter().any(|v| v.id == incoming.primary))
+            });
+            if !in_batch && !here {
+                return Err(malformed);
+            }
+        }
+        for (account, region, alias, key_id) in &aliases {
+            let (a, r, _) = owner(self, key_id).ok_or(malformed)?;
+            if *a != **account
+                || *r != **region
+                || crate::management::check_alias_name(alias).is_err()
+            {
+                return Err(malformed);
+            }
+        }
+
+        // Everything checks: apply, deletions first.
+        for key_id in &gone_keys {
+            if let Some(&slot) = self.by_id.get(key_id) {
+                self.remove_slot(slot);
+            }
+        }
+        for (account, region, alias) in gone_aliases {
+            self.unbind_alias(account, region, alias);
+        }
+        let engine = self.engine;
+        for (key_id, mut version) in versions {
+            if let Some(cipher) = version.cipher.as_mut() {
+                cipher.set_engine(engine);
+            }
+            if let Some(&i) = batch.get(&key_id)
+                && keys[i].slot.is_none()
+            {
+                keys[i].key.versions.push(version);
+                continue;
+            }
+            let slot = *self.by_id.get(&key_id).ok_or(malformed)?;
+            if let Some(&(_, v)) = self.by_version.get(&version.id) {
+                let key = self.keys[slot].as_mut().ok_or(malformed)?;
+                // The same version: its material changed (imported, or deleted); the budget
+                // stays.
+                key.versions[v].cipher = version.cipher;
+                continue;
+            }
+            let key = self.keys[slot].as_mut().ok_or(malformed)?;
+            key.versions.push(version);
+            let v = key.versions.len() - 1;
+            self.by_version.insert(key.versions[v].id, (slot, v));
+        }
+        for incoming in keys {
+            let IncomingKey {
+                mut key,
+                primary,
+                slot,
+            } = incoming;
+            match slot {
+                None => {
+                    key.primary = key
+                        .versions
+                        .iter()
+                        .position(|v| v.id == primary)
+                        .ok_or(malformed)?;
+                    self.insert_key(key);
+                }
+                Some(slot) => {
+                    let old = self.keys[slot].take().ok_or(malformed)?;
+                    key.versions = old.versions;
+                    key.primary = key
+                        .versions
+                        .iter()
+                        .position(|v| v.id == primary)
+                        .ok_or(malformed)?;
+                    if let Some(at) = old.delete_at {
+                        self.deletions.remove(&(at, slot));
+                    }
+                    if let Some(at) = key.delete_at {
+                        self.deletions.insert((at, slot));
+                    }
+                    self.keys[slot] = Some(key);
+                }
+            }
+        }
+        for (account, region, alias, key_id) in aliases {
+            let slot = *self.by_id.get(&key_id).ok_or(malformed)?;
+            self.bind_alias(account.into(), region.into(), alias, slot);
+        }
+        self.generation += 1;
+        Ok(())
+    }
+}
+
+/// An alias body's fields: account, region, alias, key.
+type ParsedAlias<'a> = (&'a str, &'a str, &'a str, KeyId);
+
+/// A record's body, parsed.
+enum Parsed<'a> {
+    Key(Key, KeyVersionId),
+    Version(KeyId, Version),
+    Alias(ParsedAlias<'a>),
+}
+
+/// Parses one stored record; a version's budget is `budget(seals)`.
+fn parse_record<'a>(
+    record: StoredRecord<'a>,
+    budget: impl FnOnce(u64) -> SealBudget,
+) -> Result<Parsed<'a>, SnapshotError> {
+    let malformed = SnapshotError::Malformed;
+    let mut r = Reader { bytes: record.body };
+    let parsed = match record.kind {
+        RecordKind::Key => {
+            let (key, primary) = parse_key(&mut r)?;
+            Parsed::Key(key, primary)
+        }
+        RecordKind::Version => {
+            let id = KeyVersionId::parse(r.take(36)?).ok_or(malformed)?;
+            let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
+            let len = usize::from(r.u8()?);
+            let cipher = match len {
+                0 => None,
+                _ => {
+                    let material = MasterKeyMaterial::from_slice(r.take(len)?).ok_or(malformed)?;
+                    Some(Box::new(VersionCipher::new(material)))
+                }
+            };
+            let created = r.time()?;
+            let version = Version {
+                id,
+                cipher,
+                budget: budget(record.seals),
+                created,
+            };
+            Parsed::Version(key_id, version)
+        }
+        RecordKind::Alias => {
+            let account = r.str(4)?;
+            let region = r.str(4)?;
+            let alias = r.str(2)?;
+            let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
+            Parsed::Alias((account, region, alias, key_id))
+        }
+    };
+    if !r.bytes.is_empty() {
+        return Err(malformed);
+    }
+    Ok(parsed)
 }
 
 /// A key body: the key without versions, and the ID of its primary version.

@@ -2,12 +2,16 @@
 //! to the records, applied to a plain model of a row store, always rebuilds (with
 //! `from_records`) the provider the commits made: the same records, the same order of keys,
 //! the same seal counts, and blobs sealed before still open. Bodies that break the format, and
-//! record sets that do not hang together, are refused.
+//! record sets that do not hang together, are refused. A follower that applies, now and then,
+//! the rows changed since it last looked (`apply_records`, as a replica of a shared store does)
+//! ends with the same records and opens the same blobs.
 
 use std::time::Duration;
 
 use base64ct::Encoding;
-use kms_core::in_memory::records::{Record, RecordChange, RecordKind, StoredRecord};
+use std::collections::{BTreeSet, HashSet};
+
+use kms_core::in_memory::records::{Record, RecordChange, RecordKind, StoredChange, StoredRecord};
 use kms_core::management::{self, CommitError, CreateKey, KeyPolicy, KeyStore, Staged};
 use kms_core::ops::{self, DecryptRequest, GenerateDataKeyRequest};
 use kms_core::snapshot::SnapshotError;
@@ -88,8 +92,22 @@ impl Rows {
     }
 }
 
-/// The records of a provider, aliases sorted (their order carries no meaning).
+/// The records of a provider and its seal counts, aliases sorted (their order carries no
+/// meaning).
 fn fingerprint(p: &InMemoryProvider) -> Vec<(RecordKind, String, Vec<u8>)> {
+    let mut out = bodies(p);
+    let mut seals = Vec::new();
+    p.visit_seal_counts(&mut |v, n| seals.push((v.as_str().to_owned(), n)));
+    out.extend(
+        seals
+            .into_iter()
+            .map(|(v, n)| (RecordKind::Version, v, n.to_be_bytes().to_vec())),
+    );
+    out
+}
+
+/// The records of a provider, aliases sorted.
+fn bodies(p: &InMemoryProvider) -> Vec<(RecordKind, String, Vec<u8>)> {
     let records = p.records().expect("records");
     let mut aliases: Vec<_> = records
         .iter()
@@ -103,13 +121,6 @@ fn fingerprint(p: &InMemoryProvider) -> Vec<(RecordKind, String, Vec<u8>)> {
         .map(|r| (r.kind, r.name.clone(), r.body.to_vec()))
         .collect();
     out.extend(aliases);
-    let mut seals = Vec::new();
-    p.visit_seal_counts(&mut |v, n| seals.push((v.as_str().to_owned(), n)));
-    out.extend(
-        seals
-            .into_iter()
-            .map(|(v, n)| (RecordKind::Version, v, n.to_be_bytes().to_vec())),
-    );
     out
 }
 
@@ -136,6 +147,8 @@ enum Op {
     /// SetKeyPolicy: the other account gets the permissions of this bit set over
     /// `Permission::ALL` (0 revokes), the owner too (a grant the policy drops).
     Grant(usize, u8),
+    /// The follower catches up.
+    Sync,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -157,6 +170,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), 0u8..10).prop_map(|(k, d)| Op::ImportUntil(k, d)),
         1 => any::<usize>().prop_map(Op::DeleteMaterial),
         2 => (any::<usize>(), 0u8..64).prop_map(|(k, m)| Op::Grant(k, m)),
+        2 => Just(Op::Sync),
     ]
 }
 
@@ -168,6 +182,11 @@ struct World {
     rng: rand_chacha::ChaCha20Rng,
     /// (blob, plaintext) sealed along the way.
     blobs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// A provider that follows the rows, as a replica of a shared store does.
+    follower: InMemoryProvider,
+    /// What changed since the follower last caught up: rows by kind and name, and keys gone.
+    touched: BTreeSet<(RecordKind, String)>,
+    gone: HashSet<KeyId>,
 }
 
 impl World {
@@ -179,7 +198,74 @@ impl World {
             .record_changes(staged.change())
             .expect("a change staged against the current generation has records");
         self.rows.apply(&changes);
+        for change in &changes {
+            match change {
+                RecordChange::Put(r) => {
+                    self.touched.insert((r.kind, r.name.clone()));
+                }
+                RecordChange::DeleteAlias { name } => {
+                    self.touched.insert((RecordKind::Alias, name.clone()));
+                }
+                RecordChange::DeleteKey { key_id } => {
+                    self.gone.insert(*key_id);
+                }
+            }
+        }
         self.provider.apply(staged).expect("commit");
+    }
+
+    /// What a replica reads back from a shared store: the keys and aliases gone since it last
+    /// looked, and every row changed since, as it is now (keys and versions in row order).
+    fn sync(&mut self) {
+        let touched = std::mem::take(&mut self.touched);
+        let gone = std::mem::take(&mut self.gone);
+        let is = |kind: RecordKind, name: &str| touched.contains(&(kind, name.to_owned()));
+        let mut changes: Vec<StoredChange<'_>> =
+            gone.iter().copied().map(StoredChange::DeleteKey).collect();
+        for (kind, name) in &touched {
+            let present = match kind {
+                RecordKind::Key => self.rows.keys.iter().any(|(n, _)| n == name),
+                RecordKind::Alias => self.rows.aliases.iter().any(|(n, ..)| n == name),
+                RecordKind::Version => true,
+            };
+            if !present {
+                changes.push(match kind {
+                    RecordKind::Alias => StoredChange::DeleteAlias(name),
+                    _ => StoredChange::DeleteKey(KeyId::parse(name).expect("a key ID")),
+                });
+            }
+        }
+        let put = |kind, body| {
+            StoredChange::Put(StoredRecord {
+                kind,
+                body,
+                seals: 0,
+            })
+        };
+        changes.extend(
+            self.rows
+                .keys
+                .iter()
+                .filter(|(n, _)| is(RecordKind::Key, n))
+                .map(|(_, b)| put(RecordKind::Key, b)),
+        );
+        changes.extend(
+            self.rows
+                .versions
+                .iter()
+                .filter(|(n, ..)| is(RecordKind::Version, n))
+                .map(|(_, _, b)| put(RecordKind::Version, b)),
+        );
+        changes.extend(
+            self.rows
+                .aliases
+                .iter()
+                .filter(|(n, ..)| is(RecordKind::Alias, n))
+                .map(|(_, _, b)| put(RecordKind::Alias, b)),
+        );
+        self.follower
+            .apply_records(changes)
+            .expect("the follower catches up");
     }
 
     fn pick(&self, i: usize) -> Option<KeyId> {
@@ -311,6 +397,7 @@ impl World {
                 );
                 self.commit(staged);
             }
+            Op::Sync => self.sync(),
             Op::Grant(i, mask) => {
                 let Some(k) = self.pick(i) else { return };
                 let permissions: Vec<Permission> = Permission::ALL
@@ -348,10 +435,16 @@ proptest! {
             now: T0,
             rng: rng(7),
             blobs: Vec::new(),
+            follower: InMemoryProvider::new(),
+            touched: BTreeSet::new(),
+            gone: HashSet::new(),
         };
         for op in &ops {
             w.run(op);
         }
+        w.sync();
+        prop_assert_eq!(bodies(&w.follower), bodies(&w.provider));
+        prop_assert_eq!(w.follower.len(), w.provider.len());
         let rebuilt = w.rows.load(&w.provider).expect("the rows load");
         prop_assert_eq!(fingerprint(&rebuilt), fingerprint(&w.provider));
         // The grants come back as SetKeyPolicy left them, the owner's never among them.
@@ -368,6 +461,7 @@ proptest! {
         for (blob, plaintext) in &w.blobs {
             let original = decrypt(&w.provider, &caller, blob);
             prop_assert_eq!(&decrypt(&rebuilt, &caller, blob), &original);
+            prop_assert_eq!(&decrypt(&w.follower, &caller, blob), &original);
             if let Some(opened) = original {
                 prop_assert_eq!(&opened, plaintext);
             }
@@ -494,4 +588,110 @@ fn records_that_do_not_hang_together_are_refused() {
         .find(|r| r.kind == RecordKind::Version)
         .expect("a version");
     assert!(format!("{version:?}").contains("bytes>"));
+}
+
+#[test]
+fn a_follower_refuses_a_batch_that_does_not_hang_together_and_changes_nothing() {
+    let mut p = InMemoryProvider::new();
+    let caller = Caller::new(ACCOUNT, REGION);
+    let staged =
+        management::create_key(&p, &caller, &CreateKey::new(), &mut rng(1), T0).expect("stage");
+    let key_id = staged.output().key_id;
+    p.apply(staged).expect("commit");
+    let alias = management::create_alias(&p, &caller, "alias/f", &KeyReference::Id(key_id), T0)
+        .expect("stage");
+    p.apply(alias).expect("commit");
+    let records = p.records().expect("records");
+    let put = |kind: RecordKind| {
+        let r = records.iter().find(|r| r.kind == kind).expect("a record");
+        StoredChange::Put(StoredRecord {
+            kind,
+            body: &r.body,
+            seals: 0,
+        })
+    };
+    let mut follower = InMemoryProvider::new();
+    // A version or an alias whose key is neither in the batch nor in the follower.
+    for change in [put(RecordKind::Version), put(RecordKind::Alias)] {
+        assert_eq!(
+            follower.apply_records([change]),
+            Err(SnapshotError::Malformed)
+        );
+    }
+    // A key without its primary version.
+    assert_eq!(
+        follower.apply_records([put(RecordKind::Key)]),
+        Err(SnapshotError::Malformed)
+    );
+    // The alias of a key deleted in the same batch.
+    assert_eq!(
+        follower.apply_records([
+            StoredChange::DeleteKey(key_id),
+            put(RecordKind::Key),
+            put(RecordKind::Version),
+            put(RecordKind::Alias),
+        ]),
+        Ok(()),
+        "a key deleted and put again in one batch is the key as put"
+    );
+    assert_eq!(bodies(&follower), bodies(&p));
+    let before = bodies(&follower);
+    // A truncated body: refused, and the follower is as it was.
+    let cut = &records[0].body[..records[0].body.len() - 3];
+    assert_eq!(
+        follower.apply_records([
+            StoredChange::DeleteAlias("x:y:alias/f"),
+            StoredChange::DeleteKey(key_id),
+            StoredChange::Put(StoredRecord {
+                kind: records[0].kind,
+                body: cut,
+                seals: 0,
+            }),
+        ]),
+        Err(SnapshotError::Malformed)
+    );
+    assert_eq!(bodies(&follower), before);
+    // A deletion applies.
+    follower
+        .apply_records([StoredChange::DeleteKey(key_id)])
+        .expect("deleted");
+    assert!(follower.is_empty());
+    assert!(follower.records().expect("records").is_empty());
+}
+
+#[test]
+fn with_seal_windows_a_version_seals_only_what_was_granted() {
+    let mut p = InMemoryProvider::new();
+    let caller = Caller::new(ACCOUNT, REGION);
+    let staged =
+        management::create_key(&p, &caller, &CreateKey::new(), &mut rng(1), T0).expect("stage");
+    let (key_id, version) = (staged.output().key_id, staged.output().primary);
+    p.apply(staged).expect("commit");
+    let seal = |p: &InMemoryProvider| {
+        let request = GenerateDataKeyRequest::new(KeyReference::Id(key_id));
+        ops::generate_data_key(p, &caller, &request, &mut rng(3)).map(|_| ())
+    };
+    seal(&p).expect("no window: the seal limit only");
+    p.use_seal_windows();
+    assert_eq!(p.seals_remaining(&version), Ok(0));
+    assert!(seal(&p).is_err(), "nothing granted yet");
+    assert_eq!(p.grant_seals(&version, 3), Ok(3));
+    for _ in 0..3 {
+        seal(&p).expect("granted");
+    }
+    assert!(seal(&p).is_err(), "the grant is spent");
+    assert_eq!(p.seals_remaining(&version), Ok(0));
+    assert_eq!(p.grant_seals(&version, 1), Ok(1));
+    seal(&p).expect("granted again");
+    // A version made after windows are on starts with nothing too.
+    let rotated =
+        management::create_key_version(&p, &caller, &KeyReference::Id(key_id), &mut rng(4), T0)
+            .expect("stage");
+    let new_version = rotated.output().key_version_id;
+    p.apply(rotated).expect("commit");
+    assert_eq!(p.seals_remaining(&new_version), Ok(0));
+    assert!(seal(&p).is_err());
+    let unknown =
+        kms_core::KeyVersionId::parse(b"00000000-0000-4000-8000-000000000000").expect("an ID");
+    assert!(p.grant_seals(&unknown, 1).is_err());
 }
