@@ -348,14 +348,33 @@ impl Client {
         params: &[(&str, &str)],
         options: &CallOptions,
     ) -> Result<ClientResponse, ClientError> {
-        let request = signed_request(
+        let request = self.sign(action, params, options)?;
+        self.send(request).await
+    }
+
+    /// Builds and signs a request for `action` with `params`, as `options` say, addressed to
+    /// this client's server, without sending it.
+    ///
+    /// The request is `Clone`: each clone, given to [`Client::send`] (of this client or of
+    /// one for another server), sends the identical signed request again (same nonce,
+    /// timestamp and signature; the `Host` header stays this client's server). That is a
+    /// replay, as the tests of replay protection across servers send it.
+    ///
+    /// # Errors
+    /// An invalid header value (a nonce or version with control characters).
+    pub fn sign(
+        &self,
+        action: &str,
+        params: &[(&str, &str)],
+        options: &CallOptions,
+    ) -> Result<Request<Full<Bytes>>, ClientError> {
+        signed_request(
             &self.addr.to_string(),
             &self.credentials,
             action,
             params,
             options,
         )
-        .map_err(|e| ClientError(format!("bad request: {e}")))?;
-        self.send(request).await
+        .map_err(|e| ClientError(format!("bad request: {e}")))
     }
 }

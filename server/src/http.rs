@@ -60,6 +60,7 @@ pub fn router_with(service: Arc<Service>, limits: &Limits) -> Router {
                 .head(method_not_allowed)
                 .fallback(method_not_allowed),
         )
+        .route("/healthz", get(healthz))
         .fallback(path_not_found)
         .layer(middleware::map_request_with_state(
             frontend.clone(),
@@ -282,6 +283,21 @@ impl FromRequest<Frontend> for ApiRequest {
                 }
             }
         }
+    }
+}
+
+/// `GET /healthz`, for load balancers: `200 ok` when the server is ready for traffic, `503` when
+/// it is not ([`Service::healthy`]: a replica that has not caught up with its shared store
+/// within two poll periods).
+async fn healthz(State(frontend): State<Frontend>) -> Response {
+    if frontend.service.healthy() {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not current with the shared store\n",
+        )
+            .into_response()
     }
 }
 

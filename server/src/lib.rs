@@ -13,6 +13,7 @@
 //! | [`wire`] | JSON and XML bodies, results and errors |
 //! | [`error`] | the errors on the wire: the core's and the frontend's own |
 //! | [`store`] | the embedded store: one SQLite row per key, version, alias and AccessKey, sealed; durable before visible |
+//! | [`shared`] | the shared store: PostgreSQL for several replicas; one writer at a time decided by the database, catching up from generations and tombstones, seal budgets reserved in blocks |
 //! | [`keyring`] | the keyring snapshot (export, backup, import) and AccessKey files, written atomically |
 //! | [`config`] | AccessKey pairs, region, rate limit |
 //! | [`http`] | the axum router and the accept loop |
@@ -40,6 +41,7 @@ pub mod operation;
 pub mod params;
 pub mod random;
 pub mod service;
+pub mod shared;
 pub mod store;
 pub mod tls;
 pub mod wire;

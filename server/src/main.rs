@@ -15,6 +15,7 @@ use kms_server::http::ServeOptions;
 use kms_server::instance::{self, InstanceApi, client_key, client_key::ClientKey};
 use kms_server::keyring::{Keyring, parse_wrapping_key};
 use kms_server::limits::Limits;
+use kms_server::shared::{self, PgStore};
 use kms_server::store::Store;
 use kms_server::{AccessKey, Config, Service, tls};
 use zeroize::Zeroizing;
@@ -88,6 +89,21 @@ struct Cli {
     /// Requests per second per account and operation (also the burst).
     #[arg(long, env = "KMS_SERVER_RATE_LIMIT", default_value_t = 750)]
     rate_limit: u32,
+
+    /// With `--store postgres://…` (replicas): how often this replica reconciles with the
+    /// database (changes are also pushed by LISTEN/NOTIFY; this bounds a lost notification).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    replica_poll: Duration,
+
+    /// With `--store postgres://…`: how long a replica that cannot reach the database keeps
+    /// serving data-key operations from its cache before refusing them.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    store_stale_after: Duration,
+
+    /// For tests: the seal limit per key version of a store made now (at most 2^32, the
+    /// default; an existing store keeps its own).
+    #[arg(long)]
+    seal_limit: Option<u64>,
 
     /// Seconds between housekeeping passes (due deletions, automatic rotations, expired
     /// imported material; seal counts written to the keyring).
@@ -335,7 +351,10 @@ fn open_store(cli: &Cli) -> Result<Opened, String> {
         return Ok((None, InMemoryProvider::new(), Vec::new(), true));
     };
     let key = wrapping_key(cli)?;
-    let (store, loaded) = Store::open(&path, key.clone(), InMemoryProvider::new().seal_limit())
+    let seal_limit = cli
+        .seal_limit
+        .unwrap_or_else(|| InMemoryProvider::new().seal_limit());
+    let (store, loaded) = Store::open(&path, key.clone(), seal_limit)
         .map_err(|e| format!("cannot open the store {}: {e}", path.display()))?;
     let empty = loaded.provider.is_empty() && loaded.access_keys.is_empty();
     if empty && let Some(keyring_path) = &cli.keyring {
@@ -359,6 +378,27 @@ fn open_store(cli: &Cli) -> Result<Opened, String> {
         }
     }
     Ok((Some(store), loaded.provider, loaded.access_keys, empty))
+}
+
+/// Opens the shared store at `url` (PostgreSQL), for a replica. What only the embedded store
+/// does is refused with it: importing a keyring, export and import, the KMS-instance API.
+async fn open_shared(cli: &Cli, url: &str) -> Result<(PgStore, kms_server::store::Loaded), String> {
+    if cli.keyring.is_some() || cli.export.is_some() || cli.import.is_some() {
+        return Err("--keyring, --export and --import work with the embedded store only".into());
+    }
+    if cli.instance_listen.is_some() || cli.issue_client_key {
+        return Err("the KMS-instance API is not served with --store postgres:// yet".into());
+    }
+    let key = wrapping_key(cli)?;
+    let seal_limit = cli
+        .seal_limit
+        .unwrap_or_else(|| InMemoryProvider::new().seal_limit());
+    // The PostgreSQL client blocks on a runtime of its own: not on this one's threads.
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || PgStore::open(&url, key, seal_limit))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot open the shared store: {e}"))
 }
 
 /// `--export` and `--import`: one job on the store, then exit.
@@ -533,9 +573,26 @@ async fn run(cli: Cli) -> ExitCode {
         Err(e) => return fail(e),
     };
 
-    let (store, mut provider, saved_access_keys, first_start) = match open_store(&cli) {
-        Ok(opened) => opened,
-        Err(e) => return fail(e),
+    let shared_url = cli
+        .store
+        .as_ref()
+        .and_then(|p| p.to_str())
+        .filter(|s| shared::is_url(s))
+        .map(str::to_owned);
+    let mut shared = None;
+    let (store, mut provider, saved_access_keys, first_start) = if let Some(url) = &shared_url {
+        match open_shared(&cli, url).await {
+            Ok((opened, loaded)) => {
+                shared = Some(opened);
+                (None, loaded.provider, loaded.access_keys, false)
+            }
+            Err(e) => return fail(e),
+        }
+    } else {
+        match open_store(&cli) {
+            Ok(opened) => opened,
+            Err(e) => return fail(e),
+        }
     };
     provider.set_engine(cli.aead_engine);
     if cli.export.is_some() || cli.import.is_some() {
@@ -564,6 +621,14 @@ async fn run(cli: Cli) -> ExitCode {
         && let Err(e) = store.put_access_keys(&access_keys)
     {
         return fail(format!("cannot write the AccessKeys to the store: {e}"));
+    }
+    if new_demo_pair
+        && let Some(shared) = &shared
+        && let Err(e) = shared.put_access_keys(&access_keys)
+    {
+        return fail(format!(
+            "cannot write the AccessKeys to the shared store: {e}"
+        ));
     }
 
     let first_account = access_keys
@@ -597,7 +662,29 @@ async fn run(cli: Cli) -> ExitCode {
     config.rate_limit = cli.rate_limit.max(1);
     config.key_quota = cli.key_quota;
     config.nonce_capacity_per_key = cli.nonce_capacity_per_key;
-    let service = Arc::new(Service::new(config, provider, store));
+    let service = match shared {
+        Some(shared) => Arc::new(Service::new_replica(
+            config,
+            provider,
+            shared,
+            cli.replica_poll.max(Duration::from_millis(10)),
+            cli.store_stale_after,
+        )),
+        None => Arc::new(Service::new(config, provider, store)),
+    };
+    if let Some(shared) = service.shared() {
+        println!(
+            "kms-server: shared store: PostgreSQL {:?} (replica {}, generation {}, poll {}, stale after {})",
+            shared.config().get_dbname().unwrap_or_default(),
+            shared.replica_id(),
+            shared.generation(),
+            humantime::format_duration(cli.replica_poll),
+            humantime::format_duration(cli.store_stale_after),
+        );
+        if let Err(e) = Service::spawn_follower(&service) {
+            return fail(format!("cannot start the replica's follower: {e}"));
+        }
+    }
     if let Some(ahead) = cli.key_clock_ahead {
         service.advance_key_clock(ahead);
         println!(

@@ -49,6 +49,11 @@ use crate::error::ApiError;
 use crate::operation::Operation;
 use crate::params::Params;
 use crate::random::ThreadRng;
+use std::sync::Arc;
+
+use postgres::fallible_iterator::FallibleIterator;
+
+use crate::shared::{PgStore, SEAL_BLOCK};
 use crate::store::{Store, StoreError};
 use crate::wire::{self, Format};
 
@@ -99,6 +104,11 @@ pub struct Reply {
 pub struct Admitted {
     operation: Operation,
     account: String,
+    /// The AccessKey, the signature nonce and the signed time (Unix seconds): a request that
+    /// changes keys claims its nonce across replicas before it runs (shared store).
+    access_key_id: String,
+    nonce: String,
+    signed_at: u64,
     params: Params,
     format: Format,
     request_id: RequestId,
@@ -161,6 +171,18 @@ pub struct Service {
     /// at or below it). Changed under the key's nonce-cache lock.
     floors: HashMap<String, ReplayFloor>,
     store: Option<Store>,
+    /// The shared store (PostgreSQL), when this server is one of several replicas.
+    shared: Option<PgStore>,
+    /// Set when a change met a shared store changed by another replica since this one last
+    /// caught up ([`StoreError::Stale`]): the request is staged again. Read and written under
+    /// the management lock.
+    stale: AtomicBool,
+    /// The replicas' timing: how often a replica reconciles with the shared store, and how long
+    /// it keeps serving data-key operations from its cache without reaching it.
+    replica_poll: Duration,
+    stale_after: Duration,
+    /// The replicas seen alive, which share the per-account rate limit.
+    replicas: AtomicU64,
     /// The most keys an account may hold in a region.
     key_quota: usize,
     /// The seal counts last written, by version; serialises the writes of counts.
@@ -223,6 +245,9 @@ struct ReplayFloor {
     previous: u64,
     reserved: AtomicU64,
 }
+
+/// What a request was signed with: AccessKey ID, signature nonce, signed time (Unix seconds).
+type Signed = (String, String, u64);
 
 /// Who is calling, once authenticated, and what for.
 struct Authenticated<'k> {
@@ -335,12 +360,225 @@ impl Service {
             serving_from,
             floors,
             store,
+            shared: None,
+            stale: AtomicBool::new(false),
+            replica_poll: Duration::from_secs(1),
+            stale_after: Duration::from_secs(30),
+            replicas: AtomicU64::new(1),
             key_quota: config.key_quota,
             written_counts: Mutex::new(HashMap::new()),
             sealed_since_save: AtomicBool::new(false),
             started: Instant::now(),
             key_clock_ahead: AtomicU64::new(0),
         }
+    }
+
+    /// A replica over the shared store `shared` (PostgreSQL): `provider` is what it loaded.
+    /// `poll` is how often it reconciles with the store ([`Service::follow`]), `stale_after`
+    /// how long it keeps serving data-key operations from its cache when it cannot reach the
+    /// store.
+    pub fn new_replica(
+        config: Config,
+        provider: InMemoryProvider,
+        shared: PgStore,
+        poll: Duration,
+        stale_after: Duration,
+    ) -> Self {
+        let previous = shared.replay_floors().unwrap_or_else(|e| {
+            eprintln!("kms-server: cannot read the replay floors: {e}");
+            let edge = since_epoch(SystemTime::now()) + auth::TIMESTAMP_WINDOW;
+            config
+                .access_keys
+                .iter()
+                .map(|k| (k.id.clone(), edge.as_secs()))
+                .collect()
+        });
+        let import_token_key = shared.import_token_key();
+        let mut service = Self::new(config, provider, None);
+        for (id, floor) in &mut service.floors {
+            let previous = previous.get(id).copied().unwrap_or(0);
+            floor.previous = previous;
+            *floor.reserved.get_mut() = previous;
+        }
+        service.import_token_key = import_token_key;
+        service.shared = Some(shared);
+        service.replica_poll = poll;
+        service.stale_after = stale_after;
+        service
+    }
+
+    /// Starts the replica's follower, a thread that keeps it current with the shared store:
+    /// it listens for the other replicas' changes (`LISTEN`), catches up on each notification
+    /// and at least every poll period (a lost notification is repaired by the next poll),
+    /// reconnects by itself, and notes the replica alive for the rate limit's share. It ends
+    /// when the service is dropped. Nothing to do without a shared store.
+    ///
+    /// # Errors
+    /// The thread could not be started.
+    pub fn spawn_follower(service: &Arc<Service>) -> std::io::Result<()> {
+        let Some(shared) = &service.shared else {
+            return Ok(());
+        };
+        let config = shared.config().clone();
+        let poll = service.replica_poll;
+        let service = Arc::downgrade(service);
+        std::thread::Builder::new()
+            .name("kms-follower".into())
+            .spawn(move || {
+                let mut listener: Option<postgres::Client> = None;
+                let mut failing = false;
+                let mut beat = Instant::now() - poll;
+                loop {
+                    let Some(service) = service.upgrade() else {
+                        return;
+                    };
+                    if listener.as_ref().is_none_or(postgres::Client::is_closed) {
+                        listener = config.connect(postgres::NoTls).ok().and_then(|mut c| {
+                            let listen = format!("LISTEN {}", crate::shared::channel());
+                            c.batch_execute(&listen).ok().map(|()| c)
+                        });
+                    }
+                    let followed = service.follow().and_then(|()| {
+                        if beat.elapsed() >= poll {
+                            beat = Instant::now();
+                            service.heartbeat().map(|_| ())
+                        } else {
+                            Ok(())
+                        }
+                    });
+                    match followed {
+                        Ok(()) if failing => {
+                            failing = false;
+                            eprintln!("kms-server: the shared store is reachable again");
+                        }
+                        Err(e) if !failing => {
+                            failing = true;
+                            eprintln!("kms-server: cannot reach the shared store: {e}");
+                        }
+                        _ => {}
+                    }
+                    drop(service);
+                    let broken = match listener.as_mut() {
+                        Some(client) => {
+                            let mut notifications = client.notifications();
+                            let waited =
+                                notifications.timeout_iter(poll).next().map(|n| n.is_some());
+                            match waited {
+                                // Everything queued is caught up by one pass.
+                                Ok(true) => notifications.iter().count().is_err(),
+                                Ok(false) => false,
+                                Err(_) => true,
+                            }
+                        }
+                        None => {
+                            std::thread::sleep(poll);
+                            false
+                        }
+                    };
+                    if broken {
+                        listener = None;
+                    }
+                }
+            })
+            .map(|_| ())
+    }
+
+    /// The shared store, when this server is a replica.
+    pub fn shared(&self) -> Option<&PgStore> {
+        self.shared.as_ref()
+    }
+
+    /// Whether the server is ready for traffic (`/healthz`): always without a shared store;
+    /// with one, when this replica caught up with it within two poll periods.
+    pub fn healthy(&self) -> bool {
+        self.shared
+            .as_ref()
+            .is_none_or(|s| s.since_current() <= 2 * self.replica_poll + Duration::from_millis(500))
+    }
+
+    /// Brings this replica's keys up to date with the shared store (the changes other replicas
+    /// made since it last looked), under the management lock. Called by the follower thread
+    /// on every notification and poll, and before every key management request.
+    ///
+    /// # Errors
+    /// The store's error; the keys are as they were.
+    pub fn follow(&self) -> Result<(), StoreError> {
+        let _serial = lock(&self.management);
+        self.catch_up()
+    }
+
+    /// [`follow`](Self::follow) with the management lock held.
+    fn catch_up(&self) -> Result<(), StoreError> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let seen = shared.generation();
+        let changes = shared.changes_since(seen)?;
+        if changes.reload {
+            let (generation, mut provider) = shared.load_all()?;
+            provider.set_engine(read(&self.provider).engine());
+            *write(&self.provider) = provider;
+            shared.caught_up(generation);
+        } else if changes.generation != seen {
+            changes.apply_to(&mut write(&self.provider))?;
+            shared.caught_up(changes.generation);
+        } else {
+            shared.mark_current();
+        }
+        Ok(())
+    }
+
+    /// Notes this replica alive in the shared store and shares the per-account rate limit
+    /// among the replicas alive (each enforces `rate / replicas`, rounded up).
+    ///
+    /// # Errors
+    /// The store's error; the share is unchanged.
+    pub fn heartbeat(&self) -> Result<u64, StoreError> {
+        let Some(shared) = &self.shared else {
+            return Ok(1);
+        };
+        let live = shared.heartbeat(3 * self.replica_poll)?.max(1);
+        if self.replicas.swap(live, Ordering::SeqCst) != live {
+            let share = self
+                .rate_limit
+                .per_second
+                .div_ceil(u32::try_from(live).unwrap_or(u32::MAX));
+            let limit = RateLimit {
+                per_second: share,
+                burst: share,
+            };
+            *lock(&self.limiter) = RateLimiter::new()
+                .with_default(limit)
+                .with_limit(Operation::GetParametersForImport, keygen_limit(limit));
+        }
+        Ok(live)
+    }
+
+    /// Runs `change` (which stages and commits through [`Service::commit`]) on a replica that
+    /// is current with the shared store, again when another replica changed keys first: at
+    /// most a few times. Callers hold the management lock. Without a shared store, `change`
+    /// runs once.
+    fn decided<T, E: From<kms_core::Error>>(
+        &self,
+        mut change: impl FnMut() -> Result<T, E>,
+    ) -> Result<T, E> {
+        if self.shared.is_none() {
+            return change();
+        }
+        for _ in 0..8 {
+            self.catch_up().map_err(|e| {
+                eprintln!("kms-server: catching up with the shared store failed: {e}");
+                E::from(kms_core::Error::InternalFailure(Internal::Provider))
+            })?;
+            self.stale.store(false, Ordering::SeqCst);
+            let result = change();
+            if !self.stale.swap(false, Ordering::SeqCst) {
+                return result;
+            }
+        }
+        Err(E::from(kms_core::Error::InternalFailure(
+            Internal::Provider,
+        )))
     }
 
     /// Moves the time keys see `by` further ahead of the wall clock: the `now` of key
@@ -455,7 +693,9 @@ impl Service {
             }
         };
         let (key_id, version) = exhausted;
-        self.rotate_exhausted(&key_id, &version, self.key_time(now))?;
+        if !self.reserve_seals(&version)? {
+            self.rotate_exhausted(&key_id, &version, self.key_time(now))?;
+        }
         let result = run(&read(&self.provider));
         if result.is_ok() {
             self.sealed_since_save.store(true, Ordering::SeqCst);
@@ -503,7 +743,7 @@ impl Service {
         let sealed = self.sealed_since_save.load(Ordering::SeqCst);
         let deleted = {
             let _serial = lock(&self.management);
-            self.run_due(self.key_time(now))
+            self.decided(|| self.run_due(self.key_time(now)))
                 .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?
         };
         self.save()?;
@@ -549,17 +789,19 @@ impl Service {
         );
         let mut format = Format::Json;
         let admitted = match request_id {
-            Ok(request_id) => {
-                self.admit_inner(request, now, &mut format)
-                    .map(|(operation, account, params)| Admitted {
-                        operation,
-                        account,
-                        params,
-                        format,
-                        request_id,
-                        request_id_text: request_id_text.clone(),
-                    })
-            }
+            Ok(request_id) => self.admit_inner(request, now, &mut format).map(
+                |(operation, account, params, signed)| Admitted {
+                    operation,
+                    account,
+                    access_key_id: signed.0,
+                    nonce: signed.1,
+                    signed_at: signed.2,
+                    params,
+                    format,
+                    request_id,
+                    request_id_text: request_id_text.clone(),
+                },
+            ),
             Err(e) => Err(ApiError::from(kms_core::Error::from(e))),
         };
         admitted.map_err(|error| self.refusal(format, request_id_text, &error))
@@ -570,6 +812,9 @@ impl Service {
     /// store's write: the HTTP frontend runs those on the blocking pool.
     pub fn run(&self, admitted: &Admitted, now: SystemTime) -> Reply {
         let caller = Caller::new(&admitted.account, &self.region);
+        if let Err(error) = self.claim_nonce(admitted, now) {
+            return self.refusal(admitted.format, admitted.request_id_text.clone(), &error);
+        }
         let result = self.dispatch(
             admitted.operation,
             &caller,
@@ -590,6 +835,36 @@ impl Service {
         }
     }
 
+    /// On a replica, a request that changes keys claims its signature nonce in the shared
+    /// store first, so the same request replayed to another replica is refused
+    /// (`SignatureNonceUsed`); each replica's own cache already refused it on this one.
+    fn claim_nonce(&self, admitted: &Admitted, now: SystemTime) -> Result<(), ApiError> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        if !admitted.operation.alters_keys() {
+            return Ok(());
+        }
+        // Kept until no clock could still admit the signed time.
+        let expires = admitted.signed_at + 2 * auth::TIMESTAMP_WINDOW.as_secs();
+        let fresh = shared
+            .claim_nonce(
+                &admitted.access_key_id,
+                &admitted.nonce,
+                expires,
+                since_epoch(now).as_secs(),
+            )
+            .map_err(|e| {
+                eprintln!("kms-server: recording a nonce in the shared store failed: {e}");
+                ApiError::internal()
+            })?;
+        if fresh {
+            Ok(())
+        } else {
+            Err(ApiError::nonce_used())
+        }
+    }
+
     fn refusal(&self, format: Format, request_id: String, error: &ApiError) -> Reply {
         Reply {
             status: error.status,
@@ -607,7 +882,7 @@ impl Service {
         request: &RawRequest<'_>,
         now: SystemTime,
         format: &mut Format,
-    ) -> Result<(Operation, String, Params), ApiError> {
+    ) -> Result<(Operation, String, Params, Signed), ApiError> {
         if request.method != "GET" && request.method != "POST" {
             return Err(ApiError::method_not_allowed());
         }
@@ -653,7 +928,12 @@ impl Service {
         }
         let operation = Operation::from_name(action).ok_or_else(ApiError::unknown_action)?;
         self.admit_caller(&caller, operation, now)?;
-        Ok((operation, caller.key.account.clone(), params))
+        let signed = (
+            caller.key.id.clone(),
+            caller.nonce.clone(),
+            since_epoch(caller.timestamp).as_secs(),
+        );
+        Ok((operation, caller.key.account.clone(), params, signed))
     }
 
     /// Verifies the request's signature and timestamp, and the nonce's form; returns the
@@ -739,17 +1019,21 @@ impl Service {
         // a restart, when the nonces are gone. Admit it only once the AccessKey's replay floor
         // covers it on disk (reserved a few seconds ahead, so a client whose clock runs ahead
         // costs one small write per REPLAY_FLOOR_MARGIN, not one per request).
-        if let (Some(store), Some(floor)) = (&self.store, floor)
+        if let Some(floor) = floor
+            && (self.store.is_some() || self.shared.is_some())
             && signed > since_epoch(now).as_secs()
             && signed > floor.reserved.load(Ordering::SeqCst)
         {
             let until = signed + REPLAY_FLOOR_MARGIN.as_secs();
-            store
-                .raise_replay_floor(&caller.key.id, until)
-                .map_err(|e| {
-                    eprintln!("kms-server: writing a replay floor failed: {e}");
-                    ApiError::internal()
-                })?;
+            let raised = match (&self.store, &self.shared) {
+                (Some(store), _) => store.raise_replay_floor(&caller.key.id, until),
+                (_, Some(shared)) => shared.raise_replay_floor(&caller.key.id, until),
+                _ => Ok(()),
+            };
+            raised.map_err(|e| {
+                eprintln!("kms-server: writing a replay floor failed: {e}");
+                ApiError::internal()
+            })?;
             floor.reserved.store(until, Ordering::SeqCst);
         }
         slot.insert();
@@ -943,8 +1227,12 @@ impl Service {
         // Key management, one request at a time: first the deletions that are due, then the
         // request; each change on disk before it is committed.
         let _serial = lock(&self.management);
-        self.delete_due_keys(epoch)?;
-        self.manage(operation, &request)
+        // On a replica: current with the shared store first, and staged again when another
+        // replica changed keys before this change could be written.
+        self.decided(|| {
+            self.delete_due_keys(epoch)?;
+            self.manage(operation, &request)
+        })
     }
 
     /// A data-key operation, under the provider's read lock.
@@ -963,18 +1251,55 @@ impl Service {
         request_id: RequestId,
         now: Duration,
     ) -> Result<DataKeyReply, kms_core::Error> {
-        let exhausted = {
-            let provider = read(&self.provider);
-            match run_data_key(&provider, operation, caller, params, request_id) {
-                Err(e @ kms_core::Error::InternalFailure(Internal::SealLimitReached)) => {
-                    sealing_key(&provider, operation, caller, params).ok_or(e)?
+        self.check_current()?;
+        // A replica's version may need a block of its budget reserved (once per block), and
+        // then a rotation that another replica may have made first: a few rounds at most.
+        for _ in 0..4 {
+            let exhausted = {
+                let provider = read(&self.provider);
+                match run_data_key(&provider, operation, caller, params, request_id) {
+                    Err(e @ kms_core::Error::InternalFailure(Internal::SealLimitReached)) => {
+                        sealing_key(&provider, operation, caller, params).ok_or(e)?
+                    }
+                    other => return other,
                 }
-                other => return other,
+            };
+            let (key_id, version) = exhausted;
+            if !self.reserve_seals(&version)? {
+                self.rotate_exhausted(&key_id, &version, now)?;
             }
-        };
-        let (key_id, version) = exhausted;
-        self.rotate_exhausted(&key_id, &version, now)?;
+        }
         run_data_key(&read(&self.provider), operation, caller, params, request_id)
+    }
+
+    /// On a replica that has not caught up with the shared store for longer than
+    /// `--store-stale-after`, data-key operations are refused (`InternalFailure`): a key
+    /// disabled on another replica meanwhile must not stay usable here for longer than that.
+    fn check_current(&self) -> Result<(), kms_core::Error> {
+        match &self.shared {
+            Some(shared) if shared.since_current() > self.stale_after => {
+                Err(kms_core::Error::InternalFailure(Internal::Provider))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// On a replica, reserves another block of `version`'s seal budget from the shared store
+    /// and grants it to the provider: whether any was left. Without a shared store there is
+    /// nothing to reserve (`false`: the version is spent).
+    fn reserve_seals(&self, version: &KeyVersionId) -> Result<bool, kms_core::Error> {
+        let Some(shared) = &self.shared else {
+            return Ok(false);
+        };
+        let got = shared.reserve_seals(version, SEAL_BLOCK).map_err(|e| {
+            eprintln!("kms-server: reserving seals from the shared store failed: {e}");
+            kms_core::Error::InternalFailure(Internal::Provider)
+        })?;
+        if got == 0 {
+            return Ok(false);
+        }
+        read(&self.provider).grant_seals(version, got)?;
+        Ok(true)
     }
 
     /// Rotates key `key_id` if `exhausted` is still its primary version: stages the new
@@ -992,20 +1317,23 @@ impl Service {
         now: Duration,
     ) -> Result<(), kms_core::Error> {
         let _serial = lock(&self.management);
-        let staged = management::rotate_exhausted(
-            &*read(&self.provider),
-            key_id,
-            exhausted,
-            &mut kms_core::OsRng,
-            now,
-        );
-        let Ok(Some(staged)) = staged else {
-            return Ok(());
-        };
-        // A rare, blocking write (once per 2^32 seals of a key): the new version is on disk
-        // before any blob it seals leaves.
-        self.commit(staged)?;
-        Ok(())
+        self.decided(|| {
+            let staged = management::rotate_exhausted(
+                &*read(&self.provider),
+                key_id,
+                exhausted,
+                &mut kms_core::OsRng,
+                now,
+            );
+            let Ok(Some(staged)) = staged else {
+                return Ok(());
+            };
+            // A rare, blocking write (once per 2^32 seals of a key): the new version is on
+            // disk before any blob it seals leaves. On a replica, another may have rotated
+            // first: then this one catches up and finds the version no longer primary.
+            self.commit(staged)?;
+            Ok(())
+        })
     }
 
     /// Makes a staged change durable, then commits it under the write lock: the records it
@@ -1021,6 +1349,21 @@ impl Service {
                 eprintln!("kms-server: writing a change to the store failed: {e}");
                 kms_core::Error::InternalFailure(Internal::Provider)
             })?;
+        }
+        if let Some(shared) = &self.shared {
+            let changes = read(&self.provider).record_changes(staged.change())?;
+            match shared.apply(&changes) {
+                Ok(()) => {}
+                Err(StoreError::Stale) => {
+                    // Nothing written: `decided` catches up and stages the request again.
+                    self.stale.store(true, Ordering::SeqCst);
+                    return Err(kms_core::Error::InternalFailure(Internal::Provider));
+                }
+                Err(e) => {
+                    eprintln!("kms-server: writing a change to the shared store failed: {e}");
+                    return Err(kms_core::Error::InternalFailure(Internal::Provider));
+                }
+            }
         }
         Ok(write(&self.provider).apply(staged)?)
     }

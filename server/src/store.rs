@@ -77,13 +77,13 @@ use crate::keyring::{StoredAccessKey, remove_stale_temporaries, replace_file};
 /// The schema version this server writes and reads (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 2;
 
-const STATE: &[u8; 8] = b"KMSSTAT1";
-const KEY: &[u8; 8] = b"KMSSKEY1";
-const VERSION: &[u8; 8] = b"KMSSVER1";
-const ALIAS: &[u8; 8] = b"KMSSALS1";
-const ACCESS_KEY: &[u8; 8] = b"KMSSACK1";
+pub(crate) const STATE: &[u8; 8] = b"KMSSTAT1";
+pub(crate) const KEY: &[u8; 8] = b"KMSSKEY1";
+pub(crate) const VERSION: &[u8; 8] = b"KMSSVER1";
+pub(crate) const ALIAS: &[u8; 8] = b"KMSSALS1";
+pub(crate) const ACCESS_KEY: &[u8; 8] = b"KMSSACK1";
 const WITNESS: &[u8; 8] = b"KMSSGEN1";
-const FLOOR: &[u8; 8] = b"KMSSFLR1";
+pub(crate) const FLOOR: &[u8; 8] = b"KMSSFLR1";
 const INSTANCE: &[u8; 8] = b"KMSSINS1";
 const CLIENT_KEY: &[u8; 8] = b"KMSSCLK1";
 /// The tables schema version 2 added (the KMS-instance API).
@@ -119,6 +119,14 @@ pub enum StoreError {
     NotEmpty,
     /// A path the server creates is a symlink.
     Symlink(PathBuf),
+    /// PostgreSQL failed or refused (the shared store).
+    Postgres(Box<postgres::Error>),
+    /// The shared store's schema migrations failed.
+    Migration(String),
+    /// Another replica changed keys since this one last caught up: nothing was written.
+    Stale,
+    /// The shared store cannot be reached now.
+    Unreachable,
 }
 
 impl std::fmt::Display for StoreError {
@@ -126,6 +134,12 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Io(e) => write!(f, "the store's file system failed: {e}"),
             StoreError::Database(e) => write!(f, "the store failed: {e}"),
+            StoreError::Postgres(e) => write!(f, "the shared store failed: {e}"),
+            StoreError::Migration(e) => {
+                write!(f, "the shared store's schema migration failed: {e}")
+            }
+            StoreError::Stale => write!(f, "another replica changed keys first"),
+            StoreError::Unreachable => write!(f, "the shared store cannot be reached"),
             StoreError::Sealed(what) => write!(
                 f,
                 "the store does not open under the wrapping key, or was altered ({what})"
@@ -215,7 +229,7 @@ fn is_symlink(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
-fn random<const N: usize>() -> Result<[u8; N], StoreError> {
+pub(crate) fn random<const N: usize>() -> Result<[u8; N], StoreError> {
     let mut out = [0u8; N];
     kms_core::rand_core::TryRng::try_fill_bytes(&mut kms_core::OsRng, &mut out)
         .map_err(|_| StoreError::Io(io::Error::other("the OS RNG failed")))?;
@@ -223,7 +237,7 @@ fn random<const N: usize>() -> Result<[u8; N], StoreError> {
 }
 
 /// Seals `body` for the row `name` of the table `magic`.
-fn seal_row(
+pub(crate) fn seal_row(
     key: &[u8; 32],
     magic: &[u8; 8],
     name: &str,
@@ -239,7 +253,7 @@ fn seal_row(
 }
 
 /// Opens the body of the row `name` of the table `magic`.
-fn open_row(
+pub(crate) fn open_row(
     key: &[u8; 32],
     magic: &[u8; 8],
     name: &str,
@@ -266,6 +280,17 @@ fn open_row(
         return Err(StoreError::Sealed(what));
     }
     Ok(Zeroizing::new(plain[2 + len..].to_vec()))
+}
+
+/// The ImportToken key derived from wrapping key `key` (see [`Store::import_token_key`]).
+pub(crate) fn import_token_key_of(key: &[u8; 32]) -> kms_core::management::import::ImportTokenKey {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key[..])
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(b"kms-server import token key v1");
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    bytes.copy_from_slice(&mac.finalize().into_bytes());
+    kms_core::management::import::ImportTokenKey::new(*bytes)
 }
 
 impl State {
@@ -326,13 +351,7 @@ impl Store {
     /// before a restart is still accepted after it (within its 24 hours), and the token key is
     /// never the wrapping key itself.
     pub fn import_token_key(&self) -> kms_core::management::import::ImportTokenKey {
-        use hmac::{KeyInit, Mac};
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key[..])
-            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-        mac.update(b"kms-server import token key v1");
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        bytes.copy_from_slice(&mac.finalize().into_bytes());
-        kms_core::management::import::ImportTokenKey::new(*bytes)
+        import_token_key_of(&self.key)
     }
 
     /// Opens the store at `path` (making it when it does not exist) under the wrapping key
