@@ -246,6 +246,10 @@ struct ReplayFloor {
     reserved: AtomicU64,
 }
 
+/// How many times a replica stages a change again when other replicas' changes keep coming
+/// first ([`Service::decided`]).
+const DECIDE_ATTEMPTS: u32 = 32;
+
 /// What a request was signed with: AccessKey ID, signature nonce, signed time (Unix seconds).
 type Signed = (String, String, u64);
 
@@ -565,7 +569,15 @@ impl Service {
         if self.shared.is_none() {
             return change();
         }
-        for _ in 0..8 {
+        for attempt in 0..DECIDE_ATTEMPTS {
+            if attempt > 1 {
+                // Replicas that keep meeting each other's changes back off at random, up to
+                // 64 ms, so that one of them gets through.
+                let mut byte = [0u8; 1];
+                let _ = kms_core::rand_core::TryRng::try_fill_bytes(&mut ThreadRng, &mut byte);
+                let ceiling = 1u64 << attempt.min(6);
+                std::thread::sleep(Duration::from_millis(u64::from(byte[0]) % ceiling));
+            }
             self.catch_up().map_err(|e| {
                 eprintln!("kms-server: catching up with the shared store failed: {e}");
                 E::from(kms_core::Error::InternalFailure(Internal::Provider))
@@ -576,6 +588,9 @@ impl Service {
                 return result;
             }
         }
+        eprintln!(
+            "kms-server: a change met other replicas' changes {DECIDE_ATTEMPTS} times in a row; answered InternalFailure"
+        );
         Err(E::from(kms_core::Error::InternalFailure(
             Internal::Provider,
         )))
@@ -1254,12 +1269,28 @@ impl Service {
         self.check_current()?;
         // A replica's version may need a block of its budget reserved (once per block), and
         // then a rotation that another replica may have made first: a few rounds at most.
-        for _ in 0..4 {
+        let mut looked = false;
+        for _ in 0..8 {
             let exhausted = {
                 let provider = read(&self.provider);
                 match run_data_key(&provider, operation, caller, params, request_id) {
                     Err(e @ kms_core::Error::InternalFailure(Internal::SealLimitReached)) => {
                         sealing_key(&provider, operation, caller, params).ok_or(e)?
+                    }
+                    // A key, alias or version this replica does not know may have been made on
+                    // another one an instant ago (before its notification arrived): catch up
+                    // once and look again, so a key made through one replica can be used
+                    // through another at once.
+                    Err(kms_core::Error::KeyNotFound | kms_core::Error::AliasNotFound)
+                        if self.shared.is_some() && !looked =>
+                    {
+                        drop(provider);
+                        looked = true;
+                        self.follow().map_err(|e| {
+                            eprintln!("kms-server: catching up with the shared store failed: {e}");
+                            kms_core::Error::InternalFailure(Internal::Provider)
+                        })?;
+                        continue;
                     }
                     other => return other,
                 }
@@ -1269,7 +1300,16 @@ impl Service {
                 self.rotate_exhausted(&key_id, &version, now)?;
             }
         }
-        run_data_key(&read(&self.provider), operation, caller, params, request_id)
+        let last = run_data_key(&read(&self.provider), operation, caller, params, request_id);
+        if matches!(
+            last,
+            Err(kms_core::Error::InternalFailure(Internal::SealLimitReached))
+        ) {
+            eprintln!(
+                "kms-server: other replicas kept taking the new versions' seal budgets; answered InternalFailure"
+            );
+        }
+        last
     }
 
     /// On a replica that has not caught up with the shared store for longer than

@@ -255,10 +255,7 @@ type OpenedRow = (RecordKind, Zeroizing<Vec<u8>>, u64);
 
 /// Reads every key, version and alias (keys and versions in row order) and the generation, in
 /// one snapshot.
-fn read_all(
-    client: &mut Client,
-    key: &[u8; 32],
-) -> Result<(u64, Vec<OpenedRow>), StoreError> {
+fn read_all(client: &mut Client, key: &[u8; 32]) -> Result<(u64, Vec<OpenedRow>), StoreError> {
     let mut tx = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)

@@ -15,6 +15,11 @@
 //! With `--protocol instance` it drives the KMS-instance API (a listener started with
 //! `--instance-listen ... --instance-plain-http`): protobuf requests signed with the client key
 //! of `--client-key-file` and `--client-key-password-file`, on a key of the instance.
+//!
+//! With several targets (`--target` repeated, or a comma-separated list), the load is spread
+//! over them round robin: each connection sends its requests to the targets in turn, so that
+//! replicas of one shared store (`--store postgres://…`) share it evenly. What is made before
+//! the run (the AWS protocol's key, the blob Decrypt opens) is made on the first target.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -34,9 +39,16 @@ use serde_json::json;
 #[derive(Parser, Debug)]
 #[command(name = "kms-load")]
 struct Cli {
-    /// The server (a loopback address).
-    #[arg(long, default_value = "127.0.0.1:8089")]
-    target: SocketAddr,
+    /// The server (a loopback address). Repeat it, or give a comma-separated list, to spread
+    /// the load over several servers (replicas of one shared store) round robin: each
+    /// connection sends its requests to them in turn. Setup requests go to the first.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8089",
+        value_delimiter = ',',
+        num_args = 1
+    )]
+    target: Vec<SocketAddr>,
     /// Concurrent connections (each keeps one request in flight).
     #[arg(long, default_value_t = 64)]
     connections: usize,
@@ -93,7 +105,12 @@ async fn instance_load(cli: &Cli, seconds: u64) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let client = InstanceClient::new(cli.target, key_id, private);
+    let clients: Vec<InstanceClient> = cli
+        .target
+        .iter()
+        .map(|addr| InstanceClient::new(*addr, key_id.clone(), private.clone()))
+        .collect();
+    let client = &clients[0];
     let generate = pb::GenerateDataKeyRequest {
         key_id: cli.key_id.clone(),
         ..Default::default()
@@ -122,20 +139,25 @@ async fn instance_load(cli: &Cli, seconds: u64) -> ExitCode {
     let measure_from = start + Duration::from_secs(cli.warmup);
     let end = measure_from + Duration::from_secs(seconds);
     let mut tasks = Vec::with_capacity(cli.connections);
-    for _ in 0..cli.connections.max(1) {
-        let client = client.clone();
+    for connection in 0..cli.connections.max(1) {
+        let clients = clients.clone();
         let action = cli.action.clone();
         let body = body.clone();
         let presign = cli.presign;
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
-            // (second, headers): with --presign, one signature per second and connection.
+            // (second, headers): with --presign, one signature per second and connection (the
+            // instance API signs no host: the same headers go to every target).
             let mut signed: Option<(u64, axum::http::HeaderMap)> = None;
+            // Round robin over the targets, each connection starting at its own.
+            let mut turn = connection;
             loop {
                 let sent = Instant::now();
                 if sent >= end {
                     break;
                 }
+                let client = &clients[turn % clients.len()];
+                turn += 1;
                 let result = if presign {
                     let now = std::time::SystemTime::now();
                     let second = now
@@ -175,7 +197,7 @@ async fn instance_load(cli: &Cli, seconds: u64) -> ExitCode {
     report(
         tasks,
         &format!(
-            "kms-load: {} {}, {} connections, {seconds} s (after {} s warm-up), KMS-instance API{}",
+            "kms-load: {} {}, {} connections, {seconds} s (after {} s warm-up), KMS-instance API{}{}",
             cli.action,
             cli.key_id,
             cli.connections,
@@ -184,7 +206,8 @@ async fn instance_load(cli: &Cli, seconds: u64) -> ExitCode {
                 ", one signature per second and connection"
             } else {
                 ", every request signed"
-            }
+            },
+            targets_note(&cli.target),
         ),
         seconds,
     )
@@ -283,6 +306,20 @@ impl Tally {
     }
 }
 
+/// What the title says of the targets: nothing for one (the output as before), else the list
+/// the load went round.
+fn targets_note(targets: &[SocketAddr]) -> String {
+    if targets.len() < 2 {
+        return String::new();
+    }
+    let list: Vec<String> = targets.iter().map(ToString::to_string).collect();
+    format!(
+        ", round robin over {} targets: {}",
+        targets.len(),
+        list.join(" ")
+    )
+}
+
 /// The answer to a request made before the run, or `None` (said on stderr) when it failed.
 fn setup(what: &str, result: Result<ClientResponse, ClientError>) -> Option<ClientResponse> {
     match result {
@@ -327,7 +364,11 @@ async fn aws_call(
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !cli.target.ip().is_loopback() {
+    if cli.target.is_empty() {
+        eprintln!("kms-load: no --target");
+        return ExitCode::FAILURE;
+    }
+    if cli.target.iter().any(|t| !t.ip().is_loopback()) {
         eprintln!("kms-load: only loopback targets are allowed");
         return ExitCode::FAILURE;
     }
@@ -351,13 +392,16 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let seconds = cli.seconds.clamp(1, 3600);
-    let client = Client::new(
-        cli.target,
-        Credentials {
-            access_key_id: cli.access_key_id.clone(),
-            access_key_secret,
-        },
-    );
+    let credentials = Credentials {
+        access_key_id: cli.access_key_id.clone(),
+        access_key_secret,
+    };
+    let clients: Vec<Client> = cli
+        .target
+        .iter()
+        .map(|addr| Client::new(*addr, credentials.clone()))
+        .collect();
+    let client = &clients[0];
     let options = CallOptions {
         signature: if cli.v1 {
             SignatureVersion::V1
@@ -368,10 +412,7 @@ async fn main() -> ExitCode {
     };
     // With AWS's protocol: a key made now (moto starts empty). For Decrypt: one blob, made now.
     let key_id = if aws {
-        match setup(
-            "CreateKey",
-            aws_call(&client, "CreateKey", &json!({})).await,
-        ) {
+        match setup("CreateKey", aws_call(client, "CreateKey", &json!({})).await) {
             Some(r) => r.json()["KeyMetadata"]["KeyId"]
                 .as_str()
                 .unwrap_or_default()
@@ -386,7 +427,7 @@ async fn main() -> ExitCode {
     } else {
         let made = if aws {
             let request = json!({"KeyId": key_id, "KeySpec": "AES_256"});
-            aws_call(&client, "GenerateDataKey", &request).await
+            aws_call(client, "GenerateDataKey", &request).await
         } else {
             let params = [("KeyId", key_id.as_str())];
             client.call_with("GenerateDataKey", &params, &options).await
@@ -401,26 +442,30 @@ async fn main() -> ExitCode {
     let measure_from = start + Duration::from_secs(cli.warmup);
     let end = measure_from + Duration::from_secs(seconds);
     let mut tasks = Vec::with_capacity(cli.connections);
-    for _ in 0..cli.connections.max(1) {
-        let client = client.clone();
+    for connection in 0..cli.connections.max(1) {
+        let clients = clients.clone();
         let options = options.clone();
         let action = cli.action.clone();
         let key_id = key_id.clone();
         let blob = blob.clone();
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
+            // Round robin over the targets, each connection starting at its own.
+            let mut turn = connection;
             loop {
                 let sent = Instant::now();
                 if sent >= end {
                     break;
                 }
+                let client = &clients[turn % clients.len()];
+                turn += 1;
                 let result = if aws {
                     let body = if action == "Decrypt" {
                         json!({"CiphertextBlob": blob})
                     } else {
                         json!({"KeyId": key_id, "KeySpec": "AES_256"})
                     };
-                    aws_call(&client, &action, &body).await
+                    aws_call(client, &action, &body).await
                 } else {
                     let params: Vec<(&str, &str)> = if action == "Decrypt" {
                         vec![("CiphertextBlob", blob.as_str())]
@@ -448,7 +493,7 @@ async fn main() -> ExitCode {
         }));
     }
     let title = format!(
-        "kms-load: {} {}, {} connections, {seconds} s (after {} s warm-up), {}",
+        "kms-load: {} {}, {} connections, {seconds} s (after {} s warm-up), {}{}",
         cli.action,
         key_id,
         cli.connections,
@@ -457,7 +502,8 @@ async fn main() -> ExitCode {
             (true, _) => "AWS JSON protocol",
             (false, true) => "signature V1",
             (false, false) => "signature V3",
-        }
+        },
+        targets_note(&cli.target),
     );
     report(tasks, &title, seconds).await
 }
