@@ -16,7 +16,7 @@ use kms_server::instance::{self, InstanceApi, client_key, client_key::ClientKey}
 use kms_server::keyring::{Keyring, parse_wrapping_key};
 use kms_server::limits::Limits;
 use kms_server::shared::{self, PgStore};
-use kms_server::store::Store;
+use kms_server::store::{InstanceStore, Store};
 use kms_server::{AccessKey, Config, Service, tls};
 use zeroize::Zeroizing;
 
@@ -386,9 +386,6 @@ async fn open_shared(cli: &Cli, url: &str) -> Result<(PgStore, kms_server::store
     if cli.keyring.is_some() || cli.export.is_some() || cli.import.is_some() {
         return Err("--keyring, --export and --import work with the embedded store only".into());
     }
-    if cli.instance_listen.is_some() || cli.issue_client_key {
-        return Err("the KMS-instance API is not served with --store postgres:// yet".into());
-    }
     let key = wrapping_key(cli)?;
     let seal_limit = cli
         .seal_limit
@@ -451,7 +448,9 @@ fn store_job(
 
 /// The local KMS instance: its ID, kept in the store (made at the first start that needs
 /// it; without a store, a new one each run), and the client keys it holds.
-fn open_instance(store: Option<&Store>) -> Result<(InstanceId, Vec<ClientKey>), String> {
+fn open_instance(
+    store: Option<&dyn InstanceStore>,
+) -> Result<(InstanceId, Vec<ClientKey>), String> {
     let Some(store) = store else {
         let id =
             instance::new_instance_id().map_err(|e| format!("cannot draw an instance ID: {e}"))?;
@@ -469,7 +468,13 @@ fn open_instance(store: Option<&Store>) -> Result<(InstanceId, Vec<ClientKey>), 
             store
                 .put_instance_id(id.as_str())
                 .map_err(|e| format!("cannot write the instance ID to the store: {e}"))?;
-            id
+            // Read back: replicas of a shared store starting together keep the first one's.
+            let kept = store
+                .instance_id()
+                .map_err(|e| format!("cannot read the instance ID from the store: {e}"))?
+                .ok_or("the store kept no instance ID")?;
+            InstanceId::parse(&kept)
+                .ok_or_else(|| format!("the store's instance ID {kept:?} is not one"))?
         }
     };
     let keys = store
@@ -485,7 +490,7 @@ fn open_instance(store: Option<&Store>) -> Result<(InstanceId, Vec<ClientKey>), 
 /// Issues a client key for `account` in `region` and `instance`: kept in the store first
 /// (durable), then its files written into `dir`, then announced.
 fn issue_client_key(
-    store: Option<&Store>,
+    store: Option<&dyn InstanceStore>,
     dir: &std::path::Path,
     account: &str,
     region: &str,
@@ -702,12 +707,17 @@ async fn run(cli: Cli) -> ExitCode {
 
     // The KMS-instance API: its instance and client keys.
     let instance_api = if cli.instance_listen.is_some() || cli.issue_client_key {
-        if cli.issue_client_key && service.store().is_none() {
+        let instance_store: Option<&dyn InstanceStore> = match (service.store(), service.shared()) {
+            (Some(store), _) => Some(store),
+            (None, Some(shared)) => Some(shared),
+            (None, None) => None,
+        };
+        if cli.issue_client_key && instance_store.is_none() {
             return fail(
                 "--issue-client-key needs --store (the server keeps the key's public half there)",
             );
         }
-        let (instance, mut keys) = match open_instance(service.store()) {
+        let (instance, mut keys) = match open_instance(instance_store) {
             Ok(opened) => opened,
             Err(e) => return fail(e),
         };
@@ -720,7 +730,7 @@ async fn run(cli: Cli) -> ExitCode {
                 );
             };
             match issue_client_key(
-                service.store(),
+                instance_store,
                 dir,
                 &client_key_account,
                 service.region(),

@@ -36,8 +36,9 @@ use postgres::{Client, IsolationLevel, NoTls};
 use zeroize::Zeroizing;
 
 use crate::config::AccessKey;
+use crate::instance::client_key::ClientKey;
 use crate::keyring::StoredAccessKey;
-use crate::store::{Loaded, StoreError, open_row, seal_row};
+use crate::store::{InstanceStore, Loaded, StoreError, open_row, seal_row};
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -807,6 +808,73 @@ impl PgStore {
     /// The key that seals ImportTokens: derived from the wrapping key as the embedded store's.
     pub fn import_token_key(&self) -> kms_core::management::import::ImportTokenKey {
         crate::store::import_token_key_of(&self.key)
+    }
+}
+
+impl InstanceStore for PgStore {
+    fn instance_id(&self) -> Result<Option<String>, StoreError> {
+        let key = Arc::clone(&self.key);
+        self.pool.call(move |client| {
+            let Some(row) = client.query_opt("SELECT body FROM instance WHERE id = 1", &[])? else {
+                return Ok(None);
+            };
+            let body = open_row(
+                &key,
+                crate::store::INSTANCE,
+                "instance",
+                &row.get::<_, Vec<u8>>(0),
+            )?;
+            String::from_utf8(body.to_vec())
+                .map(Some)
+                .map_err(|_| StoreError::Sealed("the instance ID"))
+        })
+    }
+
+    fn put_instance_id(&self, id: &str) -> Result<(), StoreError> {
+        let sealed = seal_row(&self.key, crate::store::INSTANCE, "instance", id.as_bytes())?;
+        self.pool.call(move |client| {
+            client.execute(
+                "INSERT INTO instance (id, body) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+                &[&sealed],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn client_keys(&self) -> Result<Vec<ClientKey>, StoreError> {
+        let key = Arc::clone(&self.key);
+        self.pool.call(move |client| {
+            let mut out = Vec::new();
+            for row in client.query("SELECT id, body FROM client_keys ORDER BY id", &[])? {
+                let id: String = row.get(0);
+                let json = open_row(
+                    &key,
+                    crate::store::CLIENT_KEY,
+                    &id,
+                    &row.get::<_, Vec<u8>>(1),
+                )?;
+                let client_key = ClientKey::from_json(&json)
+                    .filter(|k| k.key_id == id)
+                    .ok_or(StoreError::Sealed("a client key"))?;
+                out.push(client_key);
+            }
+            Ok(out)
+        })
+    }
+
+    fn put_client_key(&self, client_key: &ClientKey) -> Result<(), StoreError> {
+        let json = client_key
+            .to_json()
+            .map_err(|_| StoreError::Sealed("a client key"))?;
+        let id = client_key.key_id.clone();
+        let sealed = seal_row(&self.key, crate::store::CLIENT_KEY, &id, &json)?;
+        self.pool.call(move |client| {
+            client.execute(
+                "INSERT INTO client_keys (id, body) VALUES ($1, $2)",
+                &[&id, &sealed],
+            )?;
+            Ok(())
+        })
     }
 }
 

@@ -84,8 +84,8 @@ pub(crate) const ALIAS: &[u8; 8] = b"KMSSALS1";
 pub(crate) const ACCESS_KEY: &[u8; 8] = b"KMSSACK1";
 const WITNESS: &[u8; 8] = b"KMSSGEN1";
 pub(crate) const FLOOR: &[u8; 8] = b"KMSSFLR1";
-const INSTANCE: &[u8; 8] = b"KMSSINS1";
-const CLIENT_KEY: &[u8; 8] = b"KMSSCLK1";
+pub(crate) const INSTANCE: &[u8; 8] = b"KMSSINS1";
+pub(crate) const CLIENT_KEY: &[u8; 8] = b"KMSSCLK1";
 /// The tables schema version 2 added (the KMS-instance API).
 const SCHEMA_2_TABLES: &str =
     "CREATE TABLE IF NOT EXISTS instance (id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -173,6 +173,53 @@ impl From<rusqlite::Error> for StoreError {
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> Self {
         StoreError::Io(e)
+    }
+}
+
+/// Where the KMS-instance API keeps its instance ID and client keys: the embedded store
+/// ([`Store`]) or the shared one ([`crate::shared::PgStore`]).
+pub trait InstanceStore {
+    /// The local KMS instance's ID, if one was kept.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn instance_id(&self) -> Result<Option<String>, StoreError>;
+
+    /// Keeps `id` as the local KMS instance's ID, durably, unless one is kept already (read it
+    /// back with [`instance_id`](Self::instance_id): replicas starting together keep one).
+    ///
+    /// # Errors
+    /// [`StoreError`]: nothing was written.
+    fn put_instance_id(&self, id: &str) -> Result<(), StoreError>;
+
+    /// The client keys issued, in the order of their IDs.
+    ///
+    /// # Errors
+    /// [`StoreError`], also for a row that does not parse.
+    fn client_keys(&self) -> Result<Vec<ClientKey>, StoreError>;
+
+    /// Keeps an issued client key (its public key and scope), durably.
+    ///
+    /// # Errors
+    /// [`StoreError`]: nothing was written (also when the ID is taken).
+    fn put_client_key(&self, client_key: &ClientKey) -> Result<(), StoreError>;
+}
+
+impl InstanceStore for Store {
+    fn instance_id(&self) -> Result<Option<String>, StoreError> {
+        Store::instance_id(self)
+    }
+
+    fn put_instance_id(&self, id: &str) -> Result<(), StoreError> {
+        Store::put_instance_id(self, id)
+    }
+
+    fn client_keys(&self) -> Result<Vec<ClientKey>, StoreError> {
+        Store::client_keys(self)
+    }
+
+    fn put_client_key(&self, client_key: &ClientKey) -> Result<(), StoreError> {
+        Store::put_client_key(self, client_key)
     }
 }
 

@@ -13,6 +13,8 @@
 //! - **Replay across replicas.** A signed mutation sent again, byte for byte, to another replica.
 //! - **An alias created on two replicas at once.** One wins, the other answers that it exists.
 //! - **/healthz and the database.** PostgreSQL stopped and started under a replica.
+//! - **The KMS-instance API.** A client key issued by one replica signs requests that another
+//!   serves; one instance for all.
 //!
 //! These tests need a PostgreSQL server and are ignored by default: run them under
 //! `server/scripts/with-postgres.sh`, which starts a throw-away one and exports
@@ -1272,4 +1274,141 @@ async fn healthz_follows_the_database() {
         back.elapsed()
     );
     drop(replica);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. The KMS-instance API on every replica
+
+/// A free loopback port (bound, read, released: the replica binds it a moment later).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The first line of `replica`'s output that starts with `prefix`, without the prefix.
+fn said(replica: &Replica, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(rest) = replica
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|(_, l)| l.strip_prefix(prefix).map(str::to_owned))
+        {
+            return rest;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line {prefix:?}: {}",
+            replica.tail()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: run under server/scripts/with-postgres.sh"]
+async fn the_instance_api_is_served_by_every_replica() {
+    use kms_server::instance::client::InstanceClient;
+    use kms_server::instance::{client_key, pb};
+    use prost::Message;
+
+    let url = fresh_database("instance");
+    let dir = common::temp_dir("replica-client-keys");
+    let dir_text = dir.display().to_string();
+    let start = |port: u16| {
+        let args = args(&[
+            "--instance-listen",
+            &format!("127.0.0.1:{port}"),
+            "--instance-plain-http",
+            "--client-key-dir",
+            &dir_text,
+        ]);
+        (Replica::start(&url, &args), port)
+    };
+    // The first replica makes the instance and issues a client key; the second finds both in
+    // the database.
+    let (a, a_port) = start(free_port());
+    let (b, b_port) = start(free_port());
+    let instance = said(&a, "kms-server: KMS instance: ");
+    assert_eq!(
+        said(&b, "kms-server: KMS instance: "),
+        instance,
+        "one instance"
+    );
+    let issued = said(&a, "kms-server: client key: ");
+    let client_key_id = issued.split(' ').next().unwrap().to_owned();
+    assert!(
+        !b.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, l)| l.starts_with("kms-server: client key: ")),
+        "the second replica issued no key of its own"
+    );
+    let json = dir.join(format!("clientKey_{client_key_id}.json"));
+    let json = if json.exists() {
+        json
+    } else {
+        // Whatever the file is called: the one JSON file in the directory.
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "json"))
+            .expect("a client key file")
+    };
+    let password = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p != &json && p.extension().is_none_or(|e| e != "json"))
+        .expect("a password file");
+    let (key_id, private) = client_key::read_key_files(&json, &password).unwrap();
+
+    // A key of the instance, made through the gateway of A.
+    let made = must(&a.client(), "CreateKey", &[("DKMSInstanceId", &instance)]).await;
+    let key = made.json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let on = |port: u16| {
+        InstanceClient::new(
+            format!("127.0.0.1:{port}").parse().unwrap(),
+            key_id.clone(),
+            private.clone(),
+        )
+    };
+    let request = pb::GenerateDataKeyRequest {
+        key_id: key.clone(),
+        ..Default::default()
+    };
+    let answer = on(b_port)
+        .call("GenerateDataKey", request.encode_to_vec())
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let made = pb::GenerateDataKeyResponse::decode(answer.body.as_ref()).unwrap();
+    let decrypt = pb::DecryptRequest {
+        ciphertext_blob: made.ciphertext_blob.clone(),
+        key_id: key.clone(),
+        iv: made.iv.clone(),
+        ..Default::default()
+    };
+    let answer = on(a_port)
+        .call("Decrypt", decrypt.encode_to_vec())
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let opened = pb::DecryptResponse::decode(answer.body.as_ref()).unwrap();
+    assert_eq!(opened.plaintext, made.plaintext);
+    eprintln!(
+        "instance {instance}: client key {client_key_id} issued by one replica; GenerateDataKey \
+         through the other's instance API, Decrypt through the first's"
+    );
+    drop((a, b));
+    let _ = std::fs::remove_dir_all(&dir);
 }
