@@ -41,7 +41,7 @@ use crate::{Caller, Error, InstanceId, KeyId, KeyRecord, KeyReference, KeyVersio
 /// let key_id = KeyId::parse("key-hzz630494463ejqjx1234").unwrap();
 /// let record = KeyRecord::new(KeyHandle(0), key_id, version).with_state(KeyState::Disabled);
 /// // error[E0624]: method `check_usable` is private.
-/// let _ = record.check_usable();
+/// let _ = record.check_usable(kms_core::Permission::Encrypt);
 /// ```
 ///
 #[derive(Debug, PartialEq, Eq)]
@@ -258,7 +258,7 @@ fn mint(
     version: KeyVersionId,
     permission: Permission,
 ) -> Result<AuthorizedKey, Error> {
-    record.check_usable()?;
+    record.check_usable(permission)?;
     Ok(AuthorizedKey {
         handle: record.handle,
         key_id: record.key_id,

@@ -61,8 +61,14 @@ pub enum MasterKeySpec {
     Aes128,
     /// `RSA_2048`: an asymmetric key.
     Rsa2048,
-    /// `EC_P256`: an asymmetric key.
+    /// `EC_P256`: an asymmetric key (NIST P-256).
     EcP256,
+    /// `RSA_3072`: an asymmetric key.
+    Rsa3072,
+    /// `EC_P256K`: an asymmetric key (secp256k1).
+    EcP256K,
+    /// `EC_SM2`: an asymmetric key (the SM2 curve).
+    EcSm2,
 }
 
 impl MasterKeySpec {
@@ -73,14 +79,25 @@ impl MasterKeySpec {
             MasterKeySpec::Aes128 => "Aliyun_AES_128",
             MasterKeySpec::Rsa2048 => "RSA_2048",
             MasterKeySpec::EcP256 => "EC_P256",
+            MasterKeySpec::Rsa3072 => "RSA_3072",
+            MasterKeySpec::EcP256K => "EC_P256K",
+            MasterKeySpec::EcSm2 => "EC_SM2",
         }
     }
 
     /// Parses a wire name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Aes256, Self::Aes128, Self::Rsa2048, Self::EcP256]
-            .into_iter()
-            .find(|s| s.name() == name)
+        [
+            Self::Aes256,
+            Self::Aes128,
+            Self::Rsa2048,
+            Self::EcP256,
+            Self::Rsa3072,
+            Self::EcP256K,
+            Self::EcSm2,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
     }
 
     /// The length of AES material, `None` for an asymmetric spec.
@@ -88,7 +105,11 @@ impl MasterKeySpec {
         match self {
             MasterKeySpec::Aes256 => Some(32),
             MasterKeySpec::Aes128 => Some(16),
-            MasterKeySpec::Rsa2048 | MasterKeySpec::EcP256 => None,
+            MasterKeySpec::Rsa2048
+            | MasterKeySpec::EcP256
+            | MasterKeySpec::Rsa3072
+            | MasterKeySpec::EcP256K
+            | MasterKeySpec::EcSm2 => None,
         }
     }
 
@@ -205,13 +226,21 @@ impl KeyRecord {
         Self { usage, ..self }
     }
 
-    /// Step 4 of spec §7: the key's state, then its usage **\[decided: state before usage\]**.
+    /// Step 4 of spec §7 for an operation of `permission`: the key's state, then its spec and
+    /// usage **\[decided: state before usage\]**. The data-key operations need a symmetric
+    /// `ENCRYPT/DECRYPT` key; the asymmetric ones an asymmetric key of their usage.
     #[inline]
-    pub(crate) const fn check_usable(&self) -> Result<(), Error> {
+    pub(crate) const fn check_usable(&self, permission: Permission) -> Result<(), Error> {
         if let Some(rejection) = self.state.rejection() {
             return Err(rejection);
         }
-        if !self.spec.is_symmetric() || !matches!(self.usage, KeyUsage::EncryptDecrypt) {
+        let (usage, asymmetric) = permission.needs();
+        let usage_fits = match usage {
+            Some(KeyUsage::EncryptDecrypt) => matches!(self.usage, KeyUsage::EncryptDecrypt),
+            Some(KeyUsage::SignVerify) => matches!(self.usage, KeyUsage::SignVerify),
+            None => true,
+        };
+        if self.spec.is_symmetric() == asymmetric || !usage_fits {
             return Err(Error::UnsupportedOperation);
         }
         Ok(())
@@ -235,10 +264,21 @@ pub enum Permission {
     ReEncryptFrom,
     /// `kms:ReEncryptTo`, on the destination key of a ReEncrypt.
     ReEncryptTo,
+    /// `kms:AsymmetricSign`: sign a digest with an asymmetric `SIGN/VERIFY` key.
+    AsymmetricSign,
+    /// `kms:AsymmetricVerify`: verify a signature with one.
+    AsymmetricVerify,
+    /// `kms:AsymmetricEncrypt`: encrypt to an asymmetric `ENCRYPT/DECRYPT` key.
+    AsymmetricEncrypt,
+    /// `kms:AsymmetricDecrypt`: decrypt with one.
+    AsymmetricDecrypt,
+    /// `kms:GetPublicKey`: read an asymmetric key's public key.
+    GetPublicKey,
 }
 
 impl Permission {
-    /// Every permission.
+    /// Every permission a key policy can grant another account (the asymmetric ones are the
+    /// owner's alone, **\[decided\]**: see `docs/asymmetric.md`).
     pub const ALL: [Permission; 6] = [
         Permission::GenerateDataKey,
         Permission::GenerateDataKeyWithoutPlaintext,
@@ -257,11 +297,38 @@ impl Permission {
             Permission::Decrypt => "kms:Decrypt",
             Permission::ReEncryptFrom => "kms:ReEncryptFrom",
             Permission::ReEncryptTo => "kms:ReEncryptTo",
+            Permission::AsymmetricSign => "kms:AsymmetricSign",
+            Permission::AsymmetricVerify => "kms:AsymmetricVerify",
+            Permission::AsymmetricEncrypt => "kms:AsymmetricEncrypt",
+            Permission::AsymmetricDecrypt => "kms:AsymmetricDecrypt",
+            Permission::GetPublicKey => "kms:GetPublicKey",
         }
     }
 
-    /// Whether the permission seals (every one but Decrypt and ReEncryptFrom, which open).
+    /// The usage an operation of this permission needs, and whether it needs an asymmetric
+    /// key (`true`) or a symmetric one (`false`); `None` for GetPublicKey, which any
+    /// asymmetric key answers.
+    pub const fn needs(self) -> (Option<KeyUsage>, bool) {
+        match self {
+            Permission::AsymmetricSign | Permission::AsymmetricVerify => {
+                (Some(KeyUsage::SignVerify), true)
+            }
+            Permission::AsymmetricEncrypt | Permission::AsymmetricDecrypt => {
+                (Some(KeyUsage::EncryptDecrypt), true)
+            }
+            Permission::GetPublicKey => (None, true),
+            _ => (Some(KeyUsage::EncryptDecrypt), false),
+        }
+    }
+
+    /// Whether the permission seals with a version's AES key (counted against its budget).
     pub const fn seals(self) -> bool {
-        !matches!(self, Permission::Decrypt | Permission::ReEncryptFrom)
+        matches!(
+            self,
+            Permission::GenerateDataKey
+                | Permission::GenerateDataKeyWithoutPlaintext
+                | Permission::Encrypt
+                | Permission::ReEncryptTo
+        )
     }
 }

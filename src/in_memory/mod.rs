@@ -120,8 +120,12 @@ impl PermissionSet {
         Self(permissions.iter().fold(0, |m, p| m | Self::bit(*p)))
     }
 
+    /// The permission's bit; none for those a policy cannot grant (see [`Permission::ALL`]).
     fn bit(permission: Permission) -> u8 {
-        1 << (permission as u8)
+        match Permission::ALL.iter().position(|p| *p == permission) {
+            Some(i) => 1 << i,
+            None => 0,
+        }
     }
 
     fn contains(self, permission: Permission) -> bool {

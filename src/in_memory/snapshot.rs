@@ -110,6 +110,9 @@ pub(super) fn spec_code(spec: MasterKeySpec) -> u8 {
         MasterKeySpec::Aes128 => 1,
         MasterKeySpec::Rsa2048 => 2,
         MasterKeySpec::EcP256 => 3,
+        MasterKeySpec::Rsa3072 => 4,
+        MasterKeySpec::EcP256K => 5,
+        MasterKeySpec::EcSm2 => 6,
     }
 }
 
@@ -641,6 +644,9 @@ pub(super) fn parse_kind(
         1 => MasterKeySpec::Aes128,
         2 => MasterKeySpec::Rsa2048,
         3 => MasterKeySpec::EcP256,
+        4 => MasterKeySpec::Rsa3072,
+        5 => MasterKeySpec::EcP256K,
+        6 => MasterKeySpec::EcSm2,
         _ => return Err(malformed),
     };
     let usage = match r.u8()? {

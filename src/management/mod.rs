@@ -660,7 +660,8 @@ impl<'a> CreateKey<'a> {
     pub fn check(&self) -> Result<(), Error> {
         let usage_fits = match self.spec {
             MasterKeySpec::Aes256 | MasterKeySpec::Aes128 => self.usage == KeyUsage::EncryptDecrypt,
-            MasterKeySpec::EcP256 => self.usage == KeyUsage::SignVerify,
+            // Alibaba: EC_P256 and EC_P256K sign and verify only; RSA and SM2 keys do either.
+            MasterKeySpec::EcP256 | MasterKeySpec::EcP256K => self.usage == KeyUsage::SignVerify,
             _ => true,
         };
         if !usage_fits {
