@@ -11,6 +11,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "asymmetric")]
+pub mod asymmetric;
 mod authorize;
 mod backend;
 pub mod blob;

@@ -6,6 +6,10 @@
 #[path = "../testkit/mod.rs"]
 mod testkit;
 
+#[cfg(feature = "asymmetric")]
+mod asymmetric;
+#[cfg(feature = "asymmetric")]
+mod asymmetric_wycheproof;
 mod cross_cutting;
 mod decrypt;
 mod encrypt;
