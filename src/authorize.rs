@@ -235,6 +235,32 @@ impl Permitted {
     }
 }
 
+/// Steps 2 to 4 for an operation on one named version of a key (the asymmetric operations,
+/// whose `KeyVersionId` is required), against a blocking directory: the key resolved from
+/// `reference`; `version` must be one of its versions (else `Forbidden.KeyNotFound`, as for a
+/// key that does not exist **\[decided\]**); then the permission, state and usage for
+/// `permission`. The witness names `version`.
+#[cfg(feature = "asymmetric")]
+pub(crate) fn authorize_version<D: crate::KeyDirectory + ?Sized>(
+    directory: &D,
+    caller: &Caller<'_>,
+    reference: &KeyReference<'_>,
+    version: &KeyVersionId,
+    permission: Permission,
+) -> Result<AuthorizedKey, Error> {
+    let resolved = Resolving::key(caller, reference).ask(directory)?;
+    let holder = directory.find_version(caller.region, version)?;
+    if holder.is_none_or(|h| h.key_id != resolved.record.key_id) {
+        return Err(Error::KeyNotFound);
+    }
+    let resolved = Resolved {
+        version: *version,
+        ..resolved
+    };
+    let granted = directory.permits(&resolved.record, caller, permission)?;
+    resolved.permitted(granted, permission)?.check_usable()
+}
+
 /// Steps 2 to 4 inside an operation's `async fn`: `$resolving` asked of `$backend`, the
 /// permission asked, the witness minted; `?` returns the step's error. A macro, so that the
 /// directory's futures are awaited in the operation's own future (see [`Resolving`]).

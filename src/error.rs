@@ -59,8 +59,12 @@ pub enum Parameter {
     Length,
     /// `DKMSInstanceId` (CreateKey).
     DKMSInstanceId,
-    /// `KeyVersionId` (DescribeKeyVersion).
+    /// `KeyVersionId` (DescribeKeyVersion, the asymmetric operations).
     KeyVersionId,
+    /// `Digest` (AsymmetricSign, AsymmetricVerify).
+    Digest,
+    /// `Value` (AsymmetricVerify: the signature).
+    Value,
     /// `RotationInterval` (CreateKey, UpdateRotationPolicy).
     RotationInterval,
     /// `EnableAutomaticRotation` (CreateKey, UpdateRotationPolicy).
@@ -154,6 +158,8 @@ impl Parameter {
             Parameter::Length => "Length",
             Parameter::DKMSInstanceId => "DKMSInstanceId",
             Parameter::KeyVersionId => "KeyVersionId",
+            Parameter::Digest => "Digest",
+            Parameter::Value => "Value",
             Parameter::RotationInterval => "RotationInterval",
             Parameter::EnableAutomaticRotation => "EnableAutomaticRotation",
             Parameter::ProtectionLevel => "ProtectionLevel",

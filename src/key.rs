@@ -113,6 +113,33 @@ impl MasterKeySpec {
         }
     }
 
+    /// The asymmetric spec this is (feature `asymmetric`); `None` for AES.
+    #[cfg(feature = "asymmetric")]
+    pub const fn asymmetric(self) -> Option<crate::asymmetric::AsymmetricSpec> {
+        use crate::asymmetric::AsymmetricSpec;
+        match self {
+            MasterKeySpec::Aes256 | MasterKeySpec::Aes128 => None,
+            MasterKeySpec::Rsa2048 => Some(AsymmetricSpec::Rsa2048),
+            MasterKeySpec::Rsa3072 => Some(AsymmetricSpec::Rsa3072),
+            MasterKeySpec::EcP256 => Some(AsymmetricSpec::EcP256),
+            MasterKeySpec::EcP256K => Some(AsymmetricSpec::EcP256K),
+            MasterKeySpec::EcSm2 => Some(AsymmetricSpec::EcSm2),
+        }
+    }
+
+    /// The master key spec of an asymmetric spec (feature `asymmetric`).
+    #[cfg(feature = "asymmetric")]
+    pub const fn of_asymmetric(spec: crate::asymmetric::AsymmetricSpec) -> Self {
+        use crate::asymmetric::AsymmetricSpec;
+        match spec {
+            AsymmetricSpec::Rsa2048 => MasterKeySpec::Rsa2048,
+            AsymmetricSpec::Rsa3072 => MasterKeySpec::Rsa3072,
+            AsymmetricSpec::EcP256 => MasterKeySpec::EcP256,
+            AsymmetricSpec::EcP256K => MasterKeySpec::EcP256K,
+            AsymmetricSpec::EcSm2 => MasterKeySpec::EcSm2,
+        }
+    }
+
     /// Whether this is a symmetric (AES) spec.
     pub const fn is_symmetric(self) -> bool {
         self.material_len().is_some()

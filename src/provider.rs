@@ -281,6 +281,77 @@ impl<D: MaybeSendSync, C: KeyCipher> KeyCipher for Composite<D, C> {
     }
 }
 
+/// The private halves of asymmetric key versions, behind the seam (feature `asymmetric`): a
+/// provider that holds them (an HSM, the in-memory provider) signs and decrypts with a key
+/// that never leaves it, and hands out the public half. Verify and encrypt need only the
+/// public key, so the core does them itself. Every method takes the [`AuthorizedKey`] that the
+/// core's checks minted for the operation; the version is its [`AuthorizedKey::version`].
+#[cfg(feature = "asymmetric")]
+pub trait AsymmetricKeys: MaybeSendSync {
+    /// The public key of the version.
+    ///
+    /// # Errors
+    /// [`ProviderError::Unavailable`] when the version has no private key here.
+    fn public_key(
+        &self,
+        key: &AuthorizedKey,
+    ) -> Result<crate::asymmetric::PublicKey, ProviderError>;
+
+    /// Signs the caller's `digest` with the version's private key.
+    ///
+    /// # Errors
+    /// [`ProviderError::Unavailable`], [`ProviderError::Rng`], or
+    /// [`ProviderError::Internal`] when the key refuses (the core checked algorithm and digest
+    /// beforehand).
+    fn sign(
+        &self,
+        key: &AuthorizedKey,
+        algorithm: crate::asymmetric::SigningAlgorithm,
+        digest: &[u8],
+        rng: &mut dyn SecureRandom,
+    ) -> Result<alloc::vec::Vec<u8>, ProviderError>;
+
+    /// Decrypts `ciphertext` with the version's private key.
+    ///
+    /// # Errors
+    /// [`ProviderError::AuthenticationFailed`] when it does not decrypt (one answer for every
+    /// cause), [`ProviderError::Unavailable`].
+    fn decrypt(
+        &self,
+        key: &AuthorizedKey,
+        algorithm: crate::asymmetric::EncryptionAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<zeroize::Zeroizing<alloc::vec::Vec<u8>>, ProviderError>;
+}
+
+/// A provider's [`SecureRandom`] as the `rand_core` RNG the asymmetric crates draw from.
+#[cfg(feature = "asymmetric")]
+pub struct DynRng<'r>(pub &'r mut dyn SecureRandom);
+
+#[cfg(feature = "asymmetric")]
+impl rand_core::TryRng for DynRng<'_> {
+    type Error = RngError;
+
+    fn try_next_u32(&mut self) -> Result<u32, RngError> {
+        let mut b = [0u8; 4];
+        self.0.fill(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, RngError> {
+        let mut b = [0u8; 8];
+        self.0.fill(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), RngError> {
+        self.0.fill(dest)
+    }
+}
+
+#[cfg(feature = "asymmetric")]
+impl rand_core::TryCryptoRng for DynRng<'_> {}
+
 /// How many times a key version may still seal (spec §10: at most 2^32 with random IVs),
 /// counted with atomics, so a cipher that takes `&self` can count. A seal takes one unit
 /// before it runs; none is ever given back.
@@ -447,20 +518,31 @@ enum Aead {
     Aes256(Aes256Gcm),
     #[cfg(feature = "ring")]
     Ring(ring::aead::LessSafeKey),
+    /// An asymmetric version: nothing to seal or open with AES-GCM.
+    #[cfg(feature = "asymmetric")]
+    None,
 }
 
 impl Aead {
     fn new(material: &MasterKeyMaterial, engine: AeadEngine) -> Self {
+        #[cfg(feature = "asymmetric")]
+        if let MasterKeyMaterial::Asymmetric(_) = material {
+            return Aead::None;
+        }
         match engine {
             AeadEngine::RustCrypto => match material {
                 MasterKeyMaterial::Aes128(k) => Aead::Aes128(Aes128Gcm::new((&**k).into())),
                 MasterKeyMaterial::Aes256(k) => Aead::Aes256(Aes256Gcm::new((&**k).into())),
+                #[cfg(feature = "asymmetric")]
+                MasterKeyMaterial::Asymmetric(_) => Aead::None,
             },
             #[cfg(feature = "ring")]
             AeadEngine::Ring => {
                 let (algorithm, key): (_, &[u8]) = match material {
                     MasterKeyMaterial::Aes128(k) => (&ring::aead::AES_128_GCM, &k[..]),
                     MasterKeyMaterial::Aes256(k) => (&ring::aead::AES_256_GCM, &k[..]),
+                    #[cfg(feature = "asymmetric")]
+                    MasterKeyMaterial::Asymmetric(_) => return Aead::None,
                 };
                 match ring::aead::UnboundKey::new(algorithm, key) {
                     Ok(key) => Aead::Ring(ring::aead::LessSafeKey::new(key)),
@@ -506,6 +588,8 @@ impl VersionCipher {
             Aead::Aes128(_) | Aead::Aes256(_) => AeadEngine::RustCrypto,
             #[cfg(feature = "ring")]
             Aead::Ring(_) => AeadEngine::Ring,
+            #[cfg(feature = "asymmetric")]
+            Aead::None => AeadEngine::DEFAULT,
         }
     }
 
@@ -536,6 +620,8 @@ impl VersionCipher {
                 )
                 .map_err(|_| aes_gcm::Error)
                 .and_then(|tag| tag.as_ref().try_into().map_err(|_| aes_gcm::Error)),
+            #[cfg(feature = "asymmetric")]
+            Aead::None => Err(aes_gcm::Error),
         }
         .map_err(|_| ProviderError::Internal)?;
         Ok(Tag(tag))
@@ -596,6 +682,8 @@ impl VersionCipher {
                 }
                 opened.then_some(()).ok_or(aes_gcm::Error)
             }
+            #[cfg(feature = "asymmetric")]
+            Aead::None => Err(aes_gcm::Error),
         }
         .map_err(|_| ProviderError::AuthenticationFailed)
     }

@@ -271,6 +271,25 @@ pub enum MasterKeyMaterial {
     Aes128(Zeroizing<[u8; 16]>),
     /// 256-bit AES material.
     Aes256(Zeroizing<[u8; 32]>),
+    /// An asymmetric key version's private key (feature `asymmetric`), with its PKCS#8 form.
+    #[cfg(feature = "asymmetric")]
+    Asymmetric(alloc::boxed::Box<AsymmetricMaterial>),
+}
+
+/// An asymmetric private key as a key version's material: the key, and its PKCS#8 DER (what
+/// [`MasterKeyMaterial::expose`] shows and stores keep), both zeroized on drop.
+#[cfg(feature = "asymmetric")]
+pub struct AsymmetricMaterial {
+    key: crate::asymmetric::PrivateKey,
+    der: Zeroizing<alloc::vec::Vec<u8>>,
+}
+
+#[cfg(feature = "asymmetric")]
+impl AsymmetricMaterial {
+    /// The private key.
+    pub fn key(&self) -> &crate::asymmetric::PrivateKey {
+        &self.key
+    }
 }
 
 impl MasterKeyMaterial {
@@ -291,15 +310,62 @@ impl MasterKeyMaterial {
         }
     }
 
-    /// Draws fresh material for a symmetric spec from `rng`.
+    /// An asymmetric private key as material (feature `asymmetric`).
     ///
     /// # Errors
-    /// [`crate::Error::UnsupportedOperation`] for a spec without AES material,
+    /// `InternalFailure` when the key cannot be encoded (never for a key this crate made).
+    #[cfg(feature = "asymmetric")]
+    pub fn asymmetric(key: crate::asymmetric::PrivateKey) -> Result<Self, crate::Error> {
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|_| crate::Error::InternalFailure(crate::Internal::Provider))?;
+        Ok(Self::Asymmetric(alloc::boxed::Box::new(
+            AsymmetricMaterial { key, der },
+        )))
+    }
+
+    /// Reads an asymmetric private key from its PKCS#8 DER (feature `asymmetric`), of whichever
+    /// of the asymmetric specs it is; `None` for anything else.
+    #[cfg(feature = "asymmetric")]
+    pub fn from_pkcs8(der: &[u8]) -> Option<Self> {
+        use crate::asymmetric::{AsymmetricSpec, PrivateKey};
+        [
+            AsymmetricSpec::Rsa2048,
+            AsymmetricSpec::Rsa3072,
+            AsymmetricSpec::EcP256,
+            AsymmetricSpec::EcP256K,
+            AsymmetricSpec::EcSm2,
+        ]
+        .into_iter()
+        .find_map(|spec| PrivateKey::from_pkcs8_der(spec, der).ok())
+        .and_then(|key| Self::asymmetric(key).ok())
+    }
+
+    /// The private key, for asymmetric material.
+    #[cfg(feature = "asymmetric")]
+    pub fn private_key(&self) -> Option<&crate::asymmetric::PrivateKey> {
+        match self {
+            Self::Asymmetric(m) => Some(&m.key),
+            _ => None,
+        }
+    }
+
+    /// Draws fresh material for `spec` from `rng`: AES bytes, or (feature `asymmetric`) a new
+    /// private key.
+    ///
+    /// # Errors
+    /// [`crate::Error::UnsupportedOperation`] for a spec this build cannot make material for,
     /// `InternalFailure` ([`crate::RngError`]) when the RNG fails.
     pub fn random<R: rand_core::TryCryptoRng + ?Sized>(
         spec: MasterKeySpec,
         rng: &mut R,
     ) -> Result<Self, crate::Error> {
+        #[cfg(feature = "asymmetric")]
+        if let Some(asymmetric) = spec.asymmetric() {
+            let key = crate::asymmetric::PrivateKey::generate(asymmetric, rng)
+                .map_err(|_| crate::RngError)?;
+            return Self::asymmetric(key);
+        }
         let len = spec
             .material_len()
             .ok_or(crate::Error::UnsupportedOperation)?;
@@ -314,14 +380,18 @@ impl MasterKeyMaterial {
         match self {
             Self::Aes128(_) => MasterKeySpec::Aes128,
             Self::Aes256(_) => MasterKeySpec::Aes256,
+            #[cfg(feature = "asymmetric")]
+            Self::Asymmetric(m) => MasterKeySpec::of_asymmetric(m.key.spec()),
         }
     }
 
-    /// The raw bytes. Handle with care.
+    /// The raw bytes (an asymmetric key's PKCS#8 DER). Handle with care.
     pub fn expose(&self) -> &[u8] {
         match self {
             Self::Aes128(k) => &k[..],
             Self::Aes256(k) => &k[..],
+            #[cfg(feature = "asymmetric")]
+            Self::Asymmetric(m) => &m.der[..],
         }
     }
 }

@@ -21,6 +21,9 @@
 #     per check;
 #   - both SDKs: server/examples/sdk_key_policy.py, GetKeyPolicy and SetKeyPolicy, account B
 #     using account A's key by ARN once A's policy grants it, with one error case per error code;
+#   - both SDKs with Python's `cryptography`: server/examples/sdk_asymmetric.py, GetPublicKey,
+#     AsymmetricSign/Verify/Encrypt/Decrypt for every key spec and algorithm, signatures
+#     verified and ciphertexts made by `cryptography`, one error case per error code;
 #   - server/examples/sdk_operations.py, the other operations of the README's table;
 # then checks that every operation of server/README.md's table is reached by one of these
 # scripts, and that both SDKs refuse the server when they trust another CA; last, a week later
@@ -109,6 +112,9 @@ sdk server/examples/sdk_key_policy.py
 
 echo "--- bring your own key: V3 SDK, material wrapped with Python's cryptography"
 sdk server/examples/sdk_import.py
+
+echo "--- asymmetric keys (GetPublicKey, AsymmetricSign/Verify/Encrypt/Decrypt): V3 SDK and legacy SDK, cross-checked with Python's cryptography"
+sdk server/examples/sdk_asymmetric.py
 
 echo "--- the other operations: GenerateDataKeyWithoutPlaintext, Encrypt, ReEncrypt, aliases, deletion"
 sdk server/examples/sdk_operations.py

@@ -415,6 +415,15 @@ const OPERATIONS: &[(Operation, Runs)] = &[
     (Operation::DeleteKeyMaterial, Runs::BlockingPool),
     (Operation::GetKeyPolicy, Runs::BlockingPool),
     (Operation::SetKeyPolicy, Runs::BlockingPool),
+    // A public key's encoding, a verification (an RSA public operation or an ECDSA/SM2
+    // verification: tens to hundreds of microseconds), an encryption: on the workers.
+    (Operation::GetPublicKey, Runs::Inline),
+    (Operation::AsymmetricVerify, Runs::Inline),
+    (Operation::AsymmetricEncrypt, Runs::Inline),
+    // An RSA private-key operation (about a millisecond for RSA-2048, more for RSA-3072): off
+    // the workers, as ECDSA and SM2 signing for simplicity.
+    (Operation::AsymmetricSign, Runs::BlockingPool),
+    (Operation::AsymmetricDecrypt, Runs::BlockingPool),
 ];
 
 /// Where an operation runs: its entry in [`OPERATIONS`] (the blocking pool for one not listed,
@@ -688,8 +697,12 @@ mod tests {
 
     #[test]
     fn data_key_operations_run_inline_and_the_rest_on_the_blocking_pool() {
+        // The private-key operations (milliseconds of RSA) are the data-key kind that runs on
+        // the blocking pool.
+        let private = [Operation::AsymmetricSign, Operation::AsymmetricDecrypt];
         for op in Operation::ALL {
-            assert_eq!(runs(op) == Runs::Inline, op.is_data_key(), "{op:?}");
+            let inline = op.is_data_key() && !private.contains(&op);
+            assert_eq!(runs(op) == Runs::Inline, inline, "{op:?}");
         }
     }
 }

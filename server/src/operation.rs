@@ -7,6 +7,16 @@
 pub enum Operation {
     /// GenerateDataKey.
     GenerateDataKey,
+    /// GetPublicKey.
+    GetPublicKey,
+    /// AsymmetricSign.
+    AsymmetricSign,
+    /// AsymmetricVerify.
+    AsymmetricVerify,
+    /// AsymmetricEncrypt.
+    AsymmetricEncrypt,
+    /// AsymmetricDecrypt.
+    AsymmetricDecrypt,
     /// GenerateDataKeyWithoutPlaintext.
     GenerateDataKeyWithoutPlaintext,
     /// Encrypt.
@@ -85,7 +95,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation served.
-    pub const ALL: [Operation; 38] = [
+    pub const ALL: [Operation; 43] = [
         Operation::GenerateDataKey,
         Operation::GenerateDataKeyWithoutPlaintext,
         Operation::Encrypt,
@@ -124,6 +134,11 @@ impl Operation {
         Operation::DeleteKeyMaterial,
         Operation::GetKeyPolicy,
         Operation::SetKeyPolicy,
+        Operation::GetPublicKey,
+        Operation::AsymmetricSign,
+        Operation::AsymmetricVerify,
+        Operation::AsymmetricEncrypt,
+        Operation::AsymmetricDecrypt,
     ];
 
     /// The wire name.
@@ -167,6 +182,11 @@ impl Operation {
             Operation::DeleteKeyMaterial => "DeleteKeyMaterial",
             Operation::GetKeyPolicy => "GetKeyPolicy",
             Operation::SetKeyPolicy => "SetKeyPolicy",
+            Operation::GetPublicKey => "GetPublicKey",
+            Operation::AsymmetricSign => "AsymmetricSign",
+            Operation::AsymmetricVerify => "AsymmetricVerify",
+            Operation::AsymmetricEncrypt => "AsymmetricEncrypt",
+            Operation::AsymmetricDecrypt => "AsymmetricDecrypt",
         }
     }
 
@@ -187,6 +207,11 @@ impl Operation {
                 | Operation::ReEncrypt
                 | Operation::GenerateAndExportDataKey
                 | Operation::ExportDataKey
+                | Operation::GetPublicKey
+                | Operation::AsymmetricSign
+                | Operation::AsymmetricVerify
+                | Operation::AsymmetricEncrypt
+                | Operation::AsymmetricDecrypt
         )
     }
 
@@ -244,7 +269,11 @@ mod tests {
             Some(Operation::ImportKeyMaterial)
         );
         // An operation of Alibaba's API that is not served.
-        assert_eq!(Operation::from_name("AsymmetricSign"), None);
+        assert_eq!(Operation::from_name("CreateSecret"), None);
+        assert_eq!(
+            Operation::from_name("AsymmetricSign"),
+            Some(Operation::AsymmetricSign)
+        );
         assert_eq!(
             Operation::from_name("ListKeyVersions"),
             Some(Operation::ListKeyVersions)

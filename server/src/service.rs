@@ -53,6 +53,8 @@ use std::sync::Arc;
 
 use postgres::fallible_iterator::FallibleIterator;
 
+use kms_core::ops::asymmetric;
+
 use crate::shared::{PgStore, SEAL_BLOCK};
 use crate::store::{Store, StoreError};
 use crate::wire::{self, Format};
@@ -1762,6 +1764,16 @@ enum DataKeyReply {
     GeneratedAndExported(export::GenerateAndExportDataKeyResponse),
     /// ExportDataKey.
     Exported(export::ExportDataKeyResponse),
+    /// GetPublicKey.
+    PublicKey(asymmetric::GetPublicKeyResponse),
+    /// AsymmetricSign.
+    Signed(asymmetric::AsymmetricSignResponse),
+    /// AsymmetricVerify.
+    Verified(asymmetric::AsymmetricVerifyResponse),
+    /// AsymmetricEncrypt.
+    AsymmetricallyEncrypted(asymmetric::AsymmetricEncryptResponse),
+    /// AsymmetricDecrypt.
+    AsymmetricallyDecrypted(asymmetric::AsymmetricDecryptResponse),
 }
 
 impl DataKeyReply {
@@ -1772,6 +1784,11 @@ impl DataKeyReply {
             DataKeyReply::Opened(r) => wire::render(format, root, r),
             DataKeyReply::GeneratedAndExported(r) => wire::render(format, root, r),
             DataKeyReply::Exported(r) => wire::render(format, root, r),
+            DataKeyReply::PublicKey(r) => wire::render(format, root, r),
+            DataKeyReply::Signed(r) => wire::render(format, root, r),
+            DataKeyReply::Verified(r) => wire::render(format, root, r),
+            DataKeyReply::AsymmetricallyEncrypted(r) => wire::render(format, root, r),
+            DataKeyReply::AsymmetricallyDecrypted(r) => wire::render(format, root, r),
         }
     }
 }
@@ -1824,6 +1841,38 @@ fn run_data_key(
         Operation::ExportDataKey => {
             let params = export::ExportDataKeyParams::from_fn(get).request_id(request_id);
             DataKeyReply::Exported(export::export_data_key_wire(
+                provider, caller, &params, rng,
+            )?)
+        }
+        // The asymmetric operations (kms-core's `ops::asymmetric`): the private key stays in
+        // the provider.
+        Operation::GetPublicKey => {
+            let params = asymmetric::GetPublicKeyParams::from_fn(get).request_id(request_id);
+            DataKeyReply::PublicKey(asymmetric::get_public_key_wire(
+                provider, caller, &params, rng,
+            )?)
+        }
+        Operation::AsymmetricSign => {
+            let params = asymmetric::AsymmetricSignParams::from_fn(get).request_id(request_id);
+            DataKeyReply::Signed(asymmetric::asymmetric_sign_wire(
+                provider, caller, &params, rng,
+            )?)
+        }
+        Operation::AsymmetricVerify => {
+            let params = asymmetric::AsymmetricVerifyParams::from_fn(get).request_id(request_id);
+            DataKeyReply::Verified(asymmetric::asymmetric_verify_wire(
+                provider, caller, &params, rng,
+            )?)
+        }
+        Operation::AsymmetricEncrypt => {
+            let params = asymmetric::AsymmetricEncryptParams::from_fn(get).request_id(request_id);
+            DataKeyReply::AsymmetricallyEncrypted(asymmetric::asymmetric_encrypt_wire(
+                provider, caller, &params, rng,
+            )?)
+        }
+        Operation::AsymmetricDecrypt => {
+            let params = asymmetric::AsymmetricDecryptParams::from_fn(get).request_id(request_id);
+            DataKeyReply::AsymmetricallyDecrypted(asymmetric::asymmetric_decrypt_wire(
                 provider, caller, &params, rng,
             )?)
         }

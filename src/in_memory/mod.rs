@@ -889,6 +889,66 @@ impl InMemoryProvider {
     }
 }
 
+#[cfg(feature = "asymmetric")]
+impl InMemoryProvider {
+    /// The private key of the version a witness names.
+    fn private_key(
+        &self,
+        key: &AuthorizedKey,
+    ) -> Result<&crate::asymmetric::PrivateKey, ProviderError> {
+        let version = key.version();
+        let (k, v) = *self
+            .by_version
+            .get(&version)
+            .ok_or(ProviderError::Internal)?;
+        let slot = self.slot(k).ok_or(ProviderError::Internal)?;
+        if slot.key_id != key.key_id() {
+            return Err(ProviderError::Internal);
+        }
+        slot.versions[v]
+            .cipher
+            .as_ref()
+            .and_then(|c| c.material().private_key())
+            .ok_or(ProviderError::Unavailable)
+    }
+}
+
+#[cfg(feature = "asymmetric")]
+impl crate::provider::AsymmetricKeys for InMemoryProvider {
+    fn public_key(
+        &self,
+        key: &AuthorizedKey,
+    ) -> Result<crate::asymmetric::PublicKey, ProviderError> {
+        Ok(self.private_key(key)?.public_key())
+    }
+
+    fn sign(
+        &self,
+        key: &AuthorizedKey,
+        algorithm: crate::asymmetric::SigningAlgorithm,
+        digest: &[u8],
+        rng: &mut dyn SecureRandom,
+    ) -> Result<Vec<u8>, ProviderError> {
+        self.private_key(key)?
+            .sign(algorithm, digest, &mut crate::provider::DynRng(rng))
+            .map_err(|e| match e {
+                crate::asymmetric::AsymmetricError::Rng => ProviderError::Rng,
+                _ => ProviderError::Internal,
+            })
+    }
+
+    fn decrypt(
+        &self,
+        key: &AuthorizedKey,
+        algorithm: crate::asymmetric::EncryptionAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, ProviderError> {
+        self.private_key(key)?
+            .decrypt(algorithm, ciphertext)
+            .map_err(|_| ProviderError::AuthenticationFailed)
+    }
+}
+
 impl KeyDirectory for InMemoryProvider {
     fn find_key(
         &self,

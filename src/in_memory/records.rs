@@ -22,8 +22,9 @@
 //!           absent from records written before instances existed: read as none)
 //!        || key_settings                          (as in the snapshot format; absent from
 //!           records written before settings existed: read as the defaults)
-//! version = id (36 bytes) || str8 key_id || u8 material_len (0, 16, 32) || material
-//!        || time created
+//! version = id (36 bytes) || str8 key_id || material || time created
+//!           (material: u8 0 for none, u8 16 or 32 || AES bytes, or u8 0xFF || u16 len ||
+//!           PKCS#8 DER for an asymmetric private key, feature `asymmetric`)
 //! alias   = str32 account || str32 region || str16 alias || str8 key_id
 //! ```
 //!
@@ -42,7 +43,7 @@ use zeroize::Zeroizing;
 
 use super::snapshot::{
     Reader, SnapshotError, Writer, parse_instance, parse_key_head, parse_policy, parse_settings,
-    write_instance, write_key_head, write_policy, write_settings,
+    read_material, write_instance, write_key_head, write_material, write_policy, write_settings,
 };
 use super::{InMemoryProvider, Key, PermissionSet, Version, grants_of};
 use crate::management::{CommitError, KeySettings, KeyStore, Mutation, StagedChange};
@@ -232,9 +233,7 @@ fn version_record(
         body: body(|w| {
             w.bytes(id.as_bytes());
             w.str(key_id.as_str(), 1)?;
-            let material = material.map_or(&[][..], |m| m.expose());
-            w.len(material.len(), 1)?;
-            w.bytes(material);
+            write_material(w, material)?;
             w.time(created);
             Ok(())
         })?,
@@ -806,14 +805,7 @@ fn parse_record<'a>(
         RecordKind::Version => {
             let id = KeyVersionId::parse(r.take(36)?).ok_or(malformed)?;
             let key_id = KeyId::parse(r.str(1)?).ok_or(malformed)?;
-            let len = usize::from(r.u8()?);
-            let cipher = match len {
-                0 => None,
-                _ => {
-                    let material = MasterKeyMaterial::from_slice(r.take(len)?).ok_or(malformed)?;
-                    Some(Box::new(VersionCipher::new(material)))
-                }
-            };
+            let cipher = read_material(&mut r)?.map(|m| Box::new(VersionCipher::new(m)));
             let created = r.time()?;
             let version = Version {
                 id,

@@ -20,7 +20,9 @@
 //!         || u32 primary (index into the versions)
 //!         || u16 policy_count || (str32 account || u8 actions) * policy_count
 //!         || u32 version_count || version * version_count
-//! version  = id (36 bytes) || u8 material_len (0, 16, 32) || material || u64 seals || time created
+//! version  = id (36 bytes) || material || u64 seals || time created
+//!            (material: u8 0 for none, u8 16 or 32 || AES bytes, or u8 0xFF || u16 len ||
+//!            PKCS#8 DER for an asymmetric private key, feature `asymmetric`)
 //! ```
 //!
 //! ```text
@@ -103,6 +105,55 @@ impl fmt::Display for SnapshotError {
 }
 
 impl core::error::Error for SnapshotError {}
+
+/// The byte that announces an asymmetric private key in a version's material.
+const ASYMMETRIC_MATERIAL: u8 = 0xFF;
+
+/// A version's material, in snapshots and records alike: `u8 0` for none, `u8 len (16, 32) ||
+/// AES bytes`, or `u8 0xFF || u16 len || PKCS#8 DER` for an asymmetric private key (whose
+/// spec the DER names).
+pub(super) fn write_material(
+    w: &mut Writer,
+    material: Option<&MasterKeyMaterial>,
+) -> Result<(), Error> {
+    let bytes = material.map_or(&[][..], MasterKeyMaterial::expose);
+    if material.is_some_and(|m| !m.spec().is_symmetric()) {
+        w.u8(ASYMMETRIC_MATERIAL);
+        w.len(bytes.len(), 2)?;
+    } else {
+        w.len(bytes.len(), 1)?;
+    }
+    w.bytes(bytes);
+    Ok(())
+}
+
+/// Reads what [`write_material`] wrote.
+pub(super) fn read_material(
+    r: &mut Reader<'_>,
+) -> Result<Option<MasterKeyMaterial>, SnapshotError> {
+    let malformed = SnapshotError::Malformed;
+    match r.u8()? {
+        0 => Ok(None),
+        ASYMMETRIC_MATERIAL => {
+            let len = usize::from(r.u16()?);
+            let der = r.take(len)?;
+            #[cfg(feature = "asymmetric")]
+            {
+                MasterKeyMaterial::from_pkcs8(der)
+                    .map(Some)
+                    .ok_or(malformed)
+            }
+            #[cfg(not(feature = "asymmetric"))]
+            {
+                let _ = der;
+                Err(malformed)
+            }
+        }
+        len => MasterKeyMaterial::from_slice(r.take(usize::from(len))?)
+            .map(Some)
+            .ok_or(malformed),
+    }
+}
 
 pub(super) fn spec_code(spec: MasterKeySpec) -> u8 {
     match spec {
@@ -542,10 +593,7 @@ fn write_key(w: &mut Writer, key: &Key) -> Result<(), Error> {
     w.len(key.versions.len(), 4)?;
     for version in &key.versions {
         w.bytes(version.id.as_bytes());
-        let material = version.cipher.as_ref().map(|c| c.material().expose());
-        let material = material.unwrap_or(&[]);
-        w.len(material.len(), 1)?;
-        w.bytes(material);
+        write_material(w, version.cipher.as_ref().map(|c| c.material()))?;
         w.u64(version.budget.used());
         w.time(version.created);
     }
@@ -699,11 +747,9 @@ fn parse_key(r: &mut Reader<'_>, seal_limit: u64) -> Result<Key, SnapshotError> 
     let mut versions = Vec::with_capacity(count);
     for _ in 0..count {
         let id = KeyVersionId::parse(r.take(36)?).ok_or(malformed)?;
-        let len = usize::from(r.u8()?);
-        let cipher = match len {
-            0 => None,
-            _ => {
-                let material = MasterKeyMaterial::from_slice(r.take(len)?).ok_or(malformed)?;
+        let cipher = match read_material(r)? {
+            None => None,
+            Some(material) => {
                 if material.spec() != spec {
                     return Err(malformed);
                 }

@@ -725,6 +725,14 @@ where
             KeyState::Enabled,
             Some(MasterKeyMaterial::random(request.spec, rng)?),
         ),
+        // An asymmetric key's private key, generated here (feature `asymmetric`); without the
+        // feature the key holds none and every operation on it is refused.
+        #[cfg(feature = "asymmetric")]
+        (KeyOrigin::Kms, false) => (
+            KeyState::Enabled,
+            Some(MasterKeyMaterial::random(request.spec, rng)?),
+        ),
+        #[cfg(not(feature = "asymmetric"))]
         (KeyOrigin::Kms, false) => (KeyState::Enabled, None),
     };
     let key = KeyMeta {
@@ -1403,6 +1411,9 @@ pub fn material_check(material: &MasterKeyMaterial) -> [u8; 16] {
             MATERIAL_CHECK_LABEL,
             (&mut [][..]).into(),
         ),
+        // Only AES material is imported.
+        #[cfg(feature = "asymmetric")]
+        MasterKeyMaterial::Asymmetric(_) => Err(aes_gcm::Error),
     };
     // Sealing an empty message cannot fail (AES-GCM fails only past its length limit).
     tag.map(Into::into).unwrap_or([0u8; 16])

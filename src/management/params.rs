@@ -55,6 +55,8 @@ pub fn create_key<'a>(
         }
     };
     let usage = match key_usage {
+        // Alibaba: a key that can sign defaults to SIGN/VERIFY (docs/asymmetric.md §1).
+        None if !spec.is_symmetric() => KeyUsage::SignVerify,
         None | Some("ENCRYPT/DECRYPT") => KeyUsage::EncryptDecrypt,
         Some("SIGN/VERIFY") => KeyUsage::SignVerify,
         Some(_) => return Err(Error::InvalidParameter(Parameter::KeyUsage)),

@@ -15,6 +15,8 @@
 //! returns owned output. With the `async` feature, [`nonblocking`] has both forms for an
 //! [`AsyncKeyProvider`](crate::provider::AsyncKeyProvider); the logic is the same code.
 
+#[cfg(feature = "asymmetric")]
+pub mod asymmetric;
 mod decrypt;
 mod encrypt;
 mod generate_data_key;

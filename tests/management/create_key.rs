@@ -71,7 +71,7 @@ fn create_key_explicit_values_and_asymmetric_specs() {
     let mut k = Kms::new(4);
     use KeyOrigin::{External, Kms as Service};
     use KeyUsage::{EncryptDecrypt, SignVerify};
-    use MasterKeySpec::{Aes128, Aes256, EcP256, Rsa2048};
+    use MasterKeySpec::{Aes128, Aes256, EcP256, EcP256K, EcSm2, Rsa2048, Rsa3072};
     // (KeySpec, KeyUsage, Origin) as request text → (spec, usage, origin, state, has material).
     let cases = [
         (
@@ -92,23 +92,43 @@ fn create_key_explicit_values_and_asymmetric_specs() {
                 false,
             ),
         ),
+        // An asymmetric key without KeyUsage signs (Alibaba's default), and holds its private
+        // key from the start.
         (
             Some("RSA_2048"),
             None,
             None,
-            (Rsa2048, EncryptDecrypt, Service, KeyState::Enabled, false),
+            (Rsa2048, SignVerify, Service, KeyState::Enabled, true),
+        ),
+        (
+            Some("RSA_3072"),
+            Some("ENCRYPT/DECRYPT"),
+            None,
+            (Rsa3072, EncryptDecrypt, Service, KeyState::Enabled, true),
+        ),
+        (
+            Some("EC_SM2"),
+            Some("ENCRYPT/DECRYPT"),
+            None,
+            (EcSm2, EncryptDecrypt, Service, KeyState::Enabled, true),
+        ),
+        (
+            Some("EC_P256K"),
+            None,
+            None,
+            (EcP256K, SignVerify, Service, KeyState::Enabled, true),
         ),
         (
             Some("RSA_2048"),
             Some("SIGN/VERIFY"),
             None,
-            (Rsa2048, SignVerify, Service, KeyState::Enabled, false),
+            (Rsa2048, SignVerify, Service, KeyState::Enabled, true),
         ),
         (
             Some("EC_P256"),
             Some("SIGN/VERIFY"),
             Some("Aliyun_KMS"),
-            (EcP256, SignVerify, Service, KeyState::Enabled, false),
+            (EcP256, SignVerify, Service, KeyState::Enabled, true),
         ),
     ];
     for (spec, usage, origin, expected) in cases {
@@ -197,9 +217,12 @@ fn create_key_invalid_parameters() {
         let r = params::create_key(spec, Some(usage), None, None, None);
         assert_row(r, Row::invalid("KeyUsage"));
     }
-    // EC_P256 can only sign, and the default usage is ENCRYPT/DECRYPT.
-    let r = params::create_key(Some("EC_P256"), None, None, None, None);
+    // EC_P256 can only sign; an asymmetric spec's default usage is SIGN/VERIFY (Alibaba's
+    // CreateKey: "if the key supports signing the default is SIGN/VERIFY").
+    let r = params::create_key(Some("EC_P256"), Some("ENCRYPT/DECRYPT"), None, None, None);
     assert_row(r, Row::invalid("KeyUsage"));
+    let r = params::create_key(Some("EC_P256"), None, None, None, None).expect("valid");
+    assert_eq!(r.usage, KeyUsage::SignVerify);
 
     let bad_origins = [
         (None, "external"),
@@ -331,13 +354,12 @@ fn a_staged_key_is_invisible_until_committed() {
 #[test]
 fn create_key_draws_two_ids_and_the_material_from_the_rng() {
     // A key ID and a version ID (16 random bytes each, RFC 9562 UUID v4) and, for a service
-    // key, its material (32 bytes for AES-256, 16 for AES-128); an EXTERNAL or asymmetric key
-    // draws no material.
+    // key, its material (32 bytes for AES-256, 16 for AES-128); an EXTERNAL key draws no
+    // material.
     let cases = [
         (CreateKey::new(), 64),
         (CreateKey::new().with_spec(MasterKeySpec::Aes128), 48),
         (CreateKey::new().with_origin(KeyOrigin::External), 32),
-        (CreateKey::new().with_spec(MasterKeySpec::Rsa2048), 32),
     ];
     for (request, bytes) in cases {
         let k = Kms::new(10);
@@ -345,6 +367,18 @@ fn create_key_draws_two_ids_and_the_material_from_the_rng() {
         let staged = management::create_key(&k.provider, &owner(), &request, &mut counting, T0);
         assert!(staged.is_ok(), "{request:?}");
         assert_eq!(counting.bytes, bytes, "{request:?}");
+    }
+    // An asymmetric key's private key comes from the same RNG (feature `asymmetric`): an
+    // EC_P256 scalar, at least 32 bytes beyond the IDs; an RSA key, its primes' candidates.
+    for spec in [MasterKeySpec::EcP256, MasterKeySpec::Rsa2048] {
+        let k = Kms::new(10);
+        let mut counting = CountingRng::new(rng(10));
+        let request = CreateKey::new()
+            .with_spec(spec)
+            .with_usage(KeyUsage::SignVerify);
+        let staged = management::create_key(&k.provider, &owner(), &request, &mut counting, T0);
+        assert!(staged.is_ok_and(|s| s.output().has_material), "{spec:?}");
+        assert!(counting.bytes >= 64, "{spec:?}: {} bytes", counting.bytes);
     }
 }
 

@@ -949,7 +949,11 @@ fn decode(body: &[u8]) -> Body {
         let versions = (0..d.u32())
             .map(|_| {
                 let id = String::from_utf8(d.take(36)).unwrap();
-                let n = usize::from(d.u8());
+                // AES material (`u8` length) or an asymmetric key's PKCS#8 (`0xFF`, `u16`).
+                let n = match d.u8() {
+                    0xFF => usize::from(d.u16()),
+                    n => usize::from(n),
+                };
                 SnapVersion {
                     id,
                     material: d.take(n),
@@ -1065,7 +1069,12 @@ fn encode(body: &Body) -> Vec<u8> {
         e.u32(k.versions.len() as u32);
         for v in &k.versions {
             e.0.extend_from_slice(v.id.as_bytes());
-            e.bytes(&v.material, 1);
+            if v.material.len() > 32 {
+                e.u8(0xFF);
+                e.bytes(&v.material, 2);
+            } else {
+                e.bytes(&v.material, 1);
+            }
             e.u64(v.seals);
             e.time(v.created);
         }
@@ -1162,9 +1171,16 @@ fn exported_bytes_follow_the_documented_format() {
     assert_eq!((f.origin, f.state), (1, 0));
     assert_eq!(f.versions[0].material, MATERIAL);
 
+    // The asymmetric key's material is its private key, PKCS#8 DER (feature `asymmetric`).
     let g = key(&r.g);
     assert_eq!((g.spec, g.usage), (2, 1));
-    assert!(g.versions[0].material.is_empty());
+    let private = &g.versions[0].material;
+    assert!(
+        kms_core::MasterKeyMaterial::from_pkcs8(private)
+            .is_some_and(|m| m.spec() == MasterKeySpec::Rsa2048),
+        "an RSA-2048 private key, {} bytes",
+        private.len()
+    );
 
     // The unavailable key keeps its stored state, Enabled, and the flag.
     assert_eq!((key(&r.h).state, key(&r.h).unavailable), (0, 1));
