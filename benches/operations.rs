@@ -642,5 +642,87 @@ fn aead(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, generate, others, scaling, threads, aead);
+/// AsymmetricSign through the provider seam (the typed operation: resolution, permission, state
+/// and usage checks, the version's private key in the in-memory provider) against the bare
+/// crate call a user would make with the key in hand: `p256`'s prehash ECDSA signing (DER out)
+/// and `rsa`'s PKCS#1 v1.5 signing of a SHA-256 digest. Same digest, same RNG.
+fn asymmetric(c: &mut Criterion) {
+    use kms_core::asymmetric::SigningAlgorithm;
+    use kms_core::ops::asymmetric::{AsymmetricTarget, asymmetric_sign};
+    use kms_core::{KeyReference, KeyUsage, KeyVersionId, MasterKeySpec};
+    use p256::ecdsa::signature::hazmat::RandomizedPrehashSigner;
+    use rsa::signature::hazmat::PrehashSigner;
+
+    let mut rng = rng();
+    let digest = [0x42u8; 32];
+    let mut g = c.benchmark_group("asymmetric_sign");
+    let mut provider = InMemoryProvider::new();
+    let mut key_of = |spec| {
+        let options = KeyOptions::new(ACCOUNT, REGION)
+            .spec(spec)
+            .usage(KeyUsage::SignVerify);
+        let key = provider.create_key(&mut self::rng(), &options).unwrap();
+        let version: KeyVersionId = provider.describe(&key).unwrap().primary_version;
+        (key, version)
+    };
+    let (ec_key, ec_version) = key_of(MasterKeySpec::EcP256);
+    let (rsa_key, rsa_version) = key_of(MasterKeySpec::Rsa2048);
+    let target = |key: KeyId, version| AsymmetricTarget {
+        key: KeyReference::Id(key),
+        version,
+        dry_run: false,
+    };
+    let ec_target = target(ec_key, ec_version);
+    let rsa_target = target(rsa_key, rsa_version);
+    g.bench_function("ecdsa_p256/ops", |b| {
+        b.iter(|| {
+            asymmetric_sign(
+                &provider,
+                &caller(),
+                &ec_target,
+                SigningAlgorithm::EcdsaSha256,
+                black_box(&digest),
+                &mut rng,
+            )
+            .unwrap()
+        })
+    });
+    let ec_bare = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+    g.bench_function("ecdsa_p256/bare", |b| {
+        b.iter(|| {
+            let signature: p256::ecdsa::DerSignature = ec_bare
+                .sign_prehash_with_rng(&mut rng, black_box(&digest))
+                .unwrap();
+            signature.as_bytes().len()
+        })
+    });
+    g.bench_function("rsa2048_pkcs1/ops", |b| {
+        b.iter(|| {
+            asymmetric_sign(
+                &provider,
+                &caller(),
+                &rsa_target,
+                SigningAlgorithm::RsaPkcs1Sha256,
+                black_box(&digest),
+                &mut rng,
+            )
+            .unwrap()
+        })
+    });
+    let rsa_bare = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(
+        rsa::PrivateKey::new(&mut rng, 2048).unwrap(),
+    );
+    g.bench_function("rsa2048_pkcs1/bare", |b| {
+        b.iter(|| {
+            let signature: rsa::pkcs1v15::Signature =
+                rsa_bare.sign_prehash(black_box(&digest)).unwrap();
+            signature
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches, generate, others, scaling, threads, aead, asymmetric
+);
 criterion_main!(benches);

@@ -1412,3 +1412,58 @@ async fn the_instance_api_is_served_by_every_replica() {
     drop((a, b));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 7. The rate limit across replicas
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: run under server/scripts/with-postgres.sh"]
+async fn the_rate_limit_is_shared_among_the_replicas() {
+    const RATE: u64 = 30;
+    let url = fresh_database("rate");
+    let running = replicas(
+        &url,
+        3,
+        &args(&["--rate-limit", &RATE.to_string(), "--replica-poll", "200ms"]),
+    );
+    let clients: Vec<Client> = running.iter().map(Replica::client).collect();
+    let key = create_key(&clients[0]).await;
+    // Each replica has seen the three alive (heartbeats every poll period) and enforces a
+    // third of the rate; let the buckets fill again after the CreateKey.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = Instant::now();
+    let mut calls = Vec::new();
+    for i in 0..(3 * RATE) {
+        let c = clients[(i % 3) as usize].clone();
+        let key = key.clone();
+        calls.push(tokio::spawn(async move {
+            call(&c, "GenerateDataKey", &[("KeyId", &key)]).await
+        }));
+    }
+    let (mut ok, mut throttled) = (0u64, 0u64);
+    for call in calls {
+        let r = call.await.unwrap().expect("an answer");
+        match code(&r) {
+            (200, _) => ok += 1,
+            (_, c) if c == "Rejected.Throttling" => throttled += 1,
+            other => panic!("unexpected {other:?}: {}", r.text()),
+        }
+    }
+    let took = started.elapsed().as_secs_f64();
+    eprintln!(
+        "rate limit {RATE}/s per account shared by 3 replicas: {} requests in {took:.2} s: {ok} \
+         admitted, {throttled} throttled (one replica alone would admit a burst of {RATE}; \
+         three unshared, {})",
+        3 * RATE,
+        3 * RATE
+    );
+    // The burst is the rate, a third on each replica; what refills while the requests are
+    // sent is the rate per second in all.
+    let allowed = RATE as f64 + RATE as f64 * took + 3.0;
+    assert!(
+        (ok as f64) <= allowed,
+        "{ok} admitted, at most {allowed:.0}"
+    );
+    assert!(ok >= RATE - 3, "{ok} admitted: the share is too small");
+    assert_eq!(ok + throttled, 3 * RATE);
+}
