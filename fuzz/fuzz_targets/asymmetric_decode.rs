@@ -94,7 +94,12 @@ fn edited(base: &[u8], edit: &[u8]) -> Vec<u8> {
 fn check_public(public: &PublicKey) {
     let spki = public.to_spki_der().unwrap();
     assert_eq!(PublicKey::from_spki_der(&spki).unwrap(), *public);
-    assert!(public.to_pem().unwrap().starts_with("-----BEGIN PUBLIC KEY-----\n"));
+    assert!(
+        public
+            .to_pem()
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----\n")
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -130,7 +135,10 @@ fuzz_target!(|data: &[u8]| {
                 let public = key.public_key();
                 check_public(&public);
                 // A key that decoded signs what its public key verifies.
-                for algorithm in SigningAlgorithm::ALL.into_iter().filter(|a| a.allowed(spec)) {
+                for algorithm in SigningAlgorithm::ALL
+                    .into_iter()
+                    .filter(|a| a.allowed(spec))
+                {
                     let digest = [7u8; 32];
                     let mut rng = ChaCha8Rng::seed_from_u64(1);
                     if let Ok(signature) = key.sign(algorithm, &digest, &mut rng) {
@@ -156,7 +164,10 @@ fuzz_target!(|data: &[u8]| {
         4 => {
             for (algorithm, digest, signature) in &entry.signatures {
                 let signature_edited = edited(signature, rest);
-                let valid = entry.public.verify(*algorithm, digest, &signature_edited).unwrap();
+                let valid = entry
+                    .public
+                    .verify(*algorithm, digest, &signature_edited)
+                    .unwrap();
                 if signature_edited == *signature {
                     assert!(valid);
                 }
