@@ -128,6 +128,16 @@ pub enum Parameter {
     Policy,
     /// `PolicyName` (GetKeyPolicy, SetKeyPolicy).
     PolicyName,
+    /// `Message` (KMS-instance Sign and Verify: the message, or its digest).
+    Message,
+    /// `MessageType` (KMS-instance Sign and Verify: `RAW` or `DIGEST`).
+    MessageType,
+    /// `Signature` (KMS-instance Verify).
+    Signature,
+    /// `KeyPairSpec` (KMS-instance GenerateDataKeyPair and its forms).
+    KeyPairSpec,
+    /// `KeyFormat` (KMS-instance GenerateDataKeyPair and its forms: `PEM` or `DER`).
+    KeyFormat,
 }
 
 impl Parameter {
@@ -191,6 +201,11 @@ impl Parameter {
             Parameter::RequireEachIncludedType => "RequireEachIncludedType",
             Parameter::Policy => "Policy",
             Parameter::PolicyName => "PolicyName",
+            Parameter::Message => "Message",
+            Parameter::MessageType => "MessageType",
+            Parameter::Signature => "Signature",
+            Parameter::KeyPairSpec => "KeyPairSpec",
+            Parameter::KeyFormat => "KeyFormat",
         }
     }
 }

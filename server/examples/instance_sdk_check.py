@@ -197,6 +197,149 @@ refused("gateway Decrypt of a TransferClient blob -> InvalidParameter 400 (back 
             ciphertext_blob=routed.body.ciphertext_blob, encryption_context=context)),
         "InvalidParameter", 400)
 
+# Asymmetric keys of the instance (docs/asymmetric.md §11), made on the gateway; signatures,
+# ciphertexts and keys cross-checked with `cryptography` (SM2: through Verify only).
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
+from cryptography.hazmat.primitives.asymmetric import utils as asym_utils
+
+
+def asymmetric_key(spec, usage):
+    made = transfer.create_key(kms_models.CreateKeyRequest(
+        dkmsinstance_id=INSTANCE_ID, key_spec=spec, key_usage=usage))
+    return made.body.key_metadata.key_id
+
+
+def public_bytes(key):
+    """The SubjectPublicKeyInfo DER of a public key, or of a private key's public half."""
+    if hasattr(key, "private_bytes"):
+        key = key.public_key()
+    return key.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+message = b"signed by the instance"
+ec_key = asymmetric_key("EC_P256", "SIGN/VERIFY")
+pem = client.get_public_key(models.GetPublicKeyRequest(key_id=ec_key)).public_key
+ec_public = serialization.load_pem_public_key(pem.encode())
+signed = client.sign(models.SignRequest(key_id=ec_key, algorithm="ECDSA_SHA_256", message=message))
+ec_public.verify(signed.signature, message, ec.ECDSA(hashes.SHA256()))
+verified = client.verify(models.VerifyRequest(
+    key_id=ec_key, algorithm="ECDSA_SHA_256", message=message, signature=signed.signature))
+check("GetPublicKey, Sign (RAW) -> cryptography and Verify (EC_P256, ECDSA_SHA_256)",
+      verified.value and signed.message_type == "RAW", f"{len(signed.signature)}-byte DER")
+
+rsa_key = asymmetric_key("RSA_2048", "SIGN/VERIFY")
+rsa_public = serialization.load_pem_public_key(
+    client.get_public_key(models.GetPublicKeyRequest(key_id=rsa_key)).public_key.encode())
+digest = hashes.Hash(hashes.SHA256())
+digest.update(message)
+digest = digest.finalize()
+signed = client.sign(models.SignRequest(key_id=rsa_key, algorithm="RSA_PSS_SHA_256",
+                                        message=digest, message_type="DIGEST"))
+rsa_public.verify(signed.signature, digest,
+                  rsa_padding.PSS(mgf=rsa_padding.MGF1(hashes.SHA256()), salt_length=32),
+                  asym_utils.Prehashed(hashes.SHA256()))
+check("Sign (DIGEST) -> cryptography (RSA_2048, RSA_PSS_SHA_256, salt 32)",
+      signed.message_type == "DIGEST" and len(signed.signature) == 256)
+
+sm2_key = asymmetric_key("EC_SM2", "SIGN/VERIFY")
+signed = client.sign(models.SignRequest(key_id=sm2_key, algorithm="SM2DSA", message=message))
+verified = client.verify(models.VerifyRequest(
+    key_id=sm2_key, algorithm="SM2DSA", message=message, signature=signed.signature))
+tampered = client.verify(models.VerifyRequest(
+    key_id=sm2_key, algorithm="SM2DSA", message=b"another", signature=signed.signature))
+check("Sign -> Verify (EC_SM2, SM2DSA, RAW: SM3(Z_A||M)); another message is false",
+      verified.value and not tampered.value)
+
+# The routing SDK: the gateway's asymmetric operations sent to the instance (KeyVersionId from
+# the x-kms-migrationkeyversionid response header).
+routed_pk = transfer.get_public_key(kms_models.GetPublicKeyRequest(
+    key_id=ec_key, key_version_id="ignored"))
+routed_sig = transfer.asymmetric_sign(kms_models.AsymmetricSignRequest(
+    key_id=ec_key, key_version_id=routed_pk.body.key_version_id, algorithm="ECDSA_SHA_256",
+    digest=base64.b64encode(digest).decode()))
+routed_ok = transfer.asymmetric_verify(kms_models.AsymmetricVerifyRequest(
+    key_id=ec_key, key_version_id=routed_pk.body.key_version_id, algorithm="ECDSA_SHA_256",
+    digest=base64.b64encode(digest).decode(), value=routed_sig.body.value))
+ec_public.verify(base64.b64decode(routed_sig.body.value), digest,
+                 ec.ECDSA(asym_utils.Prehashed(hashes.SHA256())))
+check("TransferClient GetPublicKey, AsymmetricSign, AsymmetricVerify -> the instance",
+      routed_pk.body.public_key == pem and routed_ok.body.value
+      and routed_sig.body.key_version_id == routed_pk.body.key_version_id,
+      routed_pk.body.key_version_id)
+
+oaep_key = asymmetric_key("RSA_2048", "ENCRYPT/DECRYPT")
+oaep_public = serialization.load_pem_public_key(
+    client.get_public_key(models.GetPublicKeyRequest(key_id=oaep_key)).public_key.encode())
+oaep = rsa_padding.OAEP(mgf=rsa_padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(),
+                        label=None)
+local = oaep_public.encrypt(b"from cryptography", oaep)
+opened = client.decrypt(models.DecryptRequest(
+    key_id=oaep_key, ciphertext_blob=local, algorithm="RSAES_OAEP_SHA_256"))
+sealed = client.encrypt(models.EncryptRequest(
+    key_id=oaep_key, plaintext=b"to the instance", algorithm="RSAES_OAEP_SHA_256"))
+routed_enc = transfer.asymmetric_encrypt(kms_models.AsymmetricEncryptRequest(
+    key_id=oaep_key, key_version_id="ignored", algorithm="RSAES_OAEP_SHA_256",
+    plaintext=base64.b64encode(b"routed").decode()))
+routed_dec = transfer.asymmetric_decrypt(kms_models.AsymmetricDecryptRequest(
+    key_id=oaep_key, key_version_id="ignored", algorithm="RSAES_OAEP_SHA_256",
+    ciphertext_blob=routed_enc.body.ciphertext_blob))
+check("Encrypt/Decrypt with RSAES_OAEP_SHA_256 (cryptography's ciphertext opens; "
+      "TransferClient AsymmetricEncrypt -> AsymmetricDecrypt)",
+      opened.plaintext == b"from cryptography" and len(sealed.ciphertext_blob) == 256
+      and not sealed.iv and base64.b64decode(routed_dec.body.plaintext) == b"routed"
+      and routed_dec.body.key_version_id == routed_enc.body.key_version_id)
+
+# Data key pairs: the private key sealed under the symmetric key as Encrypt (AdvanceEncrypt)
+# would seal it, opened by Decrypt (AdvanceDecrypt) to the private half of the public key.
+pair = client.generate_data_key_pair(models.GenerateDataKeyPairRequest(
+    key_id=key_id, key_pair_spec="RSA_2048", key_format="PEM", aad=aad))
+opened = client.decrypt(models.DecryptRequest(
+    key_id=key_id, ciphertext_blob=pair.private_key_ciphertext_blob, iv=pair.iv, aad=aad))
+private = serialization.load_pem_private_key(opened.plaintext, None)
+check("GenerateDataKeyPair (RSA_2048, PEM) -> Decrypt: the private half of PublicKey",
+      opened.plaintext == pair.private_key_plaintext
+      and public_bytes(private) == public_bytes(
+          serialization.load_pem_public_key(pair.public_key))
+      and pair.key_pair_spec == "RSA_2048")
+pair = client.advance_generate_data_key_pair_without_plaintext(
+    models.AdvanceGenerateDataKeyPairWithoutPlaintextRequest(
+        key_id=key_id, key_pair_spec="EC_P256K", key_format="DER", aad=aad))
+opened = client.advance_decrypt(models.AdvanceDecryptRequest(
+    ciphertext_blob=pair.private_key_ciphertext_blob, aad=aad))
+private = serialization.load_der_private_key(opened.plaintext, None)
+check("AdvanceGenerateDataKeyPairWithoutPlaintext (EC_P256K, DER) -> AdvanceDecrypt",
+      public_bytes(private) == pair.public_key and pair.key_version_id
+      and opened.key_version_id == pair.key_version_id, pair.key_version_id)
+pair = client.generate_data_key_pair_without_plaintext(
+    models.GenerateDataKeyPairWithoutPlaintextRequest(key_id=key_id, key_pair_spec="EC_P256"))
+opened = client.decrypt(models.DecryptRequest(
+    key_id=key_id, ciphertext_blob=pair.private_key_ciphertext_blob, iv=pair.iv))
+private = serialization.load_pem_private_key(opened.plaintext, None)
+check("GenerateDataKeyPairWithoutPlaintext (EC_P256, PEM by default) -> Decrypt",
+      public_bytes(private) == public_bytes(serialization.load_pem_public_key(pair.public_key)))
+pair = client.advance_generate_data_key_pair(models.AdvanceGenerateDataKeyPairRequest(
+    key_id=key_id, key_pair_spec="EC_SM2", key_format="DER"))
+opened = client.advance_decrypt(models.AdvanceDecryptRequest(
+    ciphertext_blob=pair.private_key_ciphertext_blob))
+check("AdvanceGenerateDataKeyPair (EC_SM2, DER) -> AdvanceDecrypt",
+      opened.plaintext == pair.private_key_plaintext and pair.key_pair_spec == "EC_SM2"
+      and pair.private_key_plaintext[:1] == b"\x30")
+
+refused("Sign with an ENCRYPT/DECRYPT key -> Rejected.UnsupportedOperation 400",
+        lambda: client.sign(models.SignRequest(key_id=oaep_key, message=message)),
+        "Rejected.UnsupportedOperation", 400)
+refused("GenerateDataKeyPair with KeyPairSpec RSA_4096 -> InvalidParameter 400",
+        lambda: client.generate_data_key_pair(models.GenerateDataKeyPairRequest(
+            key_id=key_id, key_pair_spec="RSA_4096")),
+        "InvalidParameter", 400)
+refused("GenerateDataKeyPair sealed by an asymmetric key -> UnsupportedOperation 400",
+        lambda: client.generate_data_key_pair(models.GenerateDataKeyPairRequest(
+            key_id=ec_key, key_pair_spec="EC_P256")),
+        "UnsupportedOperation", 400)
+
 # A rotation on the gateway; the Advance blob from before still decrypts.
 rotated = transfer.create_key_version(kms_models.CreateKeyVersionRequest(key_id=key_id))
 new_version = rotated.body.key_version.key_version_id

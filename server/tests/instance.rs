@@ -368,15 +368,7 @@ async fn a_wrong_api_version_or_signature_method_is_refused_even_when_signed() {
 #[tokio::test]
 async fn unknown_and_unserved_operations_are_unsupported() {
     let s = instance::start().await;
-    for api in [
-        "NoSuchOperation",
-        "Sign",
-        "Verify",
-        "GetPublicKey",
-        "GetSecretValue",
-        "GenerateDataKeyPair",
-        "AdvanceGenerateDataKeyPairWithoutPlaintext",
-    ] {
+    for api in ["NoSuchOperation", "GetSecretValue", "Hmac", "Hash", "sign"] {
         let r = request(
             CLIENT_KEY_ID,
             &rsa_keys()[0],
@@ -1173,5 +1165,1035 @@ async fn a_body_that_misses_its_deadline_gets_408_in_an_error_body() {
         (e.status_code, e.error_code.as_str()),
         (408, "RequestTimeout")
     );
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Asymmetric keys (docs/asymmetric.md §11): GetPublicKey, Sign, Verify, Encrypt and Decrypt
+// with an asymmetric algorithm, and the GenerateDataKeyPair family.
+
+use base64ct::{Base64, Encoding};
+use kms_core::asymmetric::{AsymmetricSpec, PrivateKey, PublicKey, SigningAlgorithm};
+
+const NOT_FOUND: &str = "The specified Key is not found.";
+const REJECTED_UNSUPPORTED: &str = "Unsupported operation.";
+const DISABLED: &str = "The request was rejected because the key state is Disabled.";
+
+/// An asymmetric key of the instance, made on the gateway, as account A.
+async fn asymmetric_key(s: &InstanceServer, spec: &str, usage: &str) -> String {
+    common::create_key_with(
+        &s.gateway.client(),
+        &[
+            ("DKMSInstanceId", s.instance()),
+            ("KeySpec", spec),
+            ("KeyUsage", usage),
+        ],
+    )
+    .await
+}
+
+/// Disables `key` on the gateway.
+async fn disable(s: &InstanceServer, key: &str) {
+    let r = s
+        .gateway
+        .client()
+        .call("DisableKey", &[("KeyId", key)])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// The DER inside a PEM document with `label`, checking its framing: lines of 64
+/// characters, LF endings, a final LF.
+fn pem_body(pem: &[u8], label: &str) -> Vec<u8> {
+    let text = std::str::from_utf8(pem).unwrap();
+    let begin = format!("-----BEGIN {label}-----\n");
+    let end = format!("-----END {label}-----\n");
+    assert!(text.starts_with(&begin) && text.ends_with(&end), "{text}");
+    let lines: Vec<&str> = text[begin.len()..text.len() - end.len()].lines().collect();
+    assert!(lines.iter().all(|l| l.len() <= 64), "{text}");
+    assert!(lines.iter().rev().skip(1).all(|l| l.len() == 64), "{text}");
+    Base64::decode_vec(&lines.concat()).unwrap()
+}
+
+/// The public key of a PEM `SubjectPublicKeyInfo`.
+fn public_key_of_pem(pem: &str) -> PublicKey {
+    PublicKey::from_spki_der(&pem_body(pem.as_bytes(), "PUBLIC KEY")).unwrap()
+}
+
+#[tokio::test]
+async fn get_public_key_answers_the_primary_versions_key_and_names_it_in_the_header() {
+    let s = instance::start().await;
+    let c = s.gateway.client();
+    for (spec, usage) in [
+        ("EC_P256", "SIGN/VERIFY"),
+        ("EC_SM2", "ENCRYPT/DECRYPT"),
+        ("RSA_2048", "ENCRYPT/DECRYPT"),
+    ] {
+        let key = asymmetric_key(&s, spec, usage).await;
+        let reply = s
+            .call(
+                "GetPublicKey",
+                &pb::GetPublicKeyRequest {
+                    key_id: key.clone(),
+                },
+            )
+            .await;
+        let got: pb::GetPublicKeyResponse = reply.ok();
+        assert_eq!(got.key_id, key);
+        assert_eq!(public_key_of_pem(&got.public_key).spec().name(), spec);
+        let version = reply.version_header().expect("x-kms-migrationkeyversionid");
+        // The gateway's GetPublicKey of that version answers the same PEM.
+        let r = c
+            .call(
+                "GetPublicKey",
+                &[("KeyId", key.as_str()), ("KeyVersionId", &version)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["PublicKey"], got.public_key.as_str());
+    }
+    // Errors: no KeyId, an unknown key, a gateway key, a symmetric key, a disabled key.
+    let get = |key: &str| pb::GetPublicKeyRequest {
+        key_id: key.to_owned(),
+    };
+    s.call("GetPublicKey", &get("")).await.assert_error(
+        400,
+        "MissingParameter",
+        "The parameter KeyId is needed but not provided.",
+    );
+    s.call("GetPublicKey", &get("key-hzz630494463ejqjx1234"))
+        .await
+        .assert_error(404, "Forbidden.KeyNotFound", NOT_FOUND);
+    let gateway_key = common::create_key_with(&c, &[("KeySpec", "EC_P256")]).await;
+    s.call("GetPublicKey", &get(&gateway_key))
+        .await
+        .assert_error(404, "Forbidden.KeyNotFound", NOT_FOUND);
+    let aes = instance_key(&s).await;
+    s.call("GetPublicKey", &get(&aes)).await.assert_error(
+        400,
+        "Rejected.UnsupportedOperation",
+        REJECTED_UNSUPPORTED,
+    );
+    let key = asymmetric_key(&s, "EC_P256K", "SIGN/VERIFY").await;
+    disable(&s, &key).await;
+    s.call("GetPublicKey", &get(&key))
+        .await
+        .assert_error(409, "Rejected.Disabled", DISABLED);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn sign_verifies_through_verify_the_gateway_and_the_core() {
+    use sha2::Digest;
+    let s = instance::start().await;
+    let c = s.gateway.client();
+    let message = b"an instance signs this message".to_vec();
+    for (spec, algorithm) in [
+        ("EC_P256", "ECDSA_SHA_256"),
+        ("EC_P256K", "ECDSA_SHA_256"),
+        ("EC_SM2", "SM2DSA"),
+        ("RSA_2048", "RSA_PSS_SHA_256"),
+        ("RSA_2048", "RSA_PKCS1_SHA_256"),
+        ("RSA_3072", "RSA_PSS_SHA_256"),
+    ] {
+        let key = asymmetric_key(&s, spec, "SIGN/VERIFY").await;
+        let pem: pb::GetPublicKeyResponse = s
+            .call(
+                "GetPublicKey",
+                &pb::GetPublicKeyRequest {
+                    key_id: key.clone(),
+                },
+            )
+            .await
+            .ok();
+        let public = public_key_of_pem(&pem.public_key);
+        let algorithm_typed = SigningAlgorithm::from_name(algorithm).unwrap();
+        let digest = public.message_digest(algorithm_typed, &message).unwrap();
+        if spec != "EC_SM2" {
+            assert_eq!(digest[..], sha2::Sha256::digest(&message)[..]);
+        }
+        // RAW (as the SDK's default), DIGEST in Message (as TransferClient sends), and the
+        // Digest field (2).
+        let requests = [
+            pb::SignRequest {
+                key_id: key.clone(),
+                algorithm: algorithm.into(),
+                message: message.clone(),
+                message_type: "RAW".into(),
+                ..Default::default()
+            },
+            pb::SignRequest {
+                key_id: key.clone(),
+                algorithm: algorithm.into(),
+                message: digest.to_vec(),
+                message_type: "DIGEST".into(),
+                ..Default::default()
+            },
+            pb::SignRequest {
+                key_id: key.clone(),
+                algorithm: algorithm.into(),
+                digest: digest.to_vec(),
+                ..Default::default()
+            },
+        ];
+        for request in requests {
+            let reply = s.call("Sign", &request).await;
+            let signed: pb::SignResponse = reply.ok();
+            let what = format!("{spec} {algorithm} {}", signed.message_type);
+            assert_eq!(signed.key_id, key, "{what}");
+            assert_eq!(signed.algorithm, algorithm, "{what}");
+            let raw = request.message_type == "RAW";
+            assert_eq!(
+                signed.message_type,
+                if raw { "RAW" } else { "DIGEST" },
+                "{what}"
+            );
+            let version = reply.version_header().expect("x-kms-migrationkeyversionid");
+            // The core's verification with the public key.
+            assert_eq!(
+                public.verify(algorithm_typed, &digest, &signed.signature),
+                Ok(true),
+                "{what}"
+            );
+            // The gateway's AsymmetricVerify of the version the header names.
+            let r = c
+                .call(
+                    "AsymmetricVerify",
+                    &[
+                        ("KeyId", key.as_str()),
+                        ("KeyVersionId", &version),
+                        ("Algorithm", algorithm),
+                        ("Digest", &Base64::encode_string(&digest)),
+                        ("Value", &Base64::encode_string(&signed.signature)),
+                    ],
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{what}: {}", r.text());
+            assert_eq!(r.json()["Value"], true, "{what}");
+            // The instance's Verify, RAW and DIGEST; a changed message is false.
+            for (message_type, data) in [("RAW", message.clone()), ("DIGEST", digest.to_vec())] {
+                let verify = |data: Vec<u8>| pb::VerifyRequest {
+                    key_id: key.clone(),
+                    signature: signed.signature.clone(),
+                    algorithm: algorithm.into(),
+                    message: data,
+                    message_type: message_type.into(),
+                    ..Default::default()
+                };
+                let reply = s.call("Verify", &verify(data.clone())).await;
+                let verified: pb::VerifyResponse = reply.ok();
+                assert!(verified.value, "{what} verify {message_type}");
+                assert_eq!(verified.algorithm, algorithm);
+                assert_eq!(verified.message_type, message_type);
+                assert_eq!(reply.version_header().as_deref(), Some(version.as_str()));
+                let mut changed = data;
+                changed[0] ^= 1;
+                let verified: pb::VerifyResponse = s.call("Verify", &verify(changed)).await.ok();
+                assert!(!verified.value, "{what} verify {message_type}, changed");
+            }
+        }
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn sign_without_algorithm_or_message_type_uses_the_defaults() {
+    let s = instance::start().await;
+    let message = b"defaults".to_vec();
+    for (spec, default) in [
+        ("RSA_2048", "RSA_PSS_SHA_256"),
+        ("EC_P256", "ECDSA_SHA_256"),
+        ("EC_SM2", "SM2DSA"),
+    ] {
+        let key = asymmetric_key(&s, spec, "SIGN/VERIFY").await;
+        let signed: pb::SignResponse = s
+            .call(
+                "Sign",
+                &pb::SignRequest {
+                    key_id: key.clone(),
+                    message: message.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .ok();
+        assert_eq!(
+            (signed.algorithm.as_str(), signed.message_type.as_str()),
+            (default, "RAW")
+        );
+        let verified: pb::VerifyResponse = s
+            .call(
+                "Verify",
+                &pb::VerifyRequest {
+                    key_id: key.clone(),
+                    signature: signed.signature,
+                    message: message.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .ok();
+        assert!(verified.value, "{spec}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn sign_and_verify_refuse_as_documented() {
+    let s = instance::start().await;
+    let key = asymmetric_key(&s, "EC_P256", "SIGN/VERIFY").await;
+    let sign = |key: &str| pb::SignRequest {
+        key_id: key.to_owned(),
+        algorithm: "ECDSA_SHA_256".into(),
+        message: b"m".to_vec(),
+        ..Default::default()
+    };
+    let invalid = |name: &str| format!("The specified parameter {name} is not valid.");
+    let cases: Vec<(&str, pb::SignRequest, u16, &str, String)> = vec![
+        (
+            "no KeyId",
+            sign(""),
+            400,
+            "MissingParameter",
+            "The parameter KeyId is needed but not provided.".into(),
+        ),
+        (
+            "no Message",
+            pb::SignRequest {
+                message: Vec::new(),
+                ..sign(&key)
+            },
+            400,
+            "MissingParameter",
+            "The parameter Message is needed but not provided.".into(),
+        ),
+        (
+            "an unknown MessageType",
+            pb::SignRequest {
+                message_type: "raw".into(),
+                ..sign(&key)
+            },
+            400,
+            "InvalidParameter",
+            invalid("MessageType"),
+        ),
+        (
+            "a DIGEST of 31 bytes",
+            pb::SignRequest {
+                message: vec![1; 31],
+                message_type: "DIGEST".into(),
+                ..sign(&key)
+            },
+            400,
+            "InvalidParameter",
+            invalid("Message"),
+        ),
+        (
+            "Digest and Message both",
+            pb::SignRequest {
+                digest: vec![1; 32],
+                ..sign(&key)
+            },
+            400,
+            "InvalidParameter",
+            invalid("Digest"),
+        ),
+        (
+            "Digest with MessageType RAW",
+            pb::SignRequest {
+                digest: vec![1; 32],
+                message: Vec::new(),
+                message_type: "RAW".into(),
+                ..sign(&key)
+            },
+            400,
+            "InvalidParameter",
+            invalid("MessageType"),
+        ),
+        (
+            "an unknown algorithm",
+            pb::SignRequest {
+                algorithm: "ecdsa_sha_256".into(),
+                ..sign(&key)
+            },
+            400,
+            "InvalidParameter",
+            invalid("Algorithm"),
+        ),
+        (
+            "an algorithm of another spec",
+            pb::SignRequest {
+                algorithm: "SM2DSA".into(),
+                ..sign(&key)
+            },
+            400,
+            "InvalidParameter",
+            invalid("Algorithm"),
+        ),
+        (
+            "an unknown key",
+            sign("key-hzz630494463ejqjx1234"),
+            404,
+            "Forbidden.KeyNotFound",
+            NOT_FOUND.into(),
+        ),
+    ];
+    for (what, request, status, code, message) in cases {
+        let reply = s.call("Sign", &request).await;
+        assert_eq!(reply.status, status, "{what}: {:?}", reply.error());
+        reply.assert_error(status, code, &message);
+    }
+    // Wrong usage: an ENCRYPT/DECRYPT key, a symmetric key.
+    let encrypting = asymmetric_key(&s, "RSA_2048", "ENCRYPT/DECRYPT").await;
+    let aes = instance_key(&s).await;
+    for key in [&encrypting, &aes] {
+        let request = pb::SignRequest {
+            algorithm: String::new(),
+            ..sign(key)
+        };
+        s.call("Sign", &request).await.assert_error(
+            400,
+            "Rejected.UnsupportedOperation",
+            REJECTED_UNSUPPORTED,
+        );
+        let verify = pb::VerifyRequest {
+            key_id: key.clone(),
+            signature: vec![1],
+            message: b"m".to_vec(),
+            ..Default::default()
+        };
+        s.call("Verify", &verify).await.assert_error(
+            400,
+            "Rejected.UnsupportedOperation",
+            REJECTED_UNSUPPORTED,
+        );
+    }
+    // Verify: no Signature; a signature that is not DER is false.
+    let verify = |signature: Vec<u8>| pb::VerifyRequest {
+        key_id: key.clone(),
+        signature,
+        algorithm: "ECDSA_SHA_256".into(),
+        message: b"m".to_vec(),
+        ..Default::default()
+    };
+    s.call("Verify", &verify(Vec::new())).await.assert_error(
+        400,
+        "MissingParameter",
+        "The parameter Signature is needed but not provided.",
+    );
+    let verified: pb::VerifyResponse = s.call("Verify", &verify(vec![0xff; 5])).await.ok();
+    assert!(!verified.value);
+    // A disabled key.
+    disable(&s, &key).await;
+    s.call("Sign", &sign(&key))
+        .await
+        .assert_error(409, "Rejected.Disabled", DISABLED);
+    s.call("Verify", &verify(vec![1]))
+        .await
+        .assert_error(409, "Rejected.Disabled", DISABLED);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn encrypt_and_decrypt_take_asymmetric_keys_with_an_asymmetric_algorithm() {
+    let s = instance::start().await;
+    let c = s.gateway.client();
+    let plaintext = b"to an asymmetric key".to_vec();
+    for (spec, algorithm, overhead) in [
+        ("RSA_2048", "RSAES_OAEP_SHA_256", None),
+        ("RSA_3072", "RSAES_OAEP_SHA_1", None),
+        ("EC_SM2", "SM2PKE", Some(97)),
+    ] {
+        let key = asymmetric_key(&s, spec, "ENCRYPT/DECRYPT").await;
+        let reply = s
+            .call(
+                "Encrypt",
+                &pb::EncryptRequest {
+                    key_id: key.clone(),
+                    plaintext: plaintext.clone(),
+                    algorithm: algorithm.into(),
+                    ..Default::default()
+                },
+            )
+            .await;
+        let sealed: pb::EncryptResponse = reply.ok();
+        let version = reply.version_header().expect("x-kms-migrationkeyversionid");
+        assert_eq!(sealed.key_id, key);
+        assert_eq!(sealed.algorithm, algorithm);
+        assert!(sealed.iv.is_empty());
+        let expected_len = match overhead {
+            Some(n) => plaintext.len() + n,
+            None => {
+                if spec == "RSA_2048" {
+                    256
+                } else {
+                    384
+                }
+            }
+        };
+        assert_eq!(sealed.ciphertext_blob.len(), expected_len, "{spec}");
+        // The instance's Decrypt (no Iv, the version in the header, as TransferClient reads
+        // it) and the gateway's AsymmetricDecrypt of that version.
+        let decrypt = pb::DecryptRequest {
+            ciphertext_blob: sealed.ciphertext_blob.clone(),
+            key_id: key.clone(),
+            algorithm: algorithm.into(),
+            ..Default::default()
+        };
+        let reply = s.call("Decrypt", &decrypt).await;
+        let opened: pb::DecryptResponse = reply.ok();
+        assert_eq!(opened.plaintext, plaintext);
+        assert_eq!(opened.algorithm, algorithm);
+        assert_eq!(reply.version_header().as_deref(), Some(version.as_str()));
+        let r = c
+            .call(
+                "AsymmetricDecrypt",
+                &[
+                    ("KeyId", key.as_str()),
+                    ("KeyVersionId", &version),
+                    ("Algorithm", algorithm),
+                    (
+                        "CiphertextBlob",
+                        &Base64::encode_string(&sealed.ciphertext_blob),
+                    ),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["Plaintext"], Base64::encode_string(&plaintext));
+        // The migration header naming the version decrypts too.
+        let mut r = request(
+            CLIENT_KEY_ID,
+            &rsa_keys()[0],
+            "Decrypt",
+            decrypt.encode_to_vec(),
+            SystemTime::now(),
+        );
+        r.headers
+            .insert("x-kms-migrationkeyversionid".into(), version.clone());
+        sign(&mut r.headers, &rsa_keys()[0]);
+        let opened: pb::DecryptResponse = send(&s.http, &r).await.ok();
+        assert_eq!(opened.plaintext, plaintext);
+        // A changed ciphertext: InvalidParameter CiphertextBlob.
+        let mut changed = decrypt.clone();
+        let last = changed.ciphertext_blob.len() - 1;
+        changed.ciphertext_blob[last] ^= 1;
+        s.call("Decrypt", &changed).await.assert_error(
+            400,
+            "InvalidParameter",
+            "The specified parameter CiphertextBlob is not valid.",
+        );
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn asymmetric_encrypt_and_decrypt_refuse_as_documented() {
+    let s = instance::start().await;
+    let key = asymmetric_key(&s, "RSA_2048", "ENCRYPT/DECRYPT").await;
+    let encrypt = |key: &str| pb::EncryptRequest {
+        key_id: key.to_owned(),
+        plaintext: b"x".to_vec(),
+        algorithm: "RSAES_OAEP_SHA_256".into(),
+        ..Default::default()
+    };
+    let invalid = |name: &str| format!("The specified parameter {name} is not valid.");
+    let cases: Vec<(&str, pb::EncryptRequest, u16, &str, String)> = vec![
+        (
+            "an Aad",
+            pb::EncryptRequest {
+                aad: aad(),
+                ..encrypt(&key)
+            },
+            400,
+            "InvalidParameter",
+            invalid("Aad"),
+        ),
+        (
+            "an Iv",
+            pb::EncryptRequest {
+                iv: vec![0; 12],
+                ..encrypt(&key)
+            },
+            400,
+            "InvalidParameter",
+            invalid("Iv"),
+        ),
+        (
+            "a plaintext over the OAEP limit (190 bytes)",
+            pb::EncryptRequest {
+                plaintext: vec![1; 191],
+                ..encrypt(&key)
+            },
+            400,
+            "InvalidParameter",
+            invalid("Plaintext"),
+        ),
+        (
+            "SM2PKE on an RSA key",
+            pb::EncryptRequest {
+                algorithm: "SM2PKE".into(),
+                ..encrypt(&key)
+            },
+            400,
+            "InvalidParameter",
+            invalid("Algorithm"),
+        ),
+        (
+            "no Plaintext",
+            pb::EncryptRequest {
+                plaintext: Vec::new(),
+                ..encrypt(&key)
+            },
+            400,
+            "MissingParameter",
+            "The parameter Plaintext is needed but not provided.".into(),
+        ),
+        (
+            "an unknown key",
+            encrypt("key-hzz630494463ejqjx1234"),
+            404,
+            "Forbidden.KeyNotFound",
+            NOT_FOUND.into(),
+        ),
+        (
+            "AES_GCM (the symmetric path) on an asymmetric key",
+            pb::EncryptRequest {
+                algorithm: "AES_GCM".into(),
+                ..encrypt(&key)
+            },
+            400,
+            "UnsupportedOperation",
+            "This action is not supported.".into(),
+        ),
+    ];
+    for (what, request, status, code, message) in cases {
+        let reply = s.call("Encrypt", &request).await;
+        assert_eq!(reply.status, status, "{what}: {:?}", reply.error());
+        reply.assert_error(status, code, &message);
+    }
+    // A SIGN/VERIFY key: Rejected.UnsupportedOperation; a symmetric key with an asymmetric
+    // algorithm: InvalidParameter Algorithm (the symmetric Encrypt's answer), and AdvanceEncrypt
+    // stays symmetric.
+    let signing = asymmetric_key(&s, "RSA_2048", "SIGN/VERIFY").await;
+    s.call("Encrypt", &encrypt(&signing)).await.assert_error(
+        400,
+        "Rejected.UnsupportedOperation",
+        REJECTED_UNSUPPORTED,
+    );
+    let aes = instance_key(&s).await;
+    s.call("Encrypt", &encrypt(&aes)).await.assert_error(
+        400,
+        "InvalidParameter",
+        &invalid("Algorithm"),
+    );
+    s.call("AdvanceEncrypt", &encrypt(&key)).await.assert_error(
+        400,
+        "InvalidParameter",
+        &invalid("Algorithm"),
+    );
+    // Decrypt: an Iv, a migration header naming another key's version, a disabled key.
+    let sealed: pb::EncryptResponse = s.call("Encrypt", &encrypt(&key)).await.ok();
+    let decrypt = pb::DecryptRequest {
+        ciphertext_blob: sealed.ciphertext_blob.clone(),
+        key_id: key.clone(),
+        algorithm: "RSAES_OAEP_SHA_256".into(),
+        ..Default::default()
+    };
+    s.call(
+        "Decrypt",
+        &pb::DecryptRequest {
+            iv: vec![0; 12],
+            ..decrypt.clone()
+        },
+    )
+    .await
+    .assert_error(400, "InvalidParameter", &invalid("Iv"));
+    let other_version = {
+        let reply = s
+            .call(
+                "GetPublicKey",
+                &pb::GetPublicKeyRequest {
+                    key_id: signing.clone(),
+                },
+            )
+            .await;
+        reply.version_header().unwrap()
+    };
+    let mut r = request(
+        CLIENT_KEY_ID,
+        &rsa_keys()[0],
+        "Decrypt",
+        decrypt.encode_to_vec(),
+        SystemTime::now(),
+    );
+    r.headers
+        .insert("x-kms-migrationkeyversionid".into(), other_version);
+    sign(&mut r.headers, &rsa_keys()[0]);
+    send(&s.http, &r)
+        .await
+        .assert_error(400, "InvalidParameter", &invalid("CiphertextBlob"));
+    disable(&s, &key).await;
+    s.call("Decrypt", &decrypt)
+        .await
+        .assert_error(409, "Rejected.Disabled", DISABLED);
+    s.call("Encrypt", &encrypt(&key))
+        .await
+        .assert_error(409, "Rejected.Disabled", DISABLED);
+    s.stop().await;
+}
+
+/// A data key pair request of `operation`: the basic message, or the Advance one (no
+/// Algorithm).
+fn pair_request(
+    operation: &str,
+    key_id: &str,
+    spec: &str,
+    format: &str,
+    aad: &[u8],
+    algorithm: &str,
+) -> Vec<u8> {
+    if operation.starts_with("Advance") {
+        pb::AdvanceGenerateDataKeyPairRequest {
+            key_id: key_id.into(),
+            key_pair_spec: spec.into(),
+            key_format: format.into(),
+            aad: aad.to_vec(),
+        }
+        .encode_to_vec()
+    } else {
+        pb::GenerateDataKeyPairRequest {
+            key_id: key_id.into(),
+            algorithm: algorithm.into(),
+            key_pair_spec: spec.into(),
+            key_format: format.into(),
+            aad: aad.to_vec(),
+        }
+        .encode_to_vec()
+    }
+}
+
+/// The fields every data key pair response has, read from the operation's message.
+struct Pair {
+    key_id: String,
+    iv: Vec<u8>,
+    key_pair_spec: String,
+    private_key_plaintext: Option<Vec<u8>>,
+    private_key_ciphertext_blob: Vec<u8>,
+    public_key: Vec<u8>,
+    algorithm: String,
+    key_version_id: Option<String>,
+}
+
+fn read_pair(operation: &str, reply: &instance::Reply) -> Pair {
+    match operation {
+        "GenerateDataKeyPair" => {
+            let m: pb::GenerateDataKeyPairResponse = reply.ok();
+            Pair {
+                key_id: m.key_id.clone(),
+                iv: m.iv.clone(),
+                key_pair_spec: m.key_pair_spec.clone(),
+                private_key_plaintext: Some(m.private_key_plaintext.clone()),
+                private_key_ciphertext_blob: m.private_key_ciphertext_blob.clone(),
+                public_key: m.public_key.clone(),
+                algorithm: m.algorithm.clone(),
+                key_version_id: None,
+            }
+        }
+        "GenerateDataKeyPairWithoutPlaintext" => {
+            let m: pb::GenerateDataKeyPairWithoutPlaintextResponse = reply.ok();
+            Pair {
+                key_id: m.key_id,
+                iv: m.iv,
+                key_pair_spec: m.key_pair_spec,
+                private_key_plaintext: None,
+                private_key_ciphertext_blob: m.private_key_ciphertext_blob,
+                public_key: m.public_key,
+                algorithm: m.algorithm,
+                key_version_id: None,
+            }
+        }
+        "AdvanceGenerateDataKeyPair" => {
+            let m: pb::AdvanceGenerateDataKeyPairResponse = reply.ok();
+            Pair {
+                key_id: m.key_id.clone(),
+                iv: m.iv.clone(),
+                key_pair_spec: m.key_pair_spec.clone(),
+                private_key_plaintext: Some(m.private_key_plaintext.clone()),
+                private_key_ciphertext_blob: m.private_key_ciphertext_blob.clone(),
+                public_key: m.public_key.clone(),
+                algorithm: m.algorithm.clone(),
+                key_version_id: Some(m.key_version_id.clone()),
+            }
+        }
+        _ => {
+            let m: pb::AdvanceGenerateDataKeyPairWithoutPlaintextResponse = reply.ok();
+            Pair {
+                key_id: m.key_id,
+                iv: m.iv,
+                key_pair_spec: m.key_pair_spec,
+                private_key_plaintext: None,
+                private_key_ciphertext_blob: m.private_key_ciphertext_blob,
+                public_key: m.public_key,
+                algorithm: m.algorithm,
+                key_version_id: Some(m.key_version_id),
+            }
+        }
+    }
+}
+
+const PAIR_OPERATIONS: [&str; 4] = [
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "AdvanceGenerateDataKeyPair",
+    "AdvanceGenerateDataKeyPairWithoutPlaintext",
+];
+
+#[tokio::test]
+async fn each_data_key_pair_form_seals_a_private_key_that_decrypts_to_the_public_half() {
+    let s = instance::start().await;
+    let key = instance_key(&s).await;
+    // Every operation with every spec, PEM and DER in turn (and the format left out once: PEM).
+    let mut round = 0;
+    for operation in PAIR_OPERATIONS {
+        for spec in AsymmetricSpec::ALL {
+            round += 1;
+            let format = match round % 3 {
+                0 => "",
+                1 => "PEM",
+                _ => "DER",
+            };
+            let what = format!("{operation} {spec} {format:?}");
+            let body = pair_request(operation, &key, spec.name(), format, &aad(), "");
+            let r = request(
+                CLIENT_KEY_ID,
+                &rsa_keys()[0],
+                operation,
+                body,
+                SystemTime::now(),
+            );
+            let reply = send(&s.http, &r).await;
+            let pair = read_pair(operation, &reply);
+            let version = reply.version_header().expect("x-kms-migrationkeyversionid");
+            assert_eq!(pair.key_id, key, "{what}");
+            assert_eq!(pair.key_pair_spec, spec.name(), "{what}");
+            assert_eq!(pair.algorithm, "AES_GCM", "{what}");
+            assert_eq!(pair.iv.len(), 12, "{what}");
+            if let Some(v) = &pair.key_version_id {
+                assert_eq!(v, &version, "{what}");
+            }
+            // The sealed private key opens through Decrypt (Iv and Aad beside the basic blob)
+            // or AdvanceDecrypt (the blob and the Aad).
+            let decrypt = pb::DecryptRequest {
+                ciphertext_blob: pair.private_key_ciphertext_blob.clone(),
+                key_id: if operation.starts_with("Advance") {
+                    String::new()
+                } else {
+                    key.clone()
+                },
+                aad: aad(),
+                iv: if operation.starts_with("Advance") {
+                    Vec::new()
+                } else {
+                    pair.iv.clone()
+                },
+                ..Default::default()
+            };
+            let decrypt_api = if operation.starts_with("Advance") {
+                "AdvanceDecrypt"
+            } else {
+                "Decrypt"
+            };
+            let opened: pb::DecryptResponse = s.call(decrypt_api, &decrypt).await.ok();
+            if let Some(plain) = &pair.private_key_plaintext {
+                assert_eq!(&opened.plaintext, plain, "{what}");
+            }
+            // Both halves in the format asked: the private key's public half is the public key.
+            let (private_der, public_der) = if format == "DER" {
+                (opened.plaintext.clone(), pair.public_key.clone())
+            } else {
+                (
+                    pem_body(&opened.plaintext, "PRIVATE KEY"),
+                    pem_body(&pair.public_key, "PUBLIC KEY"),
+                )
+            };
+            let private = PrivateKey::from_pkcs8_der(spec, &private_der).unwrap();
+            assert_eq!(
+                private.public_key().to_spki_der().unwrap(),
+                public_der,
+                "{what}"
+            );
+            if format != "DER" {
+                assert_eq!(
+                    private.public_key().to_pem().unwrap().as_bytes(),
+                    pair.public_key,
+                    "{what}"
+                );
+            }
+            // A wrong Aad does not open it.
+            let wrong = pb::DecryptRequest {
+                aad: b"order=43".to_vec(),
+                ..decrypt
+            };
+            s.call(decrypt_api, &wrong).await.assert_error(
+                400,
+                "InvalidParameter",
+                "The specified parameter CiphertextBlob is not valid.",
+            );
+        }
+    }
+    s.stop().await;
+}
+
+/// A refused data key pair request: what it is, `KeyId`, `KeyPairSpec`, `KeyFormat`, `Aad`,
+/// `Algorithm`, then the status, code and message expected.
+type PairRefusal<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    Vec<u8>,
+    &'a str,
+    u16,
+    &'a str,
+    String,
+);
+
+#[tokio::test]
+async fn data_key_pairs_refuse_as_documented() {
+    let s = instance::start().await;
+    let key = instance_key(&s).await;
+    let invalid = |name: &str| format!("The specified parameter {name} is not valid.");
+    let signing = asymmetric_key(&s, "EC_P256", "SIGN/VERIFY").await;
+    let disabled = instance_key(&s).await;
+    disable(&s, &disabled).await;
+    for operation in PAIR_OPERATIONS {
+        let advance = operation.starts_with("Advance");
+        let mut cases: Vec<PairRefusal<'_>> = vec![
+            (
+                "no KeyId",
+                "",
+                "EC_P256",
+                "",
+                Vec::new(),
+                "",
+                400,
+                "MissingParameter",
+                "The parameter KeyId is needed but not provided.".into(),
+            ),
+            (
+                "no KeyPairSpec",
+                &key,
+                "",
+                "",
+                Vec::new(),
+                "",
+                400,
+                "MissingParameter",
+                "The parameter KeyPairSpec is needed but not provided.".into(),
+            ),
+            (
+                "an unknown KeyPairSpec",
+                &key,
+                "RSA_4096",
+                "",
+                Vec::new(),
+                "",
+                400,
+                "InvalidParameter",
+                invalid("KeyPairSpec"),
+            ),
+            (
+                "an unknown KeyFormat",
+                &key,
+                "EC_P256",
+                "pem",
+                Vec::new(),
+                "",
+                400,
+                "InvalidParameter",
+                invalid("KeyFormat"),
+            ),
+            (
+                "an Aad over 8192 bytes",
+                &key,
+                "EC_P256",
+                "",
+                vec![0; 8193],
+                "",
+                400,
+                "InvalidParameter",
+                invalid("Aad"),
+            ),
+            (
+                "an unknown key",
+                "key-hzz630494463ejqjx1234",
+                "EC_P256",
+                "",
+                Vec::new(),
+                "",
+                404,
+                "Forbidden.KeyNotFound",
+                NOT_FOUND.into(),
+            ),
+            (
+                "an asymmetric KeyId",
+                &signing,
+                "EC_P256",
+                "",
+                Vec::new(),
+                "",
+                400,
+                "UnsupportedOperation",
+                "This action is not supported.".into(),
+            ),
+            (
+                "a disabled key",
+                &disabled,
+                "RSA_2048",
+                "",
+                Vec::new(),
+                "",
+                409,
+                "Rejected.Disabled",
+                DISABLED.into(),
+            ),
+        ];
+        if !advance {
+            cases.push((
+                "an Algorithm other than AES_GCM",
+                &key,
+                "EC_P256",
+                "",
+                Vec::new(),
+                "RSAES_OAEP_SHA_256",
+                400,
+                "InvalidParameter",
+                invalid("Algorithm"),
+            ));
+        }
+        for (what, key_id, spec, format, aad, algorithm, status, code, message) in cases {
+            let body = pair_request(operation, key_id, spec, format, &aad, algorithm);
+            let r = request(
+                CLIENT_KEY_ID,
+                &rsa_keys()[0],
+                operation,
+                body,
+                SystemTime::now(),
+            );
+            let reply = send(&s.http, &r).await;
+            assert_eq!(
+                reply.status,
+                status,
+                "{operation} {what}: {:?}",
+                reply.error()
+            );
+            reply.assert_error(status, code, &message);
+        }
+    }
     s.stop().await;
 }

@@ -62,12 +62,23 @@ fn assert_well_formed(reply: &instance::InstanceReply) {
 }
 
 fn api() -> (InstanceApi, String) {
+    let (api, key, _) = api_with_asymmetric_key();
+    (api, key)
+}
+
+/// The API over a provider with a symmetric key and an EC_P256 SIGN/VERIFY key in the
+/// instance: (api, symmetric key, asymmetric key).
+fn api_with_asymmetric_key() -> (InstanceApi, String, String) {
     let instance_id = instance::new_instance_id().unwrap();
     let mut provider = InMemoryProvider::new();
-    let key = provider
+    let options = KeyOptions::new(common::ACCOUNT_A, "cn-hangzhou").instance(instance_id);
+    let key = provider.create_key(&mut kms_core::OsRng, &options).unwrap();
+    let signing = provider
         .create_key(
             &mut kms_core::OsRng,
-            &KeyOptions::new(common::ACCOUNT_A, "cn-hangzhou").instance(instance_id),
+            &options
+                .spec(kms_core::MasterKeySpec::EcP256)
+                .usage(kms_core::KeyUsage::SignVerify),
         )
         .unwrap();
     let service = Arc::new(Service::new(common::config(), provider, None));
@@ -84,12 +95,75 @@ fn api() -> (InstanceApi, String) {
     (
         InstanceApi::new(service, instance_id, keys, config_rate),
         key.to_string(),
+        signing.to_string(),
     )
+}
+
+/// A message of `op`'s own type with random field values (keys, algorithms and names from
+/// short lists, so that some requests pass the checks), for the operations whose request is
+/// not a `DecryptRequest`'s shape.
+fn message_of(op: InstanceOperation, rng: &mut Rng, key: &str, signing: &str) -> Option<Vec<u8>> {
+    let pick = |rng: &mut Rng, options: &[&str]| options[rng.below(options.len())].to_owned();
+    let keys = [key, signing, ""];
+    Some(match op {
+        InstanceOperation::GetPublicKey => pb::GetPublicKeyRequest {
+            key_id: pick(rng, &keys),
+        }
+        .encode_to_vec(),
+        InstanceOperation::Sign => pb::SignRequest {
+            key_id: pick(rng, &keys),
+            digest: if rng.below(4) == 0 {
+                rng.bytes(33)
+            } else {
+                Vec::new()
+            },
+            algorithm: pick(rng, &["", "ECDSA_SHA_256", "SM2DSA", "x"]),
+            message: rng.bytes(40),
+            message_type: pick(rng, &["", "RAW", "DIGEST", "raw"]),
+        }
+        .encode_to_vec(),
+        InstanceOperation::Verify => pb::VerifyRequest {
+            key_id: pick(rng, &keys),
+            digest: if rng.below(4) == 0 {
+                rng.bytes(33)
+            } else {
+                Vec::new()
+            },
+            signature: rng.bytes(72),
+            algorithm: pick(rng, &["", "ECDSA_SHA_256", "RSA_PSS_SHA_256"]),
+            message: rng.bytes(40),
+            message_type: pick(rng, &["", "RAW", "DIGEST"]),
+        }
+        .encode_to_vec(),
+        // Elliptic-curve pairs only: RSA key generation would make the test slow.
+        InstanceOperation::GenerateDataKeyPair
+        | InstanceOperation::GenerateDataKeyPairWithoutPlaintext => {
+            pb::GenerateDataKeyPairRequest {
+                key_id: pick(rng, &keys),
+                algorithm: pick(rng, &["", "AES_GCM", "SM4"]),
+                key_pair_spec: pick(rng, &["EC_P256", "EC_SM2", "", "RSA_1024"]),
+                key_format: pick(rng, &["", "PEM", "DER", "JWK"]),
+                aad: rng.bytes(16),
+            }
+            .encode_to_vec()
+        }
+        InstanceOperation::AdvanceGenerateDataKeyPair
+        | InstanceOperation::AdvanceGenerateDataKeyPairWithoutPlaintext => {
+            pb::AdvanceGenerateDataKeyPairRequest {
+                key_id: pick(rng, &keys),
+                key_pair_spec: pick(rng, &["EC_P256K", "", "EC_X"]),
+                key_format: pick(rng, &["", "DER"]),
+                aad: rng.bytes(16),
+            }
+            .encode_to_vec()
+        }
+        _ => return None,
+    })
 }
 
 #[test]
 fn random_bodies_signed_as_sent_never_panic() {
-    let (api, key) = api();
+    let (api, key, signing) = api_with_asymmetric_key();
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let now = SystemTime::now();
     let ops = InstanceOperation::ALL;
@@ -105,6 +179,8 @@ fn random_bodies_signed_as_sent_never_panic() {
             .encode_to_vec()
         } else if i % 2 == 0 {
             rng.bytes(64)
+        } else if let Some(body) = message_of(op, &mut rng, &key, &signing) {
+            body
         } else {
             pb::DecryptRequest {
                 ciphertext_blob: rng.bytes(80),

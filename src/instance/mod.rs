@@ -1,7 +1,9 @@
 //! The KMS-instance API's symmetric operations (`KMS-INSTANCE.md` §3), pure and typed: Encrypt,
 //! Decrypt and GenerateDataKey with raw bytes, the caller's `Aad` as the associated data and the
 //! `Iv` beside a `ciphertext || tag` blob; their Advance forms, whose blob names its key
-//! version and carries its IV ([`blob::AdvanceBlob`]); and GenerateRandom.
+//! version and carries its IV ([`blob::AdvanceBlob`]); and GenerateRandom. The asymmetric
+//! operations (GetPublicKey, Sign, Verify, Encrypt and Decrypt with an asymmetric algorithm,
+//! the GenerateDataKeyPair family) are in [`asymmetric`] (feature `asymmetric`).
 //!
 //! They take the request's fields as the wire has them (protobuf: absent and empty are the
 //! same, so every field is a plain `&str`, `&[u8]` or `i32`, empty or zero when absent) and
@@ -22,6 +24,8 @@
 //!   providers seal with it; a provider that picks IVs itself uses its own, and the response
 //!   reports the IV that was used.
 
+#[cfg(feature = "asymmetric")]
+pub mod asymmetric;
 pub mod blob;
 
 use alloc::vec::Vec;

@@ -18,6 +18,8 @@ mod export_vectors;
 mod formats;
 mod generate_data_key;
 mod instance;
+#[cfg(feature = "asymmetric")]
+mod instance_asymmetric;
 mod instance_vectors;
 mod no_alloc;
 mod properties;

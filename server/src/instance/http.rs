@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 
-use super::{InstanceApi, InstanceReply, MAX_BODY, too_large};
+use super::{InstanceApi, InstanceOperation, InstanceReply, MAX_BODY, too_large};
 use crate::error::ApiError;
 use crate::http::{BodyDeadline, DeadlineBody, ServeOptions};
 use crate::limits::Limits;
@@ -115,14 +115,51 @@ async fn handle(State(frontend): State<Frontend>, request: Request<Body>) -> Res
             return refuse(&frontend.api, &error);
         }
     };
-    let reply = frontend.api.handle(
-        parts.method.as_str(),
-        parts.uri.path(),
-        &parts.headers,
-        &bytes,
-        SystemTime::now(),
-    );
-    respond(reply, false)
+    // Where it runs: an operation that generates a key pair or does a private-key operation
+    // goes to the blocking pool (`InstanceOperation::runs_blocking`). The header is read before
+    // verification: a request that names another operation than it is fails verification, at
+    // the cost of one hop at most.
+    let blocking = parts
+        .headers
+        .get(super::verify::API_NAME)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|name| InstanceOperation::from_name(name.trim()))
+        .is_some_and(InstanceOperation::runs_blocking);
+    if !blocking {
+        let reply = frontend.api.handle(
+            parts.method.as_str(),
+            parts.uri.path(),
+            &parts.headers,
+            &bytes,
+            SystemTime::now(),
+        );
+        return respond(reply, false);
+    }
+    let api = Arc::clone(&frontend.api);
+    let handled = tokio::task::spawn_blocking(move || {
+        api.handle(
+            parts.method.as_str(),
+            parts.uri.path(),
+            &parts.headers,
+            &bytes,
+            SystemTime::now(),
+        )
+    })
+    .await;
+    match handled {
+        Ok(reply) => respond(reply, false),
+        Err(_) => {
+            let request_id = kms_core::RequestId::random(&mut crate::random::ThreadRng)
+                .map_or_else(
+                    |_| "00000000-0000-4000-8000-000000000000".to_owned(),
+                    |id| id.to_string(),
+                );
+            respond(
+                frontend.api.error_reply(&ApiError::internal(), request_id),
+                false,
+            )
+        }
+    }
 }
 
 /// Serves the instance API on `listener` within `options` (limits, TLS) until `shutdown`

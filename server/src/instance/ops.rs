@@ -5,9 +5,18 @@
 //! and enforces the scope: a key outside the client key's instance is `Forbidden.KeyNotFound`.
 //! The sealing operations run through [`Service::run_sealing`](crate::Service::run_sealing)
 //! (seal budget, rotation); Decrypt and AdvanceDecrypt under the provider's read lock.
+//!
+//! The asymmetric operations (`kms_core::instance::asymmetric`): GetPublicKey, Sign and Verify,
+//! and Encrypt and Decrypt with an `RSAES_OAEP_*` or `SM2PKE` `Algorithm`, under the read lock;
+//! the GenerateDataKeyPair family in three steps: the request and the sealing key checked under
+//! the read lock, the key pair generated with no lock held, then the pair sealed through
+//! `run_sealing` (which checks everything again).
 
 use std::time::SystemTime;
 
+use kms_core::instance::asymmetric::{
+    self as asym, DataKeyPairOperation, GenerateDataKeyPairParams, SignParams, VerifyParams,
+};
 use kms_core::instance::{
     self as core, DecryptParams, EncryptParams, GenerateDataKeyParams, Scope,
 };
@@ -83,6 +92,13 @@ pub(crate) fn run(api: &InstanceApi, request: &Request<'_>) -> Result<Done, ApiE
     let done = match request.operation {
         InstanceOperation::Encrypt | InstanceOperation::AdvanceEncrypt => {
             let mut m: pb::EncryptRequest = decode(request.body)?;
+            if request.operation == InstanceOperation::Encrypt
+                && asym::is_asymmetric_algorithm(&m.algorithm)
+            {
+                let done = asymmetric_encrypt(api, &scope, &m);
+                m.plaintext.zeroize();
+                return done;
+            }
             let params = EncryptParams {
                 key_id: &m.key_id,
                 plaintext: &m.plaintext,
@@ -134,6 +150,11 @@ pub(crate) fn run(api: &InstanceApi, request: &Request<'_>) -> Result<Done, ApiE
         }
         InstanceOperation::Decrypt | InstanceOperation::AdvanceDecrypt => {
             let m: pb::DecryptRequest = decode(request.body)?;
+            if request.operation == InstanceOperation::Decrypt
+                && asym::is_asymmetric_algorithm(&m.algorithm)
+            {
+                return asymmetric_decrypt(api, &scope, &m, request.migration_key_version_id);
+            }
             let params = DecryptParams {
                 ciphertext_blob: &m.ciphertext_blob,
                 key_id: &m.key_id,
@@ -246,6 +267,268 @@ pub(crate) fn run(api: &InstanceApi, request: &Request<'_>) -> Result<Done, ApiE
                 key_version_id: None,
             }
         }
+        InstanceOperation::GetPublicKey => {
+            let m: pb::GetPublicKeyRequest = decode(request.body)?;
+            let r =
+                service.with_provider_read(|p| asym::get_public_key(p, &scope, &m.key_id, rng))?;
+            Done {
+                request_id: r.request_id.to_string(),
+                body: encode(&pb::GetPublicKeyResponse {
+                    key_id: r.key_id.to_string(),
+                    public_key: r.public_key,
+                    request_id: r.request_id.to_string(),
+                }),
+                key_version_id: Some(r.key_version_id.to_string()),
+            }
+        }
+        InstanceOperation::Sign => {
+            let mut m: pb::SignRequest = decode(request.body)?;
+            let params = SignParams {
+                key_id: &m.key_id,
+                digest: &m.digest,
+                algorithm: &m.algorithm,
+                message: &m.message,
+                message_type: &m.message_type,
+            };
+            let signed = service.with_provider_read(|p| asym::sign(p, &scope, &params, rng));
+            m.zeroize();
+            let r = signed?;
+            Done {
+                request_id: r.request_id.to_string(),
+                body: encode(&pb::SignResponse {
+                    key_id: r.key_id.to_string(),
+                    signature: r.signature,
+                    request_id: r.request_id.to_string(),
+                    algorithm: r.algorithm.name().to_owned(),
+                    message_type: r.message_type.name().to_owned(),
+                }),
+                key_version_id: Some(r.key_version_id.to_string()),
+            }
+        }
+        InstanceOperation::Verify => {
+            let mut m: pb::VerifyRequest = decode(request.body)?;
+            let params = VerifyParams {
+                key_id: &m.key_id,
+                digest: &m.digest,
+                signature: &m.signature,
+                algorithm: &m.algorithm,
+                message: &m.message,
+                message_type: &m.message_type,
+            };
+            let verified = service.with_provider_read(|p| asym::verify(p, &scope, &params, rng));
+            m.zeroize();
+            let r = verified?;
+            Done {
+                request_id: r.request_id.to_string(),
+                body: encode(&pb::VerifyResponse {
+                    key_id: r.key_id.to_string(),
+                    value: r.value,
+                    request_id: r.request_id.to_string(),
+                    algorithm: r.algorithm.name().to_owned(),
+                    message_type: r.message_type.name().to_owned(),
+                }),
+                key_version_id: Some(r.key_version_id.to_string()),
+            }
+        }
+        InstanceOperation::GenerateDataKeyPair => data_key_pair(
+            api,
+            &scope,
+            request,
+            DataKeyPairOperation::GenerateDataKeyPair,
+        )?,
+        InstanceOperation::GenerateDataKeyPairWithoutPlaintext => data_key_pair(
+            api,
+            &scope,
+            request,
+            DataKeyPairOperation::GenerateDataKeyPairWithoutPlaintext,
+        )?,
+        InstanceOperation::AdvanceGenerateDataKeyPair => data_key_pair(
+            api,
+            &scope,
+            request,
+            DataKeyPairOperation::AdvanceGenerateDataKeyPair,
+        )?,
+        InstanceOperation::AdvanceGenerateDataKeyPairWithoutPlaintext => data_key_pair(
+            api,
+            &scope,
+            request,
+            DataKeyPairOperation::AdvanceGenerateDataKeyPairWithoutPlaintext,
+        )?,
     };
     Ok(done)
+}
+
+/// Encrypt with an asymmetric `Algorithm`: the raw ciphertext, no `Iv`, the version in the
+/// header.
+fn asymmetric_encrypt(
+    api: &InstanceApi,
+    scope: &Scope<'_>,
+    m: &pb::EncryptRequest,
+) -> Result<Done, ApiError> {
+    let params = EncryptParams {
+        key_id: &m.key_id,
+        plaintext: &m.plaintext,
+        algorithm: &m.algorithm,
+        aad: &m.aad,
+        iv: &m.iv,
+        padding_mode: &m.padding_mode,
+    };
+    let r = api
+        .service()
+        .with_provider_read(|p| asym::encrypt(p, scope, &params, &mut ThreadRng))?;
+    Ok(Done {
+        request_id: r.request_id.to_string(),
+        body: encode(&pb::EncryptResponse {
+            key_id: r.key_id.to_string(),
+            ciphertext_blob: r.ciphertext_blob,
+            iv: Vec::new(),
+            request_id: r.request_id.to_string(),
+            algorithm: r.algorithm.name().to_owned(),
+            padding_mode: String::new(),
+        }),
+        key_version_id: Some(r.key_version_id.to_string()),
+    })
+}
+
+/// Decrypt with an asymmetric `Algorithm`: the version in the header (the routing SDK's
+/// AsymmetricDecrypt reads it).
+fn asymmetric_decrypt(
+    api: &InstanceApi,
+    scope: &Scope<'_>,
+    m: &pb::DecryptRequest,
+    migration_key_version_id: Option<&str>,
+) -> Result<Done, ApiError> {
+    let params = DecryptParams {
+        ciphertext_blob: &m.ciphertext_blob,
+        key_id: &m.key_id,
+        algorithm: &m.algorithm,
+        aad: &m.aad,
+        iv: &m.iv,
+        padding_mode: &m.padding_mode,
+        migration_key_version_id,
+    };
+    let r = api
+        .service()
+        .with_provider_read(|p| asym::decrypt(p, scope, &params, &mut ThreadRng))?;
+    Ok(Done {
+        request_id: r.request_id.to_string(),
+        body: encode_secret(pb::DecryptResponse {
+            key_id: r.key_id.to_string(),
+            plaintext: r.plaintext.expose().to_vec(),
+            request_id: r.request_id.to_string(),
+            algorithm: r.algorithm.name().to_owned(),
+            padding_mode: String::new(),
+        }),
+        key_version_id: Some(r.key_version_id.to_string()),
+    })
+}
+
+/// The GenerateDataKeyPair family: the request and the sealing key checked under the read
+/// lock, the key pair generated with no lock held (RSA key generation takes a while), then
+/// sealed on the data-key path (seal budget, rotation), which checks everything again.
+fn data_key_pair(
+    api: &InstanceApi,
+    scope: &Scope<'_>,
+    request: &Request<'_>,
+    operation: DataKeyPairOperation,
+) -> Result<Done, ApiError> {
+    let m: pb::GenerateDataKeyPairRequest = if operation.advance() {
+        let m: pb::AdvanceGenerateDataKeyPairRequest = decode(request.body)?;
+        pb::GenerateDataKeyPairRequest {
+            key_id: m.key_id,
+            algorithm: String::new(),
+            key_pair_spec: m.key_pair_spec,
+            key_format: m.key_format,
+            aad: m.aad,
+        }
+    } else {
+        decode(request.body)?
+    };
+    let params = GenerateDataKeyPairParams {
+        key_id: &m.key_id,
+        algorithm: &m.algorithm,
+        key_pair_spec: &m.key_pair_spec,
+        key_format: &m.key_format,
+        aad: &m.aad,
+    };
+    let service = api.service();
+    let spec =
+        service.with_provider_read(|p| asym::check_data_key_pair(p, scope, operation, &params))?;
+    let key_pair = kms_core::asymmetric::PrivateKey::generate(spec, &mut ThreadRng)
+        .map_err(|_| kms_core::Error::from(kms_core::RngError))?;
+    let r = service.run_sealing(
+        |p| asym::seal_data_key_pair(p, scope, operation, &params, &key_pair, &mut ThreadRng),
+        |p| sealing_key(p, &scope.caller, params.key_id),
+        request.now,
+    )?;
+    drop(key_pair);
+    let version = r.key_version_id.to_string();
+    let request_id = r.request_id.to_string();
+    let key_id = r.key_id.to_string();
+    let iv = r.iv.0.to_vec();
+    let key_pair_spec = r.key_pair_spec.name().to_owned();
+    let algorithm = r.algorithm.to_owned();
+    // The WithoutPlaintext forms have none (`None` from the core).
+    let private_key_plaintext = r
+        .private_key_plaintext
+        .as_ref()
+        .map(|p| p.expose().to_vec())
+        .unwrap_or_default();
+    let private_key_ciphertext_blob = r.private_key_ciphertext_blob;
+    let public_key = r.public_key;
+    let body = match operation {
+        DataKeyPairOperation::GenerateDataKeyPair => {
+            encode_secret(pb::GenerateDataKeyPairResponse {
+                key_id,
+                iv,
+                key_pair_spec,
+                private_key_plaintext,
+                private_key_ciphertext_blob,
+                public_key,
+                request_id: request_id.clone(),
+                algorithm,
+            })
+        }
+        DataKeyPairOperation::GenerateDataKeyPairWithoutPlaintext => {
+            encode(&pb::GenerateDataKeyPairWithoutPlaintextResponse {
+                key_id,
+                iv,
+                key_pair_spec,
+                private_key_ciphertext_blob,
+                public_key,
+                request_id: request_id.clone(),
+                algorithm,
+            })
+        }
+        DataKeyPairOperation::AdvanceGenerateDataKeyPair => {
+            encode_secret(pb::AdvanceGenerateDataKeyPairResponse {
+                key_id,
+                iv,
+                key_pair_spec,
+                private_key_plaintext,
+                private_key_ciphertext_blob,
+                public_key,
+                request_id: request_id.clone(),
+                algorithm,
+                key_version_id: version.clone(),
+            })
+        }
+        DataKeyPairOperation::AdvanceGenerateDataKeyPairWithoutPlaintext => {
+            encode(&pb::AdvanceGenerateDataKeyPairWithoutPlaintextResponse {
+                key_id,
+                iv,
+                key_pair_spec,
+                private_key_ciphertext_blob,
+                public_key,
+                request_id: request_id.clone(),
+                algorithm,
+                key_version_id: version.clone(),
+            })
+        }
+    };
+    Ok(Done {
+        request_id,
+        body,
+        key_version_id: Some(version),
+    })
 }
