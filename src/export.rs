@@ -57,7 +57,7 @@ use crate::blob::BlobBuf;
 use crate::context::ContextBuf;
 use crate::ops::{self, DecryptRequest, GenerateDataKeyRequest, Outcome};
 use crate::provider::KeyProvider;
-use crate::wire::{parse_dry_run, required};
+use crate::wire::{parse_dry_run, ran, request_id, required};
 use crate::{Caller, DataKeyLength, Error, KeyId, KeyReference, KeyVersionId, Parameter};
 use crate::{Permission, RequestId};
 
@@ -494,28 +494,6 @@ pub struct ExportDataKeyResponse {
     pub exported_data_key: String,
     /// `RequestId`.
     pub request_id: RequestId,
-}
-
-/// The wire's view of a typed outcome: a passing dry run is `DryRunOperationError`, a dry
-/// run's errors what spec §7 says.
-fn ran<T>(dry_run: bool, result: Result<Outcome<T>, Error>) -> Result<T, Error> {
-    match result {
-        Ok(Outcome::Done(out)) => Ok(out),
-        Ok(Outcome::DryRun(_)) => Err(Error::DryRunOperation),
-        Err(e) if dry_run => Err(e.in_dry_run()),
-        Err(e) => Err(e),
-    }
-}
-
-/// The request's own ID, or a fresh one from `rng`.
-fn request_id<R: TryCryptoRng + ?Sized>(
-    supplied: Option<RequestId>,
-    rng: &mut R,
-) -> Result<RequestId, Error> {
-    match supplied {
-        Some(id) => Ok(id),
-        None => Ok(RequestId::random(rng)?),
-    }
 }
 
 /// GenerateAndExportDataKey from text parameters: `DryRun` first, then the parameters in their

@@ -121,13 +121,26 @@ fn blob_decode_len(text: Option<&str>) -> usize {
 
 /// The request's own ID, or a fresh one from `rng`.
 #[inline(always)]
-fn request_id<R: TryCryptoRng + ?Sized>(
+pub(crate) fn request_id<R: TryCryptoRng + ?Sized>(
     supplied: Option<RequestId>,
     rng: &mut R,
 ) -> Result<RequestId, Error> {
     match supplied {
         Some(id) => Ok(id),
         None => Ok(RequestId::random(rng)?),
+    }
+}
+
+/// The wire's view of a typed outcome that is moved out (the wire functions of `export` and
+/// `ops::asymmetric`): a passing dry run is `DryRunOperationError`, a dry run's errors what
+/// spec §7 says.
+#[cfg(feature = "rsa")]
+pub(crate) fn ran<T>(dry_run: bool, result: Result<Outcome<T>, Error>) -> Result<T, Error> {
+    match result {
+        Ok(Outcome::Done(out)) => Ok(out),
+        Ok(Outcome::DryRun(_)) => Err(Error::DryRunOperation),
+        Err(e) if dry_run => Err(e.in_dry_run()),
+        Err(e) => Err(e),
     }
 }
 

@@ -36,7 +36,7 @@ use crate::asymmetric::{AsymmetricError, EncryptionAlgorithm, PublicKey, Signing
 use crate::authorize::authorize_version;
 use crate::ops::{DryRunPassed, Outcome};
 use crate::provider::{AsymmetricKeys, CallerRng, KeyDirectory, ProviderError};
-use crate::wire::{parse_dry_run, required};
+use crate::wire::{parse_dry_run, ran, request_id, required};
 use crate::{
     AuthorizedKey, Caller, Error, KeyId, KeyReference, KeyVersionId, Parameter, Permission,
     RequestId,
@@ -568,26 +568,6 @@ fn base64(text: Option<&str>, parameter: Parameter, max: usize) -> Result<Vec<u8
 
 /// The largest signature, ciphertext or plaintext any spec takes (SM2PKE: 6,144 bytes).
 const MAX_DATA: usize = 6144;
-
-/// The wire's view of a typed outcome (as the other wire operations).
-fn ran<T>(dry_run: bool, result: Result<Outcome<T>, Error>) -> Result<T, Error> {
-    match result {
-        Ok(Outcome::Done(out)) => Ok(out),
-        Ok(Outcome::DryRun(_)) => Err(Error::DryRunOperation),
-        Err(e) if dry_run => Err(e.in_dry_run()),
-        Err(e) => Err(e),
-    }
-}
-
-fn request_id<R: TryCryptoRng + ?Sized>(
-    supplied: Option<RequestId>,
-    rng: &mut R,
-) -> Result<RequestId, Error> {
-    match supplied {
-        Some(id) => Ok(id),
-        None => Ok(RequestId::random(rng)?),
-    }
-}
 
 /// GetPublicKey from text parameters.
 ///
