@@ -1315,9 +1315,13 @@ impl Service {
     }
 
     /// On a replica that has not caught up with the shared store for longer than
-    /// `--store-stale-after`, data-key operations are refused (`InternalFailure`): a key
-    /// disabled on another replica meanwhile must not stay usable here for longer than that.
-    fn check_current(&self) -> Result<(), kms_core::Error> {
+    /// `--store-stale-after`, data-key operations (the gateway's and the KMS-instance API's)
+    /// are refused (`InternalFailure`): a key disabled on another replica meanwhile must not
+    /// stay usable here for longer than that.
+    ///
+    /// # Errors
+    /// `InternalFailure` past the bound.
+    pub fn check_current(&self) -> Result<(), kms_core::Error> {
         match &self.shared {
             Some(shared) if shared.since_current() > self.stale_after => {
                 Err(kms_core::Error::InternalFailure(Internal::Provider))

@@ -88,6 +88,8 @@ pub(crate) fn run(api: &InstanceApi, request: &Request<'_>) -> Result<Done, ApiE
     let caller = Caller::new(&key.account, &key.region);
     let scope = Scope::new(caller, instance);
     let service = api.service();
+    // A replica too long out of touch with its shared store serves no key (as the gateway).
+    service.check_current().map_err(ApiError::from)?;
     let rng = &mut ThreadRng;
     let done = match request.operation {
         InstanceOperation::Encrypt | InstanceOperation::AdvanceEncrypt => {
