@@ -391,7 +391,23 @@ impl InstanceApi {
             body,
             now,
         };
-        ops::run(self, &request)
+        match ops::run(self, &request) {
+            // On a replica, a key or version made through another replica an instant ago (before
+            // its notification arrived): catch up once and run again, as the gateway does. The
+            // instance operations change no key, so running one again is safe.
+            Err(e)
+                if self.service.shared().is_some()
+                    && (e.code == "Forbidden.KeyNotFound"
+                        || e.code == "Forbidden.AliasNotFound") =>
+            {
+                if let Err(store) = self.service.follow() {
+                    eprintln!("kms-server: catching up with the shared store failed: {store}");
+                    return Err(e);
+                }
+                ops::run(self, &request)
+            }
+            other => other,
+        }
     }
 }
 
